@@ -7,6 +7,7 @@
 //! What this crate is not for: I/O, parsing formats, evaluating rules. It stays dependency-light
 //! so every other crate can use it.
 
+pub mod corpus;
 mod event;
 mod level;
 mod logsource;
