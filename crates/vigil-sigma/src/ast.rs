@@ -71,6 +71,12 @@ pub struct Rule {
     /// The rule's logsource (lowercased).
     pub logsource: LogSource,
     pub detection: Detection,
+    /// `license` (SPDX id or text), when given.
+    pub license: Option<String>,
+    /// `related`: rules this one derives from, obsoletes, merges, renames or resembles.
+    pub related: Vec<Related>,
+    /// `scope`: where the rule is meant to run (e.g. `server`, `workstation`).
+    pub scope: Vec<String>,
     /// Keys the specification does not define, kept verbatim as JSON.
     pub custom: BTreeMap<String, serde_json::Value>,
     /// Where the rule's document starts.
@@ -87,6 +93,14 @@ impl Rule {
     pub fn attack_tags(&self) -> impl Iterator<Item = &str> {
         self.tags.iter().filter_map(|t| t.strip_prefix("attack."))
     }
+}
+
+/// One `related` entry: another rule's id and how this rule relates to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub id: String,
+    /// `derived`, `obsolete`, `merged`, `renamed` or `similar` (lowercased as written).
+    pub kind: String,
 }
 
 /// The `detection` block: named searches and the condition over them.
@@ -149,6 +163,8 @@ pub struct Keywords {
     pub values: Vec<Matcher>,
     /// `'|all':` — every value must occur (default: any).
     pub all: bool,
+    /// The values as written in the rule, parallel to `values` (for evidence).
+    pub raw: Vec<String>,
 }
 
 /// One `field|modifiers: value(s)` test.
@@ -159,6 +175,8 @@ pub struct FieldTest {
     /// The values; one matching is enough unless `all`. Each is already built from the
     /// modifier chain (a windash or base64offset value is a [`Matcher::AnyOf`] of its forms).
     pub values: Vec<Matcher>,
+    /// The values as written in the rule, parallel to `values` (for evidence).
+    pub raw: Vec<String>,
     /// `|all`: every value must match.
     pub all: bool,
     /// `|neq`: the whole test is negated (pySigma semantics).

@@ -1,1 +1,21 @@
-fn main() {}
+//! `vigil`: the command line. Thin subcommands over the library crates; see `vigil --help`.
+
+mod cli;
+mod cmd;
+mod config;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Hunting over files: decode every file in parallel, run each event through the engine, and
+//! hand detections back in file order.
+//!
+//! Files are the unit of parallelism (a rayon pool of `threads`); results are reordered so the
+//! output is the same whatever the thread count. A file that cannot be read at all is counted
+//! and reported, and the hunt goes on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vigil_core::Level;
+use vigil_ingest::{DecodeError, DecodeOptions, IngestError, decode_file};
+use vigil_sigma::engine::{Engine, Scratch};
+
+use crate::detection::{Detection, detect};
+
+/// How to run a hunt.
+#[derive(Clone, Debug)]
+pub struct HuntOptions {
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+    /// Detections below this level are not reported.
+    pub min_level: Level,
+    /// Skip detection entirely (decode-only, for benchmarks).
+    pub decode_only: bool,
+}
+
+impl Default for HuntOptions {
+    fn default() -> Self {
+        HuntOptions {
+            threads: 0,
+            min_level: Level::Informational,
+            decode_only: false,
+        }
+    }
+}
+
+/// What a hunt went through and found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HuntSummary {
+    pub files: u64,
+    /// Files that could not be decoded at all (unreadable, unknown format).
+    pub files_failed: u64,
+    pub events: u64,
+    pub bytes: u64,
+    /// Records skipped because they could not be decoded.
+    pub decode_errors: u64,
+    /// Events per detected format (`evtx`, `json`…).
+    pub events_by_format: BTreeMap<String, u64>,
+    pub detections: u64,
+    pub detections_by_level: BTreeMap<Level, u64>,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl HuntSummary {
+    /// Events per second over the whole run.
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Everything one file produced.
+struct FileResult {
+    index: usize,
+    detections: Vec<Detection>,
+    errors: Vec<DecodeError>,
+    failure: Option<IngestError>,
+    format: Option<String>,
+    events: u64,
+    bytes: u64,
+}
+
+/// Callbacks a hunt reports through, always called on the calling thread, in file order.
+pub trait HuntSink {
+    /// A detection (in file order, then event order).
+    fn detection(&mut self, d: Detection);
+    /// A skipped record.
+    fn decode_error(&mut self, e: &DecodeError);
+    /// A file that could not be decoded at all.
+    fn file_failed(&mut self, e: &IngestError);
+    /// A file is done (for progress).
+    fn file_done(&mut self) {}
+}
+
+/// Hunts `files` with `engine`, reporting through `sink`; returns the summary.
+pub fn hunt(
+    files: &[PathBuf],
+    engine: &Engine,
+    opts: &HuntOptions,
+    sink: &mut dyn HuntSink,
+) -> Result<HuntSummary, rayon::ThreadPoolBuildError> {
+    let start = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()?;
+    // EVTX chunk parallelism inside a file would compete with file parallelism for the same
+    // cores; a single file still gets all threads.
+    let evtx_threads = if files.len() == 1 { opts.threads } else { 1 };
+    let decode = DecodeOptions {
+        evtx_threads,
+        ..DecodeOptions::default()
+    };
+    let (tx, rx) = crossbeam_channel::unbounded::<FileResult>();
+    let mut summary = HuntSummary::default();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            pool.install(|| {
+                use rayon::prelude::*;
+                files.par_iter().enumerate().for_each_init(
+                    || (Scratch::new(engine), Vec::new()),
+                    |(scratch, matches), (index, path)| {
+                        let r = hunt_file(index, path, engine, opts, &decode, scratch, matches);
+                        let _ = tx.send(r);
+                    },
+                );
+            });
+            drop(tx);
+        });
+        // Reorder: emit results strictly in file order as they arrive.
+        let mut pending = BTreeMap::new();
+        let mut next = 0usize;
+        for r in rx.iter() {
+            pending.insert(r.index, r);
+            while let Some(r) = pending.remove(&next) {
+                next += 1;
+                summary.files += 1;
+                summary.events += r.events;
+                summary.bytes += r.bytes;
+                summary.decode_errors += r.errors.len() as u64;
+                if let Some(f) = r.format {
+                    *summary.events_by_format.entry(f).or_default() += r.events;
+                }
+                for e in &r.errors {
+                    sink.decode_error(e);
+                }
+                if let Some(e) = &r.failure {
+                    summary.files_failed += 1;
+                    sink.file_failed(e);
+                }
+                for d in r.detections {
+                    summary.detections += 1;
+                    *summary.detections_by_level.entry(d.level).or_default() += 1;
+                    sink.detection(d);
+                }
+                sink.file_done();
+            }
+        }
+    });
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+fn hunt_file(
+    index: usize,
+    path: &std::path::Path,
+    engine: &Engine,
+    opts: &HuntOptions,
+    decode: &DecodeOptions,
+    scratch: &mut Scratch,
+    matches: &mut Vec<vigil_sigma::engine::RuleMatch>,
+) -> FileResult {
+    let mut detections = Vec::new();
+    let mut errors = Vec::new();
+    let mut events = 0u64;
+    let result = decode_file(
+        path,
+        decode,
+        &mut |event| {
+            events += 1;
+            if !opts.decode_only {
+                detect(engine, &event, scratch, matches, opts.min_level, &mut detections);
+            }
+        },
+        &mut |e| errors.push(e),
+    );
+    let (failure, format, bytes) = match result {
+        Ok(stats) => (None, Some(stats.format.to_string()), stats.bytes),
+        Err(e) => (Some(e), None, 0),
+    };
+    FileResult {
+        index,
+        detections,
+        errors,
+        failure,
+        format,
+        events,
+        bytes,
+    }
+}

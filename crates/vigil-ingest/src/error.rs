@@ -1,0 +1,63 @@
+//! The crate's two error kinds: a skipped record ([`DecodeError`], decoding goes on) and a file
+//! that cannot be decoded at all ([`IngestError`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One record (or chunk) that was skipped, with where it was: reported through the `on_error`
+/// callback and counted in [`crate::FileStats::errors`], so bad input never vanishes silently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The file (or stream name) the record came from.
+    pub file: Arc<str>,
+    /// Byte offset of the bad record (EVTX: of its record, or of its chunk when the record
+    /// cannot be located), when known.
+    pub offset: Option<u64>,
+    /// Record number (EVTX `EventRecordID`, or the 1-based record index in JSON), when known.
+    pub record: Option<u64>,
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+impl DecodeError {
+    pub(crate) fn new(file: &Arc<str>, offset: Option<u64>, record: Option<u64>, reason: impl Into<String>) -> Self {
+        DecodeError {
+            file: Arc::clone(file),
+            offset,
+            record,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(offset) = self.offset {
+            write!(f, " @ offset {offset}")?;
+        }
+        if let Some(record) = self.record {
+            write!(f, " (record {record})")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a whole file could not be decoded (fatal for that file only; the caller goes on with
+/// the next one).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are neither EVTX nor JSON.
+    #[error("{}: unknown format: {reason}", path.display())]
+    UnknownFormat { path: PathBuf, reason: String },
+}

@@ -1,0 +1,150 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vigil_core::Level;
+
+/// Vigil — threat management in one binary.
+///
+/// Hunt Windows event logs (EVTX, JSON) with the whole SigmaHQ rule set, test and lint rules,
+/// and measure throughput.
+#[derive(Parser, Debug)]
+#[command(name = "vigil", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: $VIGIL_CONFIG, else ./vigil.toml when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Hunt log files and directories with Sigma rules.
+    ///
+    /// Formats are sniffed: EVTX, NDJSON, concatenated or single JSON objects, OTRF and
+    /// Winlogbeat/ECS renderings. Detections go to stdout (or --output); the summary and any
+    /// decode warnings go to stderr.
+    Hunt(HuntArgs),
+    /// Work with rule sets: regression tests and linting.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Measure end-to-end throughput.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// Where rules come from (shared by several subcommands).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RuleArgs {
+    /// Rule file or directory (repeatable). Default: the `rules.paths` of the configuration.
+    #[arg(long = "rules", short = 'r', value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// YAML file with placeholder values for `|expand` (overrides the configuration).
+    #[arg(long, value_name = "FILE")]
+    pub placeholders: Option<PathBuf>,
+    /// Extra logsource mapping file (repeatable), extending the built-in Windows mapping.
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mappings: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HuntArgs {
+    /// Files or directories to hunt (directories are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Report only detections at or above this level.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub min_level: Option<Level>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write detections to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: configuration, else one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print every decode warning (by default the first 20 and a count).
+    #[arg(long)]
+    pub all_warnings: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per detection.
+    Jsonl,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Run SigmaHQ-style regression cases (info.yml + .evtx + .json) under DIR.
+    ///
+    /// A case passes when its rule fires at least `match_count` times on the EVTX and on its
+    /// JSON rendering. Without --rules, the rule folders beside DIR (DIR/../rules*) are used.
+    Test {
+        /// Directory holding regression cases (e.g. sigma/regression_data).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Load rules and print the load report: loaded, rejected and why.
+    Lint {
+        /// Rule files or directories.
+        #[arg(required = true, value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// YAML file with placeholder values for `|expand`.
+        #[arg(long, value_name = "FILE")]
+        placeholders: Option<PathBuf>,
+        /// Extra logsource mapping file (repeatable).
+        #[arg(long = "mapping", value_name = "FILE")]
+        mappings: Vec<PathBuf>,
+        /// Print every rejection (by default grouped counts and the first 50).
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Decode-only vs decode+detect on the same input in the same run, and their ratio.
+    Hunt {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Worker threads (default: one per core).
+        #[arg(long, short = 'j', value_name = "N")]
+        threads: Option<usize>,
+        /// Repetitions of each pass; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the default configuration with every setting.
+    Default,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse::<Level>().map_err(|e| e.to_string())
+}
