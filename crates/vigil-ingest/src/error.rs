@@ -21,7 +21,12 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    pub(crate) fn new(file: &Arc<str>, offset: Option<u64>, record: Option<u64>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        file: &Arc<str>,
+        offset: Option<u64>,
+        record: Option<u64>,
+        reason: impl Into<String>,
+    ) -> Self {
         DecodeError {
             file: Arc::clone(file),
             offset,

@@ -2,6 +2,7 @@
 //! renderings of Windows events share, so both yield the same fields for the same event.
 
 pub(crate) mod evtx;
+pub(crate) mod flatten;
 pub(crate) mod json;
 pub(crate) mod tree;
 pub(crate) mod windows;

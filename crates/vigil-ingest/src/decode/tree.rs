@@ -41,6 +41,7 @@ impl<'a> Json<'a> {
     }
 
     /// The string if this is one.
+    #[cfg(test)]
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
@@ -171,11 +172,18 @@ mod tests {
     fn keeps_order_and_borrows() {
         let text = r#"{"b":1,"a":"x","c":"e\"s","d":[true,null,1.5,18446744073709551615]}"#;
         let v: Json = serde_json::from_str(text).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().iter().map(|(k, _)| k.as_ref()).collect();
+        let keys: Vec<&str> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .collect();
         assert_eq!(keys, ["b", "a", "c", "d"]);
         assert!(matches!(v.get("a"), Some(Json::Str(Cow::Borrowed("x")))));
         assert_eq!(v.get("c").unwrap().as_str(), Some("e\"s"));
-        let Some(Json::Array(d)) = v.get("d") else { panic!("array") };
+        let Some(Json::Array(d)) = v.get("d") else {
+            panic!("array")
+        };
         assert_eq!(d[3], Json::UInt(u64::MAX));
         assert_eq!(d[1].to_text().as_deref(), Some(""));
         assert_eq!(v.get("b").unwrap().as_i64(), Some(1));

@@ -1,0 +1,294 @@
+//! JSON in every shape the corpora use, sniffed rather than configured: NDJSON, a single
+//! object, pretty-printed objects concatenated without an array (SigmaHQ regression data),
+//! and top-level arrays of records. Each record is then recognised as a Windows rendering (see
+//! `windows`) or flattened generically (see `flatten`).
+//!
+//! Records are framed one at a time with serde_json's `StreamDeserializer`, so a broken record
+//! costs only itself: after a syntax error (or invalid UTF-8) the decoder resynchronises on the
+//! next line that starts with `{` no further right than the broken record started (the next
+//! NDJSON line, the next column-0 object of concatenated pretty JSON, the next element of a
+//! pretty array). A minified array on one line cannot be resynchronised: its remaining
+//! elements are lost, and counted as one error.
+
+use std::sync::Arc;
+
+use vigil_core::{Event, SourceRef, Symbol, Value};
+
+use super::flatten::{Scalars, flatten};
+use super::tree::Json;
+use super::windows;
+use crate::{DecodeError, JsonShape};
+
+/// What decoding a JSON buffer found.
+pub(crate) struct JsonSummary {
+    pub(crate) shape: JsonShape,
+    pub(crate) events: u64,
+    pub(crate) errors: u64,
+}
+
+/// Decodes every record of `bytes` (the whole file), in file order.
+pub(crate) fn decode(
+    file: &Arc<str>,
+    bytes: &[u8],
+    on_event: &mut dyn FnMut(Event),
+    on_error: &mut dyn FnMut(DecodeError),
+) -> JsonSummary {
+    let mut decoder = Decoder {
+        file,
+        bytes,
+        index: 0,
+        summary: JsonSummary {
+            shape: JsonShape::Single,
+            events: 0,
+            errors: 0,
+        },
+        multi_line: false,
+        saw_array: false,
+        on_event,
+        on_error,
+    };
+    decoder.run();
+    let d = decoder;
+    let mut summary = d.summary;
+    summary.shape = if d.saw_array {
+        JsonShape::Array
+    } else if d.index <= 1 {
+        JsonShape::Single
+    } else if d.multi_line {
+        JsonShape::Concatenated
+    } else {
+        JsonShape::Lines
+    };
+    summary
+}
+
+struct Decoder<'a, 'f> {
+    file: &'a Arc<str>,
+    bytes: &'a [u8],
+    /// 1-based index of the record being decoded (counting broken ones).
+    index: u64,
+    summary: JsonSummary,
+    multi_line: bool,
+    saw_array: bool,
+    on_event: &'f mut dyn FnMut(Event),
+    on_error: &'f mut dyn FnMut(DecodeError),
+}
+
+impl Decoder<'_, '_> {
+    fn run(&mut self) {
+        let bytes = self.bytes;
+        let mut pos = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        // Depth of the top-level array we are in (a stream of arrays is allowed).
+        let mut in_array = false;
+        loop {
+            pos = skip_ws(bytes, pos);
+            let Some(&byte) = bytes.get(pos) else {
+                return;
+            };
+            if in_array {
+                match byte {
+                    b',' => {
+                        pos += 1;
+                        continue;
+                    }
+                    b']' => {
+                        in_array = false;
+                        pos += 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+            } else if byte == b'[' {
+                in_array = true;
+                self.saw_array = true;
+                pos += 1;
+                continue;
+            }
+            pos = self.record(pos);
+        }
+    }
+
+    /// Decodes the record starting at `start`; returns where to go on from.
+    fn record(&mut self, start: usize) -> usize {
+        self.index += 1;
+        let rest = &self.bytes[start..];
+        let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Json>();
+        match stream.next() {
+            Some(Ok(record)) => {
+                let len = stream.byte_offset();
+                if !self.multi_line && memchr_newline(&rest[..len]) {
+                    self.multi_line = true;
+                }
+                self.emit(start, &record);
+                start + len
+            }
+            Some(Err(err)) => {
+                let at = error_offset(rest, err.line(), err.column()).map(|o| start + o);
+                let reason = match at {
+                    Some(at) => format!("invalid JSON at byte {at}: {}", strip_position(&err)),
+                    None => format!("invalid JSON: {}", strip_position(&err)),
+                };
+                self.error(start, reason);
+                resync(self.bytes, start)
+            }
+            None => self.bytes.len(),
+        }
+    }
+
+    fn emit(&mut self, start: usize, record: &Json) {
+        if !matches!(record, Json::Object(_)) {
+            self.error(start, "record is not a JSON object".to_string());
+            return;
+        }
+        let mut event = Event::new(SourceRef {
+            file: Arc::clone(self.file),
+            record_id: Some(self.index),
+            offset: Some(start as u64),
+        });
+        match windows::rendering(record) {
+            Some(kind) => windows::normalise(kind, record, &mut event),
+            None => {
+                flatten(&mut String::new(), record, Scalars::Native, &mut event);
+                event.time = ["@timestamp", "timestamp", "time"]
+                    .iter()
+                    .filter_map(|name| Symbol::lookup(name))
+                    .filter_map(|name| event.get(name))
+                    .filter_map(Value::as_text)
+                    .find_map(|t| windows::parse_time(t.as_str()));
+            }
+        }
+        self.summary.events += 1;
+        (self.on_event)(event);
+    }
+
+    fn error(&mut self, start: usize, reason: String) {
+        self.summary.errors += 1;
+        (self.on_error)(DecodeError::new(
+            self.file,
+            Some(start as u64),
+            Some(self.index),
+            reason,
+        ));
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+fn memchr_newline(bytes: &[u8]) -> bool {
+    bytes.contains(&b'\n')
+}
+
+/// The next place after a broken record at `start` where a record can begin: a line whose
+/// first non-blank byte is `{`, indented no more than the broken record was.
+fn resync(bytes: &[u8], start: usize) -> usize {
+    let line_start = bytes[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let indent = start - line_start;
+    let mut pos = start;
+    while let Some(nl) = bytes[pos..].iter().position(|&b| b == b'\n') {
+        let line = pos + nl + 1;
+        let mut first = line;
+        while first < bytes.len() && matches!(bytes[first], b' ' | b'\t') {
+            first += 1;
+        }
+        if first - line <= indent && bytes.get(first) == Some(&b'{') {
+            return first;
+        }
+        pos = line;
+    }
+    bytes.len()
+}
+
+/// The byte offset in `bytes` of serde_json's 1-based (line, column) position.
+fn error_offset(bytes: &[u8], line: usize, column: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let mut line_start = 0;
+    for _ in 1..line {
+        line_start += bytes[line_start..].iter().position(|&b| b == b'\n')? + 1;
+    }
+    Some((line_start + column.saturating_sub(1)).min(bytes.len()))
+}
+
+/// serde_json's message without its " at line L column C" suffix (relative to the record, so
+/// misleading in a file-level report).
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &[u8]) -> (JsonSummary, Vec<Event>, Vec<DecodeError>) {
+        let file: Arc<str> = "t.json".into();
+        let (mut events, mut errors) = (Vec::new(), Vec::new());
+        let s = decode(&file, text, &mut |e| events.push(e), &mut |e| {
+            errors.push(e)
+        });
+        (s, events, errors)
+    }
+
+    #[test]
+    fn shapes() {
+        let (s, ev, _) = run(b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!((s.shape, ev.len()), (JsonShape::Lines, 2));
+        let (s, ev, _) = run(b"{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}");
+        assert_eq!((s.shape, ev.len()), (JsonShape::Concatenated, 2));
+        let (s, ev, _) = run(b"\xEF\xBB\xBF [ {\"a\":1}, {\"a\":2} , {\"a\":3}]");
+        assert_eq!((s.shape, ev.len()), (JsonShape::Array, 3));
+        let (s, ev, _) = run(b"{\"a\":{\"b\":[1,2]}}");
+        assert_eq!((s.shape, ev.len()), (JsonShape::Single, 1));
+        assert_eq!(
+            ev[0].get_str("a.b"),
+            Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
+        );
+        assert_eq!(ev[0].source.record_id, Some(1));
+    }
+
+    #[test]
+    fn broken_records_are_counted_and_skipped() {
+        let text = b"{\"a\":1}\n42\n{\"a\":\xff\xfe}\n{\"a\": tru}\n{\"a\":5}\n";
+        let (s, ev, err) = run(text);
+        assert_eq!((s.events, s.errors), (2, 3));
+        assert_eq!(ev[1].get_str("a"), Some(&Value::Int(5)));
+        assert_eq!(ev[1].source.record_id, Some(5));
+        assert!(err[0].reason.contains("not a JSON object"), "{}", err[0]);
+        assert_eq!((err[0].offset, err[0].record), (Some(8), Some(2)));
+        assert_eq!((err[1].offset, err[1].record), (Some(11), Some(3)));
+        assert!(err[1].reason.contains("invalid"), "{}", err[1]);
+    }
+
+    #[test]
+    fn concatenated_resyncs_on_column_zero() {
+        let text = b"{\n  \"a\": {\n    \"b\": oops\n  }\n}\n{\n  \"a\": 2\n}\n";
+        let (s, ev, err) = run(text);
+        assert_eq!((s.events, s.errors), (1, 1));
+        assert_eq!(ev[0].get_str("a"), Some(&Value::Int(2)));
+        assert!(
+            err[0].reason.starts_with("invalid JSON at byte 20"),
+            "{}",
+            err[0]
+        );
+        assert_eq!(
+            err[0].to_string().split(':').next(),
+            Some("t.json @ offset 0 (record 1)")
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! Expanding the paths a user gave into the files to decode.
+
+use std::path::{Path, PathBuf};
+
+use crate::IngestError;
+
+/// Extensions that are never logs (documentation, rule and config files that sit beside
+/// corpora); anything else is sniffed.
+const NOT_LOGS: &[&str] = &[
+    "md", "markdown", "txt", "rst", "yml", "yaml", "toml", "ini", "cfg", "html", "htm", "pdf",
+    "png", "jpg", "jpeg", "gif", "svg", "zip", "gz", "tgz", "bz2", "xz", "7z", "rar", "py", "ps1",
+    "sh", "rs", "exe", "dll", "lock",
+];
+
+/// Expands files and directories (recursively, sorted, skipping hidden files and obvious
+/// non-logs like .md/.yml/.txt) into the files to decode.
+///
+/// A path given explicitly as a file is always kept, whatever its name: the user asked for
+/// it. A path that does not exist is an [`IngestError::Io`].
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io)?;
+        // Follow symlinks to files and directories alike (metadata follows them).
+        let is_dir = kind.is_dir() || (kind.is_symlink() && path.is_dir());
+        if is_dir {
+            walk(&path, out)?;
+        } else if !is_excluded(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_excluded(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_uppercase())
+        .unwrap_or_default();
+    ext.is_some_and(|e| NOT_LOGS.contains(&e.as_str()))
+        || matches!(name.as_str(), "LICENSE" | "README" | "NOTICE" | "COPYING")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_non_logs() {
+        assert!(is_excluded(Path::new("a/README.md")));
+        assert!(is_excluded(Path::new("a/info.yml")));
+        assert!(is_excluded(Path::new("LICENSE")));
+        assert!(!is_excluded(Path::new("a/x.evtx")));
+        assert!(!is_excluded(Path::new("a/x.json")));
+        assert!(!is_excluded(Path::new("a/x.log")));
+    }
+}
