@@ -5,7 +5,9 @@
 //! logs, storing alerts, or anything about I/O beyond reading rule files.
 
 pub mod ast;
+pub mod mapping;
 pub mod matcher;
 
 pub use ast::{Condition, Detection, FieldTest, Keywords, Location, Rule, Search, SearchBody, Status};
+pub use mapping::{LogsourceMapping, MappingError};
 pub use matcher::Matcher;
