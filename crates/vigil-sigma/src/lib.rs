@@ -5,9 +5,24 @@
 //! logs, storing alerts, or anything about I/O beyond reading rule files.
 
 pub mod ast;
+pub mod correlation;
+pub mod error;
+pub mod eval;
+pub mod filter;
 pub mod mapping;
 pub mod matcher;
+pub mod modifiers;
+pub mod parse;
+pub mod ruleset;
+pub mod wildcard;
 
-pub use ast::{Condition, Detection, FieldTest, Keywords, Location, Rule, Search, SearchBody, Status};
+pub use ast::{
+    Condition, Detection, FieldTest, Keywords, Location, Related, Rule, Search, SearchBody, Status,
+};
+pub use correlation::CorrelationRule;
+pub use error::{ParseError, RejectReason};
+pub use eval::Evidence;
+pub use filter::FilterRule;
 pub use mapping::{LogsourceMapping, MappingError};
 pub use matcher::Matcher;
+pub use ruleset::{LoadReport, Rejection, RuleSet, SigmaConfig, load_rules};

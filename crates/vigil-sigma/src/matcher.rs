@@ -3,7 +3,12 @@
 //! CONTRACT (shared by parse, eval and engine — extend, don't rename): the variants below and
 //! `Matcher::matches`, `Matcher::prefilter_literals`, `Matcher::map_fields`.
 
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
 use vigil_core::{Event, Symbol, Value};
+
+use crate::wildcard::{GlobProgram, SigmaStr};
 
 /// How a plain string value compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +68,11 @@ pub enum Matcher {
         cased: bool,
     },
     /// `|minute|hour|day|week|month|year` with an optional numeric comparison.
-    TimePart { part: TimePart, op: NumOp, value: f64 },
+    TimePart {
+        part: TimePart,
+        op: NumOp,
+        value: f64,
+    },
     /// Alternative forms of one rule value (windash, base64offset, utf16 variants): any.
     AnyOf(Vec<Matcher>),
 }
@@ -74,19 +83,136 @@ pub struct Glob {
     /// The pattern as written (after escapes were resolved into the internal form).
     pub pattern: Box<str>,
     pub cased: bool,
+    program: GlobProgram,
+}
+
+impl Glob {
+    /// Compiles a Sigma string; unless `cased` the pattern is lowercased here once, so matching
+    /// compares it with the event's pre-lowered text.
+    pub fn new(s: &SigmaStr, cased: bool) -> Glob {
+        let s = if cased {
+            s.clone()
+        } else {
+            s.map_literals(str::to_lowercase)
+        };
+        Glob {
+            pattern: s.to_pattern().into(),
+            cased,
+            program: GlobProgram::new(&s),
+        }
+    }
+
+    /// True when the whole of `hay` matches (compare `hay` lowercased unless `cased`).
+    pub fn is_match(&self, hay: &str) -> bool {
+        self.program.is_match(hay)
+    }
+}
+
+impl PartialEq for Glob {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern && self.cased == other.cased
+    }
 }
 
 impl Matcher {
+    /// The matcher for a Sigma string: a plain [`Matcher::Str`] when the wildcards reduce to
+    /// equals / starts-with / ends-with / contains, else a [`Matcher::Glob`].
+    pub fn from_sigma_str(s: &SigmaStr, cased: bool) -> Matcher {
+        use crate::wildcard::Part;
+        let lower = |l: &str| {
+            if cased {
+                l.to_string()
+            } else {
+                l.to_lowercase()
+            }
+        };
+        let str_matcher = |kind, l: &str| Matcher::Str {
+            kind,
+            pattern: lower(l).into(),
+            cased,
+        };
+        match s.parts.as_slice() {
+            [] => str_matcher(StrKind::Equals, ""),
+            [Part::Lit(l)] => str_matcher(StrKind::Equals, l),
+            [Part::Star, Part::Lit(l)] => str_matcher(StrKind::EndsWith, l),
+            [Part::Lit(l), Part::Star] => str_matcher(StrKind::StartsWith, l),
+            [Part::Star, Part::Lit(l), Part::Star] => str_matcher(StrKind::Contains, l),
+            _ => Matcher::Glob(Glob::new(s, cased)),
+        }
+    }
+
     /// True when this matcher accepts `value` (`event` is needed by `fieldref`).
-    pub fn matches(&self, _value: &Value, _event: &Event) -> bool {
-        false
+    pub fn matches(&self, value: &Value, event: &Event) -> bool {
+        match (self, value) {
+            (Matcher::Null, v) => matches!(v, Value::Null),
+            (Matcher::Exists(present), _) => *present,
+            (Matcher::AnyOf(ms), v) => ms.iter().any(|m| m.matches(v, event)),
+            (_, Value::List(items)) => items.iter().any(|v| self.matches(v, event)),
+            (m, v) => m.matches_scalar(v, event),
+        }
+    }
+
+    /// [`Matcher::matches`] for a value that is neither a list nor handled structurally.
+    fn matches_scalar(&self, value: &Value, event: &Event) -> bool {
+        match self {
+            Matcher::Str {
+                kind,
+                pattern,
+                cased,
+            } => with_str(value, |raw, lower| {
+                str_cmp(*kind, if *cased { raw } else { lower }, pattern)
+            }),
+            Matcher::Glob(g) => with_str(value, |raw, lower| {
+                g.is_match(if g.cased { raw } else { lower })
+            }),
+            Matcher::Regex(re) => with_str(value, |raw, _| re.is_match(raw)),
+            Matcher::Cidr(net) => with_str(value, |raw, _| match parse_ip(raw) {
+                Some(ip) => net.contains(&ip),
+                None => false,
+            }),
+            Matcher::Num { op, value: rhs } => value.as_f64().is_some_and(|x| op.holds(x, *rhs)),
+            Matcher::FieldRef { field, kind, cased } => match event.get(*field) {
+                Some(other) => with_str(value, |raw, lower| {
+                    let hay = if *cased { raw } else { lower };
+                    other_matches(other, &|oraw, olower| {
+                        str_cmp(*kind, hay, if *cased { oraw } else { olower })
+                    })
+                }),
+                None => false,
+            },
+            Matcher::TimePart {
+                part,
+                op,
+                value: rhs,
+            } => time_part(value, *part).is_some_and(|x| op.holds(x as f64, *rhs)),
+            Matcher::Null | Matcher::Exists(_) | Matcher::AnyOf(_) => self.matches(value, event),
+        }
     }
 
     /// Literals, lowercased, at least one of which must occur in the lowercased string form of
     /// the value whenever this matcher accepts it; `None` when there is no such guarantee
     /// (regex, cidr, numeric, null, exists, fieldref…). Used by the cross-rule prefilter.
     pub fn prefilter_literals(&self) -> Option<Vec<String>> {
-        None
+        match self {
+            Matcher::Str { pattern, cased, .. } if !pattern.is_empty() => Some(vec![if *cased {
+                pattern.to_lowercase()
+            } else {
+                pattern.to_string()
+            }]),
+            Matcher::Glob(g) => g
+                .program
+                .longest_literal()
+                .filter(|l| !l.is_empty())
+                .map(|l| vec![l.to_lowercase()]),
+            Matcher::AnyOf(ms) => {
+                let mut out = Vec::new();
+                for m in ms {
+                    out.extend(m.prefilter_literals()?);
+                }
+                (!out.is_empty()).then_some(out)
+            }
+            _ => None,
+        }
     }
 
     /// A copy with any referenced field renamed (only `FieldRef` refers to a field).
@@ -101,4 +227,170 @@ impl Matcher {
             other => other.clone(),
         }
     }
+
+    /// True for matchers that accept an absent field (`null`, `exists: false`).
+    pub fn accepts_absent(&self) -> bool {
+        match self {
+            Matcher::Null | Matcher::Exists(false) => true,
+            Matcher::AnyOf(ms) => ms.iter().any(Matcher::accepts_absent),
+            _ => false,
+        }
+    }
+}
+
+impl NumOp {
+    /// `lhs op rhs`.
+    pub fn holds(self, lhs: f64, rhs: f64) -> bool {
+        match self {
+            NumOp::Lt => lhs < rhs,
+            NumOp::Lte => lhs <= rhs,
+            NumOp::Gt => lhs > rhs,
+            NumOp::Gte => lhs >= rhs,
+            NumOp::Eq => lhs == rhs,
+        }
+    }
+}
+
+#[inline]
+fn str_cmp(kind: StrKind, hay: &str, pattern: &str) -> bool {
+    match kind {
+        StrKind::Equals => hay == pattern,
+        StrKind::StartsWith => hay.starts_with(pattern),
+        StrKind::EndsWith => hay.ends_with(pattern),
+        StrKind::Contains => memchr::memmem::find(hay.as_bytes(), pattern.as_bytes()).is_some(),
+    }
+}
+
+/// A number's string form, written on the stack.
+pub(crate) struct StackStr {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl StackStr {
+    pub(crate) fn new() -> Self {
+        StackStr {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s are ever written in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Calls `f` with the raw and lowercased string form of a scalar (numbers and bools formatted
+/// on the stack); `false` for null and lists.
+#[inline]
+pub(crate) fn with_str(value: &Value, f: impl FnOnce(&str, &str) -> bool) -> bool {
+    let mut buf = StackStr::new();
+    match value {
+        Value::Str(t) => f(t.as_str(), t.lower()),
+        Value::Int(i) => {
+            let _ = write!(buf, "{i}");
+            f(buf.as_str(), buf.as_str())
+        }
+        Value::Float(x) => {
+            let _ = write!(buf, "{x}");
+            f(buf.as_str(), buf.as_str())
+        }
+        Value::Bool(b) => {
+            let s = if *b { "true" } else { "false" };
+            f(s, s)
+        }
+        Value::Null | Value::List(_) => false,
+    }
+}
+
+/// `with_str` over a value that may be a list (any element).
+fn other_matches(value: &Value, f: &dyn Fn(&str, &str) -> bool) -> bool {
+    match value {
+        Value::List(items) => items.iter().any(|v| other_matches(v, f)),
+        v => with_str(v, f),
+    }
+}
+
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
+    let ip: IpAddr = s.parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    })
+}
+
+/// Extracts a time part from a date value: ISO-like text (`2024-05-01T13:45:00Z`,
+/// `2024-05-01 13:45:00.123`) or a Unix timestamp in seconds or milliseconds.
+fn time_part(value: &Value, part: TimePart) -> Option<i64> {
+    let (y, mo, d, h, mi) = match value {
+        Value::Str(t) => parse_datetime(t.as_str())?,
+        Value::Int(_) | Value::Float(_) => {
+            let secs = value.as_f64()?;
+            let secs = if secs.abs() > 1e11 {
+                secs / 1000.0
+            } else {
+                secs
+            };
+            let ts = jiff::Timestamp::from_second(secs as i64).ok()?;
+            let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+            (
+                dt.year() as i64,
+                dt.month() as i64,
+                dt.day() as i64,
+                dt.hour() as i64,
+                dt.minute() as i64,
+            )
+        }
+        _ => return None,
+    };
+    Some(match part {
+        TimePart::Minute => mi,
+        TimePart::Hour => h,
+        TimePart::Day => d,
+        TimePart::Month => mo,
+        TimePart::Year => y,
+        TimePart::Week => {
+            let date = jiff::civil::Date::new(y as i16, mo as i8, d as i8).ok()?;
+            date.iso_week_date().week() as i64
+        }
+    })
+}
+
+fn parse_datetime(s: &str) -> Option<(i64, i64, i64, i64, i64)> {
+    let b = s.trim().as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        if d.iter().all(u8::is_ascii_digit) {
+            Some(d.iter().fold(0i64, |a, c| a * 10 + (c - b'0') as i64))
+        } else {
+            None
+        }
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi) = match b.get(10) {
+        Some(b'T' | b't' | b' ') if b.get(13) == Some(&b':') => (num(11..13)?, num(14..16)?),
+        _ => (0, 0),
+    };
+    Some((y, mo, d, h, mi))
 }
