@@ -16,14 +16,22 @@ use super::tree::Json;
 pub(crate) enum Scalars {
     /// Keep JSON types (generic JSON logs).
     Native,
-    /// Everything as the string Windows would write (Windows events, see `windows`).
+    /// Everything as the string Windows would write, without trailing blanks (Windows
+    /// events, see `windows`).
     Text,
 }
 
 /// The value of a scalar JSON node.
 pub(crate) fn scalar(v: &Json, mode: Scalars) -> Value {
     if mode == Scalars::Text {
-        return Value::str(v.to_text().unwrap_or_default());
+        if let Json::Str(s) = v
+            && let Some(guid) = canonical_guid(s)
+        {
+            return Value::str(guid);
+        }
+        // Windows keeps trailing blanks (`"cmd.exe" `); evtx_dump's JSON, which SigmaHQ
+        // validates its rules against, trims them. Rules are written for the trimmed form.
+        return Value::str(v.to_text().unwrap_or_default().trim_end());
     }
     match v {
         Json::Null => Value::Null,
@@ -35,6 +43,30 @@ pub(crate) fn scalar(v: &Json, mode: Scalars) -> Value {
         Json::Str(s) => Value::str(s.as_ref()),
         Json::Array(_) | Json::Object(_) => Value::Null,
     }
+}
+
+/// A GUID in the form the `evtx` crate renders GUID values (`{lowercase}`), for a string that
+/// is exactly a GUID with or without braces. evtx_dump's older JSON (the SigmaHQ regression
+/// data) wrote them upper-case without braces; one form keeps EVTX and JSON equal.
+fn canonical_guid(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let inner = match bytes.len() {
+        36 => bytes,
+        38 if bytes[0] == b'{' && bytes[37] == b'}' => &bytes[1..37],
+        _ => return None,
+    };
+    let shaped = inner.iter().enumerate().all(|(i, b)| match i {
+        8 | 13 | 18 | 23 => *b == b'-',
+        _ => b.is_ascii_hexdigit(),
+    });
+    if !shaped || (bytes.len() == 38 && !inner.iter().any(u8::is_ascii_uppercase)) {
+        return None;
+    }
+    let mut out = String::with_capacity(38);
+    out.push('{');
+    out.extend(inner.iter().map(|b| b.to_ascii_lowercase() as char));
+    out.push('}');
+    Some(out)
 }
 
 /// Flattens `v` into `event` under the dotted name in `prefix` (empty at the top).
@@ -94,5 +126,23 @@ mod tests {
         assert_eq!(e.get_str("o.z"), Some(&Value::Bool(true)));
         assert_eq!(e.get_str("n"), Some(&Value::Null));
         assert_eq!(e.len(), 5);
+    }
+
+    #[test]
+    fn guids_get_one_form() {
+        let text = |s: &str| scalar(&Json::Str(s.into()), Scalars::Text);
+        let want = Value::str("{5770385f-c22a-43e0-bf4c-06f5698ffbd9}");
+        assert_eq!(text("5770385F-C22A-43E0-BF4C-06F5698FFBD9"), want);
+        assert_eq!(text("{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"), want);
+        assert_eq!(text("{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"), want);
+        assert_eq!(
+            text("5770385F-C22A-43E0-BF4C-06F5698FFBDZ"),
+            Value::str("5770385F-C22A-43E0-BF4C-06F5698FFBDZ")
+        );
+        let native = scalar(
+            &Json::Str("5770385F-C22A-43E0-BF4C-06F5698FFBD9".into()),
+            Scalars::Native,
+        );
+        assert_eq!(native, Value::str("5770385F-C22A-43E0-BF4C-06F5698FFBD9"));
     }
 }

@@ -331,17 +331,25 @@ fn finish(event: &mut Event) {
         logsource = logsource.with_service(service);
     }
     event.logsource = logsource;
-    event.time = [
-        "TimeCreated_SystemTime",
-        "@timestamp",
-        "TimeCreated",
-        "EventTime",
-    ]
-    .iter()
-    .filter_map(|name| Symbol::lookup(name))
-    .filter_map(|name| event.get(name))
-    .filter_map(Value::as_text)
-    .find_map(|t| parse_time(t.as_str()));
+    // evtx_dump (and so the SigmaHQ regression JSON) writes SystemTime to the microsecond,
+    // the `evtx` crate and Windows to 100 ns: one canonical form keeps EVTX and JSON equal.
+    let system_time = Symbol::intern("TimeCreated_SystemTime");
+    if let Some(ts) = event
+        .get(system_time)
+        .and_then(Value::as_text)
+        .and_then(|t| parse_time(t.as_str()))
+    {
+        let micros = Timestamp::from_microsecond(ts.as_microsecond()).unwrap_or(ts);
+        event.set(system_time, Value::str(format!("{micros:.6}")));
+        event.time = Some(micros);
+        return;
+    }
+    event.time = ["@timestamp", "TimeCreated", "EventTime"]
+        .iter()
+        .filter_map(|name| Symbol::lookup(name))
+        .filter_map(|name| event.get(name))
+        .filter_map(Value::as_text)
+        .find_map(|t| parse_time(t.as_str()));
 }
 
 /// Sigma's Windows `service` for a channel, where the mapping is well known. This is
@@ -484,7 +492,11 @@ mod tests {
             e.logsource,
             LogSource::product("windows").with_service("system")
         );
-        assert_eq!(e.time.unwrap().to_string(), "2017-07-12T17:16:28.2141616Z");
+        assert_eq!(e.time.unwrap().to_string(), "2017-07-12T17:16:28.214161Z");
+        assert_eq!(
+            e.get_str("TimeCreated_SystemTime"),
+            Some(&Value::str("2017-07-12T17:16:28.214161Z"))
+        );
     }
 
     #[test]
