@@ -6,6 +6,7 @@
 
 pub mod ast;
 pub mod correlation;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod filter;
@@ -13,6 +14,7 @@ pub mod mapping;
 pub mod matcher;
 pub mod modifiers;
 pub mod parse;
+pub mod prefilter;
 pub mod ruleset;
 pub mod wildcard;
 
@@ -20,6 +22,7 @@ pub use ast::{
     Condition, Detection, FieldTest, Keywords, Location, Related, Rule, Search, SearchBody, Status,
 };
 pub use correlation::CorrelationRule;
+pub use engine::{Engine, EngineStats, RuleMatch, Scratch};
 pub use error::{ParseError, RejectReason};
 pub use eval::Evidence;
 pub use filter::FilterRule;

@@ -1,0 +1,162 @@
+//! The engine against the real corpora: every SigmaHQ rule, every event of the EVTX attack
+//! samples and the Security-Datasets Windows JSON.
+//!
+//! - `sigmahq_rules_load_and_map`: ≥ 99 % of SigmaHQ's rules load and compile; every Windows
+//!   logsource SigmaHQ uses is in the mapping (the unmapped ones are listed with counts).
+//! - `evaluate_equals_naive_on_corpus`: the differential test — for every event, the compiled
+//!   engine (routing + prefilter) returns exactly the (rule, variant) set of naive evaluation.
+//!
+//! Skipped (saying so) when the corpus is absent outside CI; a failure in CI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use vigil_core::Event;
+use vigil_core::corpus::corpus_path;
+use vigil_sigma::engine::{Engine, Scratch};
+use vigil_sigma::error::RejectReason;
+use vigil_sigma::mapping::LogsourceMapping;
+use vigil_sigma::ruleset::{SigmaConfig, load_rules};
+
+const RULE_DIRS: [&str; 5] = [
+    "rules",
+    "rules-emerging-threats",
+    "rules-threat-hunting",
+    "rules-placeholder",
+    "rules-compliance",
+];
+
+struct Compiled {
+    engine: Engine,
+    documents: usize,
+    parse_rejected: usize,
+    unmapped: BTreeMap<String, usize>,
+}
+
+fn compile_sigmahq() -> Option<Compiled> {
+    let root = corpus_path("sigma")?;
+    let paths: Vec<PathBuf> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
+    let set = load_rules(&paths, &SigmaConfig::default());
+    let parse_rejected = set.report.rejected.len();
+    let (engine, rejections) = Engine::compile(set.rules, &LogsourceMapping::builtin());
+    let mut unmapped = BTreeMap::new();
+    for r in &rejections {
+        match &r.reason {
+            RejectReason::UnmappedLogsource(ls) => *unmapped.entry(ls.clone()).or_insert(0) += 1,
+            other => panic!("unexpected compile rejection {other}"),
+        }
+    }
+    Some(Compiled {
+        documents: engine.len() + parse_rejected + rejections.len(),
+        engine,
+        parse_rejected,
+        unmapped,
+    })
+}
+
+#[test]
+fn sigmahq_rules_load_and_map() {
+    let Some(c) = compile_sigmahq() else { return };
+    let stats = c.engine.stats();
+    eprintln!(
+        "SigmaHQ: {} rules loaded of {} detection documents; {} rejected while parsing, {} unmapped",
+        c.engine.len(),
+        c.documents,
+        c.parse_rejected,
+        c.unmapped.values().sum::<usize>()
+    );
+    for (ls, n) in &c.unmapped {
+        eprintln!("  unmapped: {ls} ({n} rules)");
+    }
+    eprintln!("engine: {stats:?}");
+    assert!(
+        c.engine.len() * 100 >= 3780 * 99,
+        "only {} of 3780 SigmaHQ rules loaded",
+        c.engine.len()
+    );
+    assert!(
+        c.unmapped.is_empty(),
+        "unmapped Windows logsources: {:?}",
+        c.unmapped
+    );
+}
+
+fn event_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Some(dir) = corpus_path("evtx-attack-samples") {
+        collect(&dir, "evtx", &mut files);
+    }
+    if let Some(dir) = corpus_path("security-datasets/windows") {
+        collect(&dir, "json", &mut files);
+    }
+    files.sort();
+    files
+}
+
+fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, ext, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn evaluate_equals_naive_on_corpus() {
+    let Some(c) = compile_sigmahq() else { return };
+    let files = event_files();
+    assert!(!files.is_empty(), "no event files in the corpus");
+    let engine = &c.engine;
+    let mut scratch = Scratch::new(engine);
+    let (mut fast, mut naive) = (Vec::new(), Vec::new());
+    let (mut events, mut matches, mut decode_errors) = (0usize, 0usize, 0usize);
+    let mut matched_events = 0usize;
+    let mut rules_hit = std::collections::BTreeSet::new();
+    let mut mismatches = Vec::new();
+    let opts = vigil_ingest::DecodeOptions::default();
+    for file in &files {
+        let mut check = |ev: Event| {
+            events += 1;
+            engine.evaluate(&ev, &mut scratch, &mut fast);
+            engine.evaluate_naive(&ev, &mut naive);
+            if fast != naive {
+                if mismatches.len() < 10 {
+                    mismatches.push(format!(
+                        "{} record {:?}: evaluate {:?} != naive {:?}",
+                        file.display(),
+                        ev.source.record_id,
+                        fast,
+                        naive
+                    ));
+                }
+                return;
+            }
+            matches += fast.len();
+            matched_events += usize::from(!fast.is_empty());
+            rules_hit.extend(fast.iter().map(|m| m.rule));
+        };
+        let result =
+            vigil_ingest::decode_file(file, &opts, &mut check, &mut |_| decode_errors += 1);
+        if let Err(e) = result {
+            eprintln!("skipping {}: {e}", file.display());
+        }
+    }
+    eprintln!(
+        "differential: {} files, {events} events ({decode_errors} undecodable records), \
+         {matches} matches on {matched_events} events by {} distinct rules",
+        files.len(),
+        rules_hit.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(events > 10_000, "only {events} events decoded");
+    assert!(matches > 0);
+}

@@ -1,0 +1,465 @@
+//! Routing and prefilter behaviour of the compiled engine on hand-built rules and events.
+
+use std::collections::BTreeMap;
+
+use vigil_core::{Event, LogSource, Symbol, Value};
+use vigil_sigma::ast::{Condition, Detection, FieldTest, Rule, Search, SearchBody};
+use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
+use vigil_sigma::error::RejectReason;
+use vigil_sigma::mapping::LogsourceMapping;
+use vigil_sigma::matcher::{Matcher, StrKind};
+
+const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
+
+fn value(kind: StrKind, pattern: &str) -> Matcher {
+    Matcher::Str {
+        kind,
+        pattern: pattern.to_lowercase().into(),
+        cased: false,
+    }
+}
+
+fn test(field: &str, values: Vec<Matcher>) -> FieldTest {
+    FieldTest {
+        field: Symbol::intern(field),
+        raw: values.iter().map(|v| format!("{v:?}")).collect(),
+        values,
+        all: false,
+        negate: false,
+        written: field.to_string(),
+        location: Default::default(),
+    }
+}
+
+/// A rule whose condition is `selection` (one map of field tests), optionally `and not filter`.
+fn rule(
+    title: &str,
+    logsource: LogSource,
+    selection: Vec<FieldTest>,
+    filter: Option<Vec<FieldTest>>,
+) -> Rule {
+    let mut searches = vec![Search {
+        name: "selection".into(),
+        body: SearchBody::Fields(vec![selection]),
+    }];
+    let mut condition = Condition::Search(0);
+    if let Some(f) = filter {
+        searches.push(Search {
+            name: "filter".into(),
+            body: SearchBody::Fields(vec![f]),
+        });
+        condition = Condition::And(vec![
+            condition,
+            Condition::Not(Box::new(Condition::Search(1))),
+        ]);
+    }
+    Rule {
+        id: Some(format!("id-{title}")),
+        name: None,
+        title: title.to_string(),
+        status: None,
+        level: None,
+        description: None,
+        author: None,
+        references: vec![],
+        falsepositives: vec![],
+        fields: vec![],
+        date: None,
+        modified: None,
+        tags: vec![],
+        logsource,
+        detection: Detection {
+            searches,
+            condition,
+        },
+        license: None,
+        related: vec![],
+        scope: vec![],
+        custom: BTreeMap::new(),
+        location: Default::default(),
+    }
+}
+
+fn windows(channel: &str, id: i64, fields: &[(&str, &str)]) -> Event {
+    let mut e = Event::default();
+    e.insert("Channel", Value::str(channel));
+    e.insert("EventID", Value::Int(id));
+    for (k, v) in fields {
+        e.insert(k, Value::str(*v));
+    }
+    e.logsource = LogSource::product("windows");
+    e
+}
+
+fn win(category: &str) -> LogSource {
+    LogSource::product("windows").with_category(category)
+}
+
+/// Evaluates with both paths, asserts they agree, returns the matches.
+fn eval(engine: &Engine, event: &Event) -> Vec<RuleMatch> {
+    let mut scratch = Scratch::new(engine);
+    let (mut fast, mut naive) = (Vec::new(), Vec::new());
+    engine.evaluate(event, &mut scratch, &mut fast);
+    engine.evaluate_naive(event, &mut naive);
+    assert_eq!(
+        fast, naive,
+        "evaluate and evaluate_naive disagree on {event:?}"
+    );
+    fast
+}
+
+fn engine(rules: Vec<Rule>) -> Engine {
+    let (engine, rejections) = Engine::compile(rules, &LogsourceMapping::builtin());
+    assert!(rejections.is_empty(), "{rejections:?}");
+    engine
+}
+
+#[test]
+fn process_creation_routes_to_sysmon_1_and_security_4688() {
+    let e = engine(vec![rule(
+        "whoami",
+        win("process_creation"),
+        vec![
+            test("Image", vec![value(StrKind::EndsWith, "\\whoami.exe")]),
+            test("CommandLine", vec![value(StrKind::Contains, "/all")]),
+        ],
+        None,
+    )]);
+    let sysmon = windows(
+        SYSMON,
+        1,
+        &[
+            ("Image", "C:\\Windows\\System32\\WHOAMI.EXE"),
+            ("CommandLine", "whoami /all"),
+        ],
+    );
+    assert_eq!(
+        eval(&e, &sysmon),
+        vec![RuleMatch {
+            rule: 0,
+            variant: 0
+        }]
+    );
+    let security = windows(
+        "Security",
+        4688,
+        &[
+            ("NewProcessName", "C:\\Windows\\System32\\whoami.exe"),
+            ("CommandLine", "whoami /all"),
+        ],
+    );
+    let m = eval(&e, &security);
+    assert_eq!(
+        m,
+        vec![RuleMatch {
+            rule: 0,
+            variant: 1
+        }]
+    );
+    assert_eq!(e.target_name(&m[0]), Some("security-4688"));
+    // 4688 has no `Image`: the unrenamed field must not count there.
+    let wrong_name = windows(
+        "Security",
+        4688,
+        &[
+            ("Image", "C:\\Windows\\System32\\whoami.exe"),
+            ("CommandLine", "whoami /all"),
+        ],
+    );
+    assert!(eval(&e, &wrong_name).is_empty());
+    // Right fields, wrong EventID / channel.
+    assert!(
+        eval(
+            &e,
+            &windows(
+                SYSMON,
+                3,
+                &[("Image", "x\\whoami.exe"), ("CommandLine", "/all")]
+            )
+        )
+        .is_empty()
+    );
+    assert!(
+        eval(
+            &e,
+            &windows(
+                "System",
+                1,
+                &[("Image", "x\\whoami.exe"), ("CommandLine", "/all")]
+            )
+        )
+        .is_empty()
+    );
+    // Channel names compare case-insensitively.
+    let lower = windows(
+        &SYSMON.to_lowercase(),
+        1,
+        &[("Image", "x\\whoami.exe"), ("CommandLine", "/all")],
+    );
+    assert_eq!(eval(&e, &lower).len(), 1);
+}
+
+#[test]
+fn registry_set_needs_event_type_set_value() {
+    let e = engine(vec![rule(
+        "run key",
+        win("registry_set"),
+        vec![test(
+            "TargetObject",
+            vec![value(StrKind::Contains, "\\CurrentVersion\\Run\\")],
+        )],
+        None,
+    )]);
+    let key = (
+        "TargetObject",
+        "HKU\\S-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\evil",
+    );
+    let set = windows(SYSMON, 13, &[("EventType", "SetValue"), key]);
+    assert_eq!(eval(&e, &set).len(), 1);
+    assert!(eval(&e, &windows(SYSMON, 13, &[key])).is_empty());
+    assert!(
+        eval(
+            &e,
+            &windows(SYSMON, 12, &[("EventType", "DeleteValue"), key])
+        )
+        .is_empty()
+    );
+    assert!(
+        eval(
+            &e,
+            &windows(SYSMON, 13, &[("EventType", "DeleteValue"), key])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn service_security_only_on_the_security_channel() {
+    let e = engine(vec![rule(
+        "logon",
+        LogSource::product("windows").with_service("security"),
+        vec![test(
+            "TargetUserName",
+            vec![value(StrKind::Equals, "admin")],
+        )],
+        None,
+    )]);
+    let fields = [("TargetUserName", "Admin")];
+    assert_eq!(eval(&e, &windows("Security", 4624, &fields)).len(), 1);
+    assert_eq!(eval(&e, &windows("security", 4625, &fields)).len(), 1);
+    assert!(eval(&e, &windows("System", 4624, &fields)).is_empty());
+    assert!(eval(&e, &windows(SYSMON, 1, &fields)).is_empty());
+}
+
+#[test]
+fn non_windows_rules_route_by_event_logsource() {
+    let e = engine(vec![
+        rule(
+            "console login",
+            LogSource::product("aws").with_service("cloudtrail"),
+            vec![test(
+                "eventName",
+                vec![value(StrKind::Equals, "ConsoleLogin")],
+            )],
+            None,
+        ),
+        rule(
+            "any windows",
+            LogSource::product("windows"),
+            vec![test(
+                "eventName",
+                vec![value(StrKind::Equals, "ConsoleLogin")],
+            )],
+            None,
+        ),
+    ]);
+    let mut ev = Event::default();
+    ev.insert("eventName", Value::str("ConsoleLogin"));
+    ev.logsource = LogSource::product("aws").with_service("cloudtrail");
+    assert_eq!(
+        eval(&e, &ev),
+        vec![RuleMatch {
+            rule: 0,
+            variant: 0
+        }]
+    );
+    ev.logsource = LogSource::product("okta").with_service("okta");
+    assert!(eval(&e, &ev).is_empty());
+    // A product-only Windows rule sees every Windows event.
+    ev.logsource = LogSource::product("windows").with_service("security");
+    assert_eq!(
+        eval(&e, &ev),
+        vec![RuleMatch {
+            rule: 1,
+            variant: 0
+        }]
+    );
+}
+
+#[test]
+fn antivirus_maps_defender_and_keeps_logsource_routing() {
+    let e = engine(vec![rule(
+        "mimikatz signature",
+        LogSource::default().with_category("antivirus"),
+        vec![test(
+            "Signature",
+            vec![value(StrKind::Contains, "Mimikatz")],
+        )],
+        None,
+    )]);
+    let defender = windows(
+        "Microsoft-Windows-Windows Defender/Operational",
+        1116,
+        &[("ThreatName", "HackTool:Win32/Mimikatz.D")],
+    );
+    assert_eq!(
+        eval(&e, &defender),
+        vec![RuleMatch {
+            rule: 0,
+            variant: 0
+        }]
+    );
+    let mut av = Event::default();
+    av.insert("Signature", Value::str("Mimikatz"));
+    av.logsource = LogSource::default().with_category("antivirus");
+    assert_eq!(
+        eval(&e, &av),
+        vec![RuleMatch {
+            rule: 0,
+            variant: 1
+        }]
+    );
+}
+
+#[test]
+fn unmapped_windows_logsources_are_rejected_not_dropped() {
+    let (e, rejections) = Engine::compile(
+        vec![
+            rule(
+                "x",
+                win("no_such_category"),
+                vec![test("A", vec![value(StrKind::Equals, "abc")])],
+                None,
+            ),
+            rule(
+                "y",
+                win("process_creation"),
+                vec![test("A", vec![value(StrKind::Equals, "abc")])],
+                None,
+            ),
+        ],
+        &LogsourceMapping::builtin(),
+    );
+    assert_eq!(e.len(), 1);
+    assert_eq!(e.rule(0).title, "y");
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(
+        rejections[0].reason,
+        RejectReason::UnmappedLogsource("product: windows, category: no_such_category".into())
+    );
+}
+
+#[test]
+fn prefilter_skips_without_changing_results() {
+    let e = engine(vec![
+        // Filterable: needs "mimikatz".
+        rule(
+            "mimikatz",
+            win("process_creation"),
+            vec![test(
+                "CommandLine",
+                vec![value(StrKind::Contains, "mimikatz")],
+            )],
+            None,
+        ),
+        // Not filterable: `not` alone, and a two-byte literal.
+        rule(
+            "not powershell",
+            win("process_creation"),
+            vec![test("Image", vec![value(StrKind::EndsWith, ".exe")])],
+            Some(vec![test(
+                "Image",
+                vec![value(StrKind::Contains, "powershell")],
+            )]),
+        ),
+        rule(
+            "short",
+            win("process_creation"),
+            vec![test("CommandLine", vec![value(StrKind::Contains, "-e")])],
+            None,
+        ),
+    ]);
+    let stats = e.stats();
+    assert_eq!(stats.rules, 3);
+    assert_eq!(stats.variants, 6);
+    assert_eq!(stats.prefiltered_variants, 4, "{stats:?}");
+    let ev = windows(
+        SYSMON,
+        1,
+        &[
+            ("Image", "C:\\x\\cmd.exe"),
+            ("CommandLine", "cmd -e MIMIKATZ"),
+        ],
+    );
+    assert_eq!(
+        eval(&e, &ev),
+        vec![
+            RuleMatch {
+                rule: 0,
+                variant: 0
+            },
+            RuleMatch {
+                rule: 1,
+                variant: 0
+            },
+            RuleMatch {
+                rule: 2,
+                variant: 0
+            }
+        ]
+    );
+    let ev = windows(
+        SYSMON,
+        1,
+        &[
+            ("Image", "C:\\x\\powershell.exe"),
+            ("CommandLine", "nothing"),
+        ],
+    );
+    assert!(eval(&e, &ev).is_empty());
+}
+
+#[test]
+fn one_scratch_serves_many_events_and_engines() {
+    let a = engine(vec![rule(
+        "a",
+        win("process_creation"),
+        vec![test("CommandLine", vec![value(StrKind::Contains, "alpha")])],
+        None,
+    )]);
+    let b = engine(vec![rule(
+        "b",
+        win("process_creation"),
+        vec![test("CommandLine", vec![value(StrKind::Contains, "bravo")])],
+        None,
+    )]);
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    let ev = windows(SYSMON, 1, &[("CommandLine", "alpha bravo")]);
+    for _ in 0..3 {
+        a.evaluate(&ev, &mut scratch, &mut out);
+        assert_eq!(out.len(), 1);
+        b.evaluate(&ev, &mut scratch, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(b.rule(out[0].rule).title, "b");
+    }
+    let quiet = windows(SYSMON, 1, &[("CommandLine", "charlie")]);
+    a.evaluate(&quiet, &mut scratch, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+}
