@@ -1,0 +1,79 @@
+//! Loads the whole SigmaHQ rule set from the shared corpus (`vigil_core::corpus`) and checks
+//! that (almost) everything parses, that every rejection has a reason, and that the
+//! placeholder rules resolve with the sample configuration.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vigil_sigma::ruleset::{SigmaConfig, load_rules};
+
+const FOLDERS: [&str; 5] = [
+    "rules",
+    "rules-emerging-threats",
+    "rules-threat-hunting",
+    "rules-placeholder",
+    "rules-compliance",
+];
+
+fn sample_config() -> SigmaConfig {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
+    SigmaConfig::from_file(&path).expect("sample placeholder config parses")
+}
+
+#[test]
+fn whole_sigmahq_rule_set_loads() {
+    let Some(root) = vigil_core::corpus::corpus_path("sigma") else {
+        return;
+    };
+    let paths: Vec<PathBuf> = FOLDERS.iter().map(|f| root.join(f)).collect();
+    let start = Instant::now();
+    let set = load_rules(&paths, &sample_config());
+    let elapsed = start.elapsed();
+    let report = &set.report;
+    eprintln!("{report}loaded in {elapsed:?}");
+    for r in &report.rejected {
+        eprintln!("  {r}");
+    }
+    assert_eq!(report.files, 3780, "rule files found");
+    assert!(report.documents >= 3780);
+    assert!(
+        report.load_ratio() >= 0.99,
+        "only {:.2}% loaded",
+        report.load_ratio() * 100.0
+    );
+    for r in &report.rejected {
+        assert!(!r.reason.to_string().is_empty());
+        assert!(r.location.line > 0 || r.reason.kind() == "io", "{r}");
+    }
+    // No document is unaccounted for.
+    assert_eq!(
+        report.loaded + report.rejected.len() + report.correlations + set.filters.len(),
+        report.documents
+    );
+    // With the sample configuration every placeholder rule resolves.
+    assert!(
+        !report
+            .rejected
+            .iter()
+            .any(|r| r.reason.kind() == "unresolved-placeholder"),
+        "unresolved placeholders remain"
+    );
+}
+
+#[test]
+fn placeholder_rules_are_rejected_without_configuration() {
+    let Some(root) = vigil_core::corpus::corpus_path("sigma") else {
+        return;
+    };
+    let set = load_rules(&[root.join("rules-placeholder")], &SigmaConfig::default());
+    let unresolved: Vec<_> = set
+        .report
+        .rejected
+        .iter()
+        .filter(|r| r.reason.kind() == "unresolved-placeholder")
+        .collect();
+    assert!(!unresolved.is_empty());
+    for r in unresolved {
+        assert!(r.reason.to_string().contains('%'), "{r}");
+    }
+}
