@@ -10,6 +10,10 @@
 //!   System attributes become `Tag_Attribute` (`Provider_Name`, `Execution_ProcessID`,
 //!   `Security_UserID`, `TimeCreated_SystemTime`, …).
 //!
+//! A name that System and EventData/UserData both use (`Version` in Sysmon event 4, `Channel`
+//! in event 104) becomes a list, System's value first: nothing is dropped, and a Sigma value
+//! matches a list when any element matches.
+//!
 //! Types: `EventID` is always [`Value::Int`]; every other value is the string Windows writes in
 //! its XML (numbers in decimal, as `evtx` renders them), because Sigma compares numbers as
 //! strings too and EVTX and JSON must agree.
@@ -323,8 +327,13 @@ fn winlog(value: &Json, event: &mut Event) {
 /// Sets the logsource (`product: windows`, `service` from the channel) and the event time.
 fn finish(event: &mut Event) {
     let mut logsource = LogSource::product("windows");
-    if let Some(service) = event
-        .get_str("Channel")
+    // A UserData leaf can also be called `Channel` (event 104, "log cleared"): the list then
+    // starts with System's value.
+    let channel = match event.get_str("Channel") {
+        Some(Value::List(items)) => items.first(),
+        other => other,
+    };
+    if let Some(service) = channel
         .and_then(Value::as_text)
         .and_then(|c| service_for_channel(c.as_str()))
     {
