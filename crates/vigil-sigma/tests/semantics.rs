@@ -10,7 +10,7 @@ use vigil_sigma::{Rejection, Rule};
 fn parse_with(
     detection: &str,
     placeholders: &HashMap<String, Vec<String>>,
-) -> Result<Rule, Rejection> {
+) -> Result<Rule, Box<Rejection>> {
     let src = format!(
         "title: t\nid: 11111111-1111-1111-1111-111111111111\nlogsource:\n  product: windows\ndetection:\n{detection}"
     );
@@ -19,7 +19,7 @@ fn parse_with(
     match parsed.items.pop().unwrap() {
         Ok(Document::Rule(r)) => Ok(*r),
         Ok(other) => panic!("not a rule: {other:?}"),
-        Err(e) => Err(e),
+        Err(e) => Err(Box::new(e)),
     }
 }
 
@@ -27,7 +27,7 @@ fn rule(detection: &str) -> Rule {
     parse_with(detection, &HashMap::new()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn reject(detection: &str) -> Rejection {
+fn reject(detection: &str) -> Box<Rejection> {
     parse_with(detection, &HashMap::new()).expect_err("should be rejected")
 }
 
