@@ -1,6 +1,6 @@
 //! Decodes files or directories and prints totals and throughput (or the events, with
 //! `--print`). Usage: `cargo run --release -p vigil-ingest --example decode -- [--threads N]
-//! [--print] PATH...`
+//! [--repeat N] [--print] PATH...`
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,11 +9,12 @@ use vigil_ingest::{DecodeOptions, decode_file, discover};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut threads, mut print, mut paths) = (0, false, Vec::new());
+    let (mut threads, mut print, mut repeat, mut paths) = (0, false, 1, Vec::new());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             "--print" => print = true,
+            "--repeat" => repeat = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
             _ => paths.push(PathBuf::from(arg)),
         }
     }
@@ -23,7 +24,7 @@ fn main() {
     };
     let start = Instant::now();
     let (mut events, mut errors, mut bytes) = (0u64, 0u64, 0u64);
-    for file in &files {
+    for file in std::iter::repeat_n(&files, repeat).flatten() {
         let result = decode_file(
             file,
             &opts,
