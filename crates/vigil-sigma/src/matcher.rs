@@ -394,3 +394,92 @@ fn parse_datetime(s: &str) -> Option<(i64, i64, i64, i64, i64)> {
     };
     Some((y, mo, d, h, mi))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, kind: Option<StrKind>) -> Matcher {
+        let mut s = SigmaStr::parse(pattern);
+        match kind {
+            Some(StrKind::Contains) => {
+                s.star_before();
+                s.star_after();
+            }
+            Some(StrKind::StartsWith) => s.star_after(),
+            Some(StrKind::EndsWith) => s.star_before(),
+            _ => {}
+        }
+        Matcher::from_sigma_str(&s, false)
+    }
+
+    #[test]
+    fn wildcards_reduce_to_plain_string_matchers() {
+        assert!(
+            matches!(m("Abc", None), Matcher::Str { kind: StrKind::Equals, ref pattern, .. } if &**pattern == "abc")
+        );
+        assert!(matches!(
+            m("abc", Some(StrKind::Contains)),
+            Matcher::Str {
+                kind: StrKind::Contains,
+                ..
+            }
+        ));
+        assert!(matches!(
+            m("*abc", None),
+            Matcher::Str {
+                kind: StrKind::EndsWith,
+                ..
+            }
+        ));
+        assert!(matches!(m("a*c", None), Matcher::Glob(_)));
+    }
+
+    #[test]
+    fn prefilter_literals_are_lowered_and_required() {
+        let ev = Event::default();
+        let cases = [
+            (
+                m("Mimikatz", Some(StrKind::Contains)),
+                Some(vec!["mimikatz".to_string()]),
+            ),
+            (
+                m("C:\\Win*\\CMD.exe", None),
+                Some(vec!["\\cmd.exe".to_string()]),
+            ),
+            (m("*", None), None),
+            (m("", None), None),
+            (Matcher::Null, None),
+            (Matcher::Regex(regex::Regex::new("a").unwrap()), None),
+        ];
+        for (matcher, want) in cases {
+            let got = matcher.prefilter_literals();
+            assert_eq!(got, want, "{matcher:?}");
+            // The guarantee: whenever the matcher accepts, a literal occurs in the lowered value.
+            if let Some(lits) = got {
+                for hay in ["C:\\Windows\\cmd.exe", "run MIMIKATZ now", "nothing"] {
+                    if matcher.matches(&Value::str(hay), &ev) {
+                        let low = hay.to_lowercase();
+                        assert!(lits.iter().any(|l| low.contains(l.as_str())), "{hay}");
+                    }
+                }
+            }
+        }
+        let any = Matcher::AnyOf(vec![m("a", None), m("b", None)]);
+        assert_eq!(any.prefilter_literals(), Some(vec!["a".into(), "b".into()]));
+        let mixed = Matcher::AnyOf(vec![m("a", None), Matcher::Null]);
+        assert_eq!(mixed.prefilter_literals(), None);
+    }
+
+    #[test]
+    fn numbers_compare_through_their_string_form() {
+        let ev = Event::default();
+        let four = m("4688", None);
+        assert!(four.matches(&Value::Int(4688), &ev));
+        assert!(four.matches(&Value::str("4688"), &ev));
+        assert!(m("1.5", None).matches(&Value::Float(1.5), &ev));
+        assert!(m("true", None).matches(&Value::Bool(true), &ev));
+        assert!(!four.matches(&Value::Null, &ev));
+        assert!(four.matches(&Value::List(vec![Value::Int(1), Value::Int(4688)]), &ev));
+    }
+}

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use vigil_core::{Event, SourceRef, Value};
+use vigil_core::{Event, SourceRef, Symbol, Value};
 use vigil_sigma::parse::yaml::{Node, NodeKind, Scalar, parse_documents};
 use vigil_sigma::ruleset::{SigmaConfig, load_rules};
 
@@ -139,6 +139,20 @@ fn sigmahq_regression_cases_match() {
             let json = root.join(Path::new(path).with_extension("json"));
             let evs = events(&json);
             let got = evs.iter().filter(|e| rule.detection.matches(e)).count();
+            // Property: the rule with every field renamed matches the renamed events alike.
+            let rename = |f: Symbol| Symbol::intern(&format!("renamed.{f}"));
+            let twin = rule.detection.map_fields(&rename);
+            for e in &evs {
+                let mut renamed = Event::default();
+                for f in e.fields() {
+                    renamed.push(rename(f.name), f.value.clone());
+                }
+                assert_eq!(
+                    twin.matches(&renamed),
+                    rule.detection.matches(e),
+                    "{rule_id}: renamed twin disagrees"
+                );
+            }
             if got >= want {
                 passed += 1;
                 // Evidence must exist for every match.
