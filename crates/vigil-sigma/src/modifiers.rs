@@ -153,11 +153,6 @@ impl Modifiers {
                 "contains/startswith/endswith/windash/expand only apply to string values",
             ));
         }
-        if m.utf16.is_some() && m.base64.is_none() {
-            return Err(conflict(
-                "utf16 encodings must be followed by base64 or base64offset",
-            ));
-        }
         Ok(m)
     }
 
@@ -255,6 +250,13 @@ impl Modifiers {
             } else {
                 forms.push(s);
             }
+        }
+        if let (Some(enc), None) = (self.utf16, self.base64) {
+            // Without base64 the encoded bytes are matched as characters (pySigma's `wide`).
+            forms = forms
+                .iter()
+                .map(|s| s.map_literals(|l| utf16(l, enc).into_iter().map(char::from).collect()))
+                .collect();
         }
         if let Some(b64) = self.base64 {
             let mut encoded = Vec::new();
@@ -488,7 +490,8 @@ mod tests {
         let m = build(&["utf16", "base64"], "ab").unwrap();
         assert_eq!(forms(&m), [b64_encode(&[0xFF, 0xFE, 0x61, 0, 0x62, 0])]);
         assert!(build(&["base64"], "a*").is_err());
-        assert!(build(&["utf16le"], "a").is_err());
+        let m = build(&["wide", "contains"], "ab").unwrap();
+        assert_eq!(forms(&m), ["a\0b\0"]);
     }
 
     #[test]

@@ -111,3 +111,37 @@ fn filters_apply_and_correlations_are_counted() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rule_collections_merge_global_documents() {
+    let src = "action: global\ntitle: shared\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 1\n  condition: sel and x\n---\ndetection:\n  x:\n    Image: a.exe\n---\ndetection:\n  x:\n    Image: b.exe\n";
+    let parsed = vigil_sigma::parse::parse_source(src, "c.yml", &Default::default());
+    assert_eq!(parsed.documents, 2);
+    let rules: Vec<_> = parsed
+        .items
+        .into_iter()
+        .map(|i| match i {
+            Ok(vigil_sigma::parse::Document::Rule(r)) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let mut e = vigil_core::Event::default();
+    e.insert("EventID", vigil_core::Value::Int(1));
+    e.insert("Image", vigil_core::Value::str("b.exe"));
+    assert!(!rules[0].matches(&e));
+    assert!(rules[1].matches(&e));
+    assert_eq!(rules[1].title, "shared");
+}
+
+#[test]
+fn unused_search_identifiers_are_warned_about() {
+    let src = GOOD.replace("condition: sel", "unused:\n    A: 1\n  condition: sel");
+    let parsed = vigil_sigma::parse::parse_source(&src, "w.yml", &Default::default());
+    assert!(parsed.items[0].is_ok());
+    assert_eq!(parsed.warnings.len(), 1);
+    assert!(
+        parsed.warnings[0].message.contains("unused"),
+        "{}",
+        parsed.warnings[0]
+    );
+}

@@ -70,7 +70,7 @@ pub fn parse_source(
     let file: Arc<str> = file.into();
     let (docs, syntax_error) = yaml::parse_documents(src);
     let mut out = ParsedFile::default();
-    for doc in &docs {
+    for doc in &resolve_collection(docs) {
         if matches!(&doc.kind, NodeKind::Scalar { text, .. } if text.is_empty()) {
             continue; // an empty document (e.g. a trailing `---`)
         }
@@ -112,6 +112,67 @@ pub fn parse_source(
         }));
     }
     out
+}
+
+/// Sigma 1.x rule collections: `action: global` documents are merged into every following
+/// document, `action: reset` forgets them, `action: repeat` repeats the previous document with
+/// its own keys on top. Plain multi-document files pass through unchanged.
+fn resolve_collection(docs: Vec<Node>) -> Vec<Node> {
+    let mut global: Option<Node> = None;
+    let mut previous: Option<Node> = None;
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let action = doc.get("action").and_then(Node::as_str).map(str::to_string);
+        let body = without_key(doc, "action");
+        match action.as_deref() {
+            Some("global") => global = Some(body),
+            Some("reset") => global = None,
+            Some("repeat") => {
+                let merged = match &previous {
+                    Some(p) => merge(p, &body),
+                    None => body,
+                };
+                previous = Some(merged.clone());
+                out.push(merged);
+            }
+            _ => {
+                let merged = match &global {
+                    Some(g) => merge(g, &body),
+                    None => body,
+                };
+                previous = Some(merged.clone());
+                out.push(merged);
+            }
+        }
+    }
+    out
+}
+
+fn without_key(mut node: Node, key: &str) -> Node {
+    if let NodeKind::Map(entries) = &mut node.kind {
+        entries.retain(|(k, _)| k.as_str() != Some(key));
+    }
+    node
+}
+
+/// `over` on top of `base`: maps merge key by key (recursively), anything else is replaced.
+fn merge(base: &Node, over: &Node) -> Node {
+    match (&base.kind, &over.kind) {
+        (NodeKind::Map(b), NodeKind::Map(o)) => {
+            let mut entries = b.clone();
+            for (k, v) in o {
+                match entries.iter_mut().find(|(bk, _)| bk.as_str() == k.as_str()) {
+                    Some((_, bv)) => *bv = merge(bv, v),
+                    None => entries.push((k.clone(), v.clone())),
+                }
+            }
+            Node {
+                line: over.line,
+                kind: NodeKind::Map(entries),
+            }
+        }
+        _ => over.clone(),
+    }
 }
 
 /// Parses one document: a rule, a correlation or a filter.
