@@ -85,6 +85,37 @@ fn bench(c: &mut Criterion) {
             b.iter(|| decode_all(&large, threads))
         });
     }
+    // What the `evtx` crate alone costs on one thread: rendering to JSON bytes (the first
+    // half of our route), and its `records_json_value` (the obvious alternative route).
+    let evtx_only = |value: bool| {
+        let mut n = 0u64;
+        for (_, bytes) in &large {
+            let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
+            let mut parser = evtx::EvtxParser::from_buffer(bytes.clone())
+                .unwrap()
+                .with_configuration(settings);
+            if value {
+                n += parser
+                    .records_json_value()
+                    .filter_map(Result::ok)
+                    .map(black_box)
+                    .count() as u64;
+            } else {
+                n += parser
+                    .records_json_bytes()
+                    .filter_map(Result::ok)
+                    .map(black_box)
+                    .count() as u64;
+            }
+        }
+        n
+    };
+    group.bench_function("evtx_crate_json_bytes_only", |b| {
+        b.iter(|| evtx_only(false))
+    });
+    group.bench_function("evtx_crate_records_json_value", |b| {
+        b.iter(|| evtx_only(true))
+    });
     group.finish();
 
     let json = load(json_dir, "json");

@@ -58,11 +58,18 @@ pub enum IngestError {
     /// The file or directory could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// The bytes are neither EVTX nor JSON.
     #[error("{}: unknown format: {reason}", path.display())]
-    UnknownFormat { path: PathBuf, reason: String },
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// What its first bytes are, and why that is no format we know.
+        reason: String,
+    },
 }
