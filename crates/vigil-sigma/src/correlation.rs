@@ -16,12 +16,19 @@ use crate::parse::yaml::{Node, NodeKind, Scalar};
 /// The correlation `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CorrelationType {
+    /// Events per group.
     EventCount,
+    /// Distinct values of `field` per group.
     ValueCount,
+    /// All referenced rules fire within the timespan for the same group.
     Temporal,
+    /// Like `Temporal`, in the listed order.
     TemporalOrdered,
+    /// Sum of `field` per group.
     ValueSum,
+    /// Average of `field` per group.
     ValueAvg,
+    /// A percentile of `field` per group.
     ValuePercentile,
 }
 
@@ -36,10 +43,13 @@ pub struct CountCondition {
 /// A parsed correlation rule.
 #[derive(Clone, Debug)]
 pub struct CorrelationRule {
+    /// The correlation's own UUID, when given.
     pub id: Option<String>,
+    /// Its handle, so other correlations can reference it.
     pub name: Option<String>,
     pub title: String,
     pub level: Option<Level>,
+    /// `correlation.type`.
     pub kind: CorrelationType,
     /// Referenced rules (ids or names; may be other correlations).
     pub rules: Vec<String>,
@@ -53,6 +63,7 @@ pub struct CorrelationRule {
     pub aliases: BTreeMap<String, BTreeMap<String, String>>,
     /// Whether referenced rules also emit their own alerts (default false).
     pub generate: bool,
+    /// Where the document starts.
     pub location: Location,
 }
 

@@ -26,13 +26,18 @@ pub enum FilterTargets {
 /// A parsed filter rule.
 #[derive(Clone, Debug)]
 pub struct FilterRule {
+    /// The filter's own UUID, when given.
     pub id: Option<String>,
+    /// Its handle (also the prefix of its renamed search identifiers).
     pub name: Option<String>,
     pub title: String,
+    /// The rules it applies to.
     pub targets: FilterTargets,
+    /// A target rule's logsource must satisfy this one.
     pub logsource: LogSource,
     /// The filter's selections and condition.
     pub detection: Detection,
+    /// Where the document starts.
     pub location: Location,
 }
 

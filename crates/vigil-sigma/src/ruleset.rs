@@ -88,8 +88,11 @@ impl SigmaConfig {
 /// A document that was not loaded, where it is, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    /// The file and the line of the offending element (0 when the file itself failed).
     pub location: Location,
+    /// The document's `id`, when it got that far.
     pub rule_id: Option<String>,
+    /// The document's `title`, when it got that far.
     pub title: Option<String>,
     pub reason: RejectReason,
 }
@@ -107,7 +110,9 @@ impl fmt::Display for Rejection {
 /// Something worth knowing that did not stop a rule from loading.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
+    /// Where the finding is.
     pub location: Location,
+    /// What was found (an unused identifier, an ignored key…).
     pub message: String,
 }
 
@@ -138,6 +143,7 @@ pub struct LoadReport {
     pub loaded: usize,
     /// Documents not loaded, each with a reason.
     pub rejected: Vec<Rejection>,
+    /// Findings that did not stop a rule from loading.
     pub warnings: Vec<Warning>,
     /// Correlation rules parsed (counted as "correlation: not yet evaluated").
     pub correlations: usize,
@@ -198,8 +204,11 @@ impl fmt::Display for LoadReport {
 pub struct RuleSet {
     /// Detection rules, in path order, with filters already applied.
     pub rules: Vec<Rule>,
+    /// Correlation rules, parsed but not yet evaluated.
     pub correlations: Vec<CorrelationRule>,
+    /// Filter rules (already applied to `rules`).
     pub filters: Vec<FilterRule>,
+    /// The account of the load.
     pub report: LoadReport,
 }
 
