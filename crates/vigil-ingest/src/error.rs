@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 /// One record (or chunk) that was skipped, with where it was: reported through the `on_error`
 /// callback and counted in [`crate::FileStats::errors`], so bad input never vanishes silently.
+///
+/// Displays as `FILE @ offset N: reason` (`FILE: reason` when the offset is unknown).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeError {
     /// The file (or stream name) the record came from.
@@ -41,9 +43,6 @@ impl fmt::Display for DecodeError {
         f.write_str(&self.file)?;
         if let Some(offset) = self.offset {
             write!(f, " @ offset {offset}")?;
-        }
-        if let Some(record) = self.record {
-            write!(f, " (record {record})")?;
         }
         write!(f, ": {}", self.reason)
     }

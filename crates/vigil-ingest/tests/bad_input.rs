@@ -181,7 +181,9 @@ fn ndjson_with_invalid_utf8() {
     assert_eq!(d.errors[0].offset, Some(11));
     assert_eq!(d.errors[0].record, Some(2));
     assert!(
-        d.errors[0].reason.starts_with("invalid JSON at byte 21"),
+        d.errors[0]
+            .reason
+            .starts_with("record 2: invalid JSON at byte 21"),
         "{}",
         d.errors[0]
     );

@@ -167,6 +167,7 @@ impl Decoder<'_, '_> {
 
     fn error(&mut self, start: usize, reason: String) {
         self.summary.errors += 1;
+        let reason = format!("record {}: {reason}", self.index);
         (self.on_error)(DecodeError::new(
             self.file,
             Some(start as u64),
@@ -282,13 +283,15 @@ mod tests {
         assert_eq!((s.events, s.errors), (1, 1));
         assert_eq!(ev[0].get_str("a"), Some(&Value::Int(2)));
         assert!(
-            err[0].reason.starts_with("invalid JSON at byte 20"),
+            err[0]
+                .reason
+                .starts_with("record 1: invalid JSON at byte 20"),
             "{}",
             err[0]
         );
         assert_eq!(
             err[0].to_string().split(':').next(),
-            Some("t.json @ offset 0 (record 1)")
+            Some("t.json @ offset 0")
         );
     }
 }
