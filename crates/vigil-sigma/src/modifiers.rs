@@ -234,11 +234,19 @@ impl Modifiers {
         }
 
         // Strings: expand, wildcards, windash, encodings, then placement.
-        let texts = if self.expand {
+        let mut texts = if self.expand {
             expand(&text, placeholders)?
         } else {
             vec![text]
         };
+        // A number also matches in its canonical form (`007` as 7, `1.50` as 1.5), which is how
+        // numeric event values are written when compared.
+        if let RuleValue::Number(raw) = value
+            && let Some(canon) = canonical_number(raw)
+            && canon != *raw
+        {
+            texts.push(canon);
+        }
         let mut forms: Vec<SigmaStr> = Vec::new();
         for t in &texts {
             let s = match value {
@@ -319,6 +327,13 @@ fn same(a: &Matcher, b: &Matcher) -> bool {
         ) => k1 == k2 && p1 == p2 && c1 == c2,
         (Matcher::Glob(a), Matcher::Glob(b)) => a == b,
         _ => false,
+    }
+}
+
+fn canonical_number(raw: &str) -> Option<String> {
+    match raw.parse::<i64>() {
+        Ok(i) => Some(i.to_string()),
+        Err(_) => raw.parse::<f64>().ok().map(|f| f.to_string()),
     }
 }
 

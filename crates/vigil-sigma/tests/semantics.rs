@@ -86,6 +86,13 @@ fn numbers_match_numbers_and_strings() {
     assert!(!r.matches(&ev(&[("EventID", Value::Int(46880))])));
     let r = rule("  sel:\n    EventID: '4688'\n  condition: sel\n");
     assert!(r.matches(&ev(&[("EventID", Value::Int(4688))])));
+    // Numbers written unusually match as written and in canonical form.
+    let r = rule("  sel:\n    V: 1.50\n  condition: sel\n");
+    assert!(r.matches(&ev(&[("V", Value::Float(1.5))])));
+    assert!(r.matches(&ev(&[("V", s("1.50"))])));
+    let r = rule("  sel:\n    V: 007\n  condition: sel\n");
+    assert!(r.matches(&ev(&[("V", Value::Int(7))])));
+    assert!(r.matches(&ev(&[("V", s("007"))])));
     // A list value matches when any element does.
     let r = rule("  sel:\n    Tags: b\n  condition: sel\n");
     assert!(r.matches(&ev(&[("Tags", Value::List(vec![s("a"), s("B")]))])));

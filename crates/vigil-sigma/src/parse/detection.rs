@@ -312,8 +312,9 @@ fn parse_values(
         let value = match item.scalar() {
             Some(Scalar::Null) => RuleValue::Null,
             Some(Scalar::Bool(b)) => RuleValue::Bool(b),
-            Some(Scalar::Int(i)) => RuleValue::Number(i.to_string()),
-            Some(Scalar::Float(f)) => RuleValue::Number(f.to_string()),
+            Some(Scalar::Int(_) | Scalar::Float(_)) => {
+                RuleValue::Number(item.as_str().unwrap_or_default().to_string())
+            }
             Some(Scalar::Str(s)) => RuleValue::Str(s.to_string()),
             None => {
                 return Err(ParseError::new(
