@@ -266,6 +266,7 @@ pub fn load_rules(paths: &[PathBuf], config: &SigmaConfig) -> RuleSet {
         }
     }
     apply_filters(&mut set);
+    check_correlation_references(&mut set);
     set.report.loaded = set.rules.len();
     set.report.correlations = set.correlations.len();
     set
@@ -295,6 +296,29 @@ fn apply_filters(set: &mut RuleSet) {
                 .unwrap_or_else(|| f.title.clone()),
             rules: n,
         });
+    }
+}
+
+/// Warns about correlation rules that reference a rule or correlation not in the set.
+fn check_correlation_references(set: &mut RuleSet) {
+    let known: std::collections::HashSet<&str> = set
+        .rules
+        .iter()
+        .flat_map(|r| [r.id.as_deref(), r.name.as_deref()])
+        .chain(
+            set.correlations
+                .iter()
+                .flat_map(|c| [c.id.as_deref(), c.name.as_deref()]),
+        )
+        .flatten()
+        .collect();
+    for c in &set.correlations {
+        for r in c.rules.iter().filter(|r| !known.contains(r.as_str())) {
+            set.report.warnings.push(Warning {
+                location: c.location.clone(),
+                message: format!("correlation {:?} references unknown rule `{r}`", c.title),
+            });
+        }
     }
 }
 

@@ -91,6 +91,7 @@ fn filters_apply_and_correlations_are_counted() {
     assert_eq!(r.loaded, 1);
     assert_eq!(r.correlations, 1);
     assert_eq!(r.by_reason()["correlation: not yet evaluated"], 1);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(r.filters.len(), 1);
     assert_eq!(r.filters[0].rules, 1);
     let rule = &set.rules[0];
