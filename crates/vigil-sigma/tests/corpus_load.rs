@@ -77,3 +77,47 @@ fn placeholder_rules_are_rejected_without_configuration() {
         assert!(r.reason.to_string().contains('%'), "{r}");
     }
 }
+
+/// Truncated and mangled rule files never panic the parser: each document either loads or is
+/// rejected with a reason.
+#[test]
+fn mangled_rule_files_never_panic() {
+    let Some(root) = vigil_core::corpus::corpus_path("sigma") else {
+        return;
+    };
+    let mut files = Vec::new();
+    let dir = root.join("rules/windows/process_creation");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    files.extend(entries.into_iter().step_by(25));
+    let placeholders = Default::default();
+    let mut outcomes = 0;
+    for f in &files {
+        let src = std::fs::read_to_string(f).unwrap();
+        let cuts: Vec<usize> = (1..8).map(|i| src.len() * i / 8).collect();
+        for cut in cuts {
+            let cut = (cut..src.len())
+                .find(|c| src.is_char_boundary(*c))
+                .unwrap_or(src.len());
+            let variants = [
+                src[..cut].to_string(),
+                format!("{}\t{}", &src[..cut], &src[cut..]),
+                src.replacen("condition:", "condition: (", 1),
+                src.replacen("|", "|bogus|", 1),
+            ];
+            for v in &variants {
+                let parsed = vigil_sigma::parse::parse_source(v, "mangled.yml", &placeholders);
+                for item in &parsed.items {
+                    if let Err(r) = item {
+                        assert!(!r.reason.to_string().is_empty());
+                    }
+                    outcomes += 1;
+                }
+            }
+        }
+    }
+    assert!(outcomes > 100, "{outcomes}");
+}
