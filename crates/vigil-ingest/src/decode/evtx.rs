@@ -204,8 +204,12 @@ fn to_event(
     json: &[u8],
 ) -> Result<Event, DecodeError> {
     let fail = |reason: String| DecodeError::new(file, offset, Some(record_id), reason);
-    let tree: Json = serde_json::from_slice(json)
-        .map_err(|e| fail(format!("evtx rendered invalid JSON: {e}")))?;
+    // One UTF-8 check over the whole record (fast on long ASCII runs), then serde_json's
+    // `str` reader, which skips re-validating every string.
+    let text =
+        std::str::from_utf8(json).map_err(|e| fail(format!("evtx rendered invalid UTF-8: {e}")))?;
+    let tree: Json =
+        serde_json::from_str(text).map_err(|e| fail(format!("evtx rendered invalid JSON: {e}")))?;
     let mut event = Event::new(SourceRef {
         file: Arc::clone(file),
         record_id: Some(record_id),

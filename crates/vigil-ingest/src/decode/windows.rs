@@ -137,11 +137,12 @@ fn attributes(tag: &str, attrs: &Json, event: &mut Event) {
         if name == "xmlns" || name.starts_with("xmlns:") || !value.is_scalar() {
             continue;
         }
-        put(
-            event,
-            &format!("{tag}_{name}"),
-            scalar(value, Scalars::Text),
-        );
+        // Built by hand: `format!` showed as 4% of EVTX decode time here.
+        let mut field = String::with_capacity(tag.len() + 1 + name.len());
+        field.push_str(tag);
+        field.push('_');
+        field.push_str(name);
+        put(event, &field, scalar(value, Scalars::Text));
     }
 }
 
