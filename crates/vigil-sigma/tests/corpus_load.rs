@@ -72,6 +72,11 @@ fn placeholder_rules_are_rejected_without_configuration() {
         .iter()
         .filter(|r| r.reason.kind() == "unresolved-placeholder")
         .collect();
+    eprintln!(
+        "rules-placeholder without configuration: {} of {} documents rejected as unresolved",
+        unresolved.len(),
+        set.report.documents
+    );
     assert!(!unresolved.is_empty());
     for r in unresolved {
         assert!(r.reason.to_string().contains('%'), "{r}");
