@@ -1,6 +1,6 @@
 //! JSON in every shape the corpora use, sniffed rather than configured: NDJSON, a single
 //! object, pretty-printed objects concatenated without an array (SigmaHQ regression data),
-//! and top-level arrays of records. Each record is then recognised as a Windows rendering (see
+//! top-level arrays of records, and evtx_dump's output with its `Record N` banner lines. Each record is then recognised as a Windows rendering (see
 //! `windows`) or flattened generically (see `flatten`).
 //!
 //! Records are framed one at a time with serde_json's `StreamDeserializer`, so a broken record
@@ -107,6 +107,9 @@ impl Decoder<'_, '_> {
                 self.saw_array = true;
                 pos += 1;
                 continue;
+            } else if let Some(next_line) = record_banner(bytes, pos) {
+                pos = next_line;
+                continue;
             }
             pos = self.record(pos);
         }
@@ -175,6 +178,21 @@ impl Decoder<'_, '_> {
             reason,
         ));
     }
+}
+
+/// evtx_dump writes a `Record N` line before each record unless told not to; such a line is
+/// framing, not a record. Returns where the next line starts.
+pub(crate) fn record_banner(bytes: &[u8], pos: usize) -> Option<usize> {
+    let rest = bytes[pos..].strip_prefix(b"Record ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let line_end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(rest.len(), |p| p + 1);
+    Some(pos + 7 + line_end)
 }
 
 fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
@@ -261,6 +279,18 @@ mod tests {
             Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
         );
         assert_eq!(ev[0].source.record_id, Some(1));
+    }
+
+    #[test]
+    fn evtx_dump_record_banners_are_skipped() {
+        let (s, ev, err) =
+            run(b"Record 7\n{\n  \"a\": 1\n}\nRecord 8 (recovered)\n{\n  \"a\": 2\n}\n");
+        assert_eq!(
+            (s.events, s.errors, s.shape),
+            (2, 0, JsonShape::Concatenated)
+        );
+        assert!(err.is_empty());
+        assert_eq!(ev[1].source.record_id, Some(2));
     }
 
     #[test]
