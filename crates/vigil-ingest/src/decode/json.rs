@@ -1,7 +1,8 @@
 //! JSON in every shape the corpora use, sniffed rather than configured: NDJSON, a single
 //! object, pretty-printed objects concatenated without an array (SigmaHQ regression data),
-//! top-level arrays of records, and evtx_dump's output with its `Record N` banner lines. Each record is then recognised as a Windows rendering (see
-//! `windows`) or flattened generically (see `flatten`).
+//! top-level arrays of records, and evtx_dump's output with its `Record N` banner lines. Each
+//! record is then recognised as a Windows rendering (see `windows`) or flattened generically
+//! (see `flatten`).
 //!
 //! Records are framed one at a time with serde_json's `StreamDeserializer`, so a broken record
 //! costs only itself: after a syntax error (or invalid UTF-8) the decoder resynchronises on the
