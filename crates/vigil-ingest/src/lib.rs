@@ -68,6 +68,8 @@ pub enum JsonShape {
     Concatenated,
     /// A top-level array of records.
     Array,
+    /// Objects whose only member is an array of records (CloudTrail's `{"Records": [...]}`).
+    Envelope,
 }
 
 impl fmt::Display for JsonShape {
@@ -77,6 +79,7 @@ impl fmt::Display for JsonShape {
             JsonShape::Single => "single object",
             JsonShape::Concatenated => "concatenated objects",
             JsonShape::Array => "array",
+            JsonShape::Envelope => "envelope",
         })
     }
 }

@@ -45,13 +45,16 @@ pub(crate) fn decode(
         },
         multi_line: false,
         saw_array: false,
+        saw_envelope: false,
         on_event,
         on_error,
     };
     decoder.run();
     let d = decoder;
     let mut summary = d.summary;
-    summary.shape = if d.saw_array {
+    summary.shape = if d.saw_envelope {
+        JsonShape::Envelope
+    } else if d.saw_array {
         JsonShape::Array
     } else if d.index <= 1 {
         JsonShape::Single
@@ -71,6 +74,7 @@ struct Decoder<'a, 'f> {
     summary: JsonSummary,
     multi_line: bool,
     saw_array: bool,
+    saw_envelope: bool,
     on_event: &'f mut dyn FnMut(Event),
     on_error: &'f mut dyn FnMut(DecodeError),
 }
@@ -148,6 +152,16 @@ impl Decoder<'_, '_> {
             self.error(start, "record is not a JSON object".to_string());
             return;
         }
+        if let Some(records) = envelope(record) {
+            self.saw_envelope = true;
+            for (i, inner) in records.iter().enumerate() {
+                if i > 0 {
+                    self.index += 1;
+                }
+                self.emit(start, inner);
+            }
+            return;
+        }
         let mut event = Event::new(SourceRef {
             file: Arc::clone(self.file),
             record_id: Some(self.index),
@@ -157,7 +171,7 @@ impl Decoder<'_, '_> {
             Some(kind) => windows::normalise(kind, record, &mut event),
             None => {
                 flatten(&mut String::new(), record, Scalars::Native, &mut event);
-                event.time = ["@timestamp", "timestamp", "time"]
+                event.time = ["@timestamp", "timestamp", "time", "eventTime"]
                     .iter()
                     .filter_map(|name| Symbol::lookup(name))
                     .filter_map(|name| event.get(name))
@@ -179,6 +193,16 @@ impl Decoder<'_, '_> {
             reason,
         ));
     }
+}
+
+/// The records of an envelope object: one whose only member is a non-empty array of objects,
+/// as CloudTrail writes (`{"Records": [...]}`). Its records share its offset.
+fn envelope<'a, 'j>(record: &'a Json<'j>) -> Option<&'a [Json<'j>]> {
+    let [(_, Json::Array(items))] = record.as_object()? else {
+        return None;
+    };
+    let all_objects = !items.is_empty() && items.iter().all(|i| matches!(i, Json::Object(_)));
+    all_objects.then_some(items.as_slice())
 }
 
 /// evtx_dump writes a `Record N` line before each record unless told not to; such a line is
@@ -280,6 +304,27 @@ mod tests {
             Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
         );
         assert_eq!(ev[0].source.record_id, Some(1));
+    }
+
+    #[test]
+    fn envelopes_are_unwrapped() {
+        let (s, ev, _) = run(
+            b"{\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"}]}\n{\"x\":[{\"y\":1}]}",
+        );
+        assert_eq!((s.events, s.shape), (3, JsonShape::Envelope));
+        assert_eq!(ev[1].get_str("eventName"), Some(&Value::str("B")));
+        assert_eq!(
+            (ev[1].source.record_id, ev[1].source.offset),
+            (Some(2), Some(0))
+        );
+        assert_eq!(
+            (ev[2].source.record_id, ev[2].get_str("y")),
+            (Some(3), Some(&Value::Int(1)))
+        );
+        // Not an envelope: two members, or an array of scalars.
+        let (_, ev, _) = run(b"{\"a\":[{\"b\":1}],\"c\":2}\n{\"t\":[1,2]}");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].get_str("a.b"), Some(&Value::Int(1)));
     }
 
     #[test]
