@@ -114,3 +114,51 @@ fn files_in_parallel_on_a_rayon_pool() {
     assert_eq!(errors.into_inner(), 0);
     assert_eq!(unknown.into_inner(), 1);
 }
+
+/// Non-Windows JSON (CloudTrail envelopes, Suricata EVE NDJSON) decodes generically: dotted
+/// names, JSON types, no logsource.
+#[test]
+fn generic_json_corpora() {
+    let (Some(cloudtrail), Some(suricata)) = (
+        corpus_path("cloudtrail/invictus-aws-dataset"),
+        corpus_path("suricata"),
+    ) else {
+        return;
+    };
+    let files = files_with_ext(&cloudtrail, "json");
+    let (mut events, mut errors) = (0, 0);
+    for f in &files {
+        let d = decode_path(f, 0);
+        assert_eq!(
+            d.stats.json_shape,
+            Some(vigil_ingest::JsonShape::Envelope),
+            "{}",
+            f.display()
+        );
+        for e in &d.events {
+            assert!(e.get_str("eventName").is_some() && e.get_str("eventSource").is_some());
+            assert_eq!(e.logsource, vigil_core::LogSource::default());
+            assert!(e.time.is_some());
+        }
+        events += d.stats.events;
+        errors += d.stats.errors;
+    }
+    assert_eq!((files.len(), events, errors), (55, 2900, 0));
+    let first = decode_path(&files[0], 0);
+    assert!(
+        first
+            .events
+            .iter()
+            .any(|e| e.get_str("userIdentity.arn").is_some())
+    );
+
+    let files = files_with_ext(&suricata, "json");
+    let (mut events, mut errors) = (0, 0);
+    for f in &files {
+        let d = decode_path(f, 0);
+        assert!(d.events.iter().all(|e| e.get_str("event_type").is_some()));
+        events += d.stats.events;
+        errors += d.stats.errors;
+    }
+    assert_eq!((files.len(), events, errors), (5, 5548, 0));
+}
