@@ -241,3 +241,20 @@ fn empty_file() {
         d.errors[0]
     );
 }
+
+#[test]
+fn broken_element_in_an_array() {
+    let pretty = b"[\n  {\"a\": 1},\n  {\"a\": oops},\n  {\"a\": 3}\n]\n";
+    let d = decode_mem("array.json", pretty);
+    assert_eq!(d.stats.json_shape, Some(vigil_ingest::JsonShape::Array));
+    assert_eq!((d.stats.events, d.stats.errors), (2, 1));
+    assert_eq!(d.events[1].get_str("a"), Some(&Value::Int(3)));
+    assert_eq!(
+        (d.errors[0].offset, d.errors[0].record),
+        (Some(16), Some(2))
+    );
+    // On one line there is no line to resynchronise on: the rest is lost, as one error.
+    let minified = b"[{\"a\":1},{\"a\":oops},{\"a\":3}]";
+    let d = decode_mem("min.json", minified);
+    assert_eq!((d.stats.events, d.stats.errors), (1, 1));
+}
