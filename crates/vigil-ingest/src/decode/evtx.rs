@@ -162,32 +162,30 @@ pub(crate) fn decode(
         Ok(to_event(&worker_file, record_id, offset, &rendered.data))
     };
     let mut events = 0;
-    // `evtx` re-raises a worker's panic on this thread; a decoder bug must cost this file,
-    // not the process.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        for item in parser.serialized_records(convert) {
-            match item {
-                Ok(Ok(event)) => {
-                    events += 1;
-                    on_event(event);
-                }
-                Ok(Err(err)) => report(err),
-                Err(err) => report(evtx_error(file, &spans, &err)),
+    let mut records = parser.serialized_records(convert);
+    loop {
+        // `evtx` re-raises a worker's panic here: a decoder bug must cost this file, not the
+        // process. Only the decoder is guarded; a panic in `on_event` is the caller's own.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| records.next()));
+        match next {
+            Ok(None) => break,
+            Ok(Some(Ok(Ok(event)))) => {
+                events += 1;
+                on_event(event);
+            }
+            Ok(Some(Ok(Err(err)))) => report(err),
+            Ok(Some(Err(err))) => report(evtx_error(file, &spans, &err)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let reason = format!("EVTX decoder panicked, rest of file skipped: {what}");
+                report(DecodeError::new(file, None, None, reason));
+                break;
             }
         }
-    }));
-    if let Err(panic) = outcome {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        report(DecodeError::new(
-            file,
-            None,
-            None,
-            format!("EVTX decoder panicked, rest of file skipped: {what}"),
-        ));
     }
     Ok(EvtxSummary {
         events,
