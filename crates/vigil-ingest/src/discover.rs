@@ -16,7 +16,8 @@ const NOT_LOGS: &[&str] = &[
 /// non-logs like .md/.yml/.txt) into the files to decode.
 ///
 /// A path given explicitly as a file is always kept, whatever its name: the user asked for
-/// it. A path that does not exist is an [`IngestError::Io`].
+/// it. Symlinks to files are followed, symlinks to directories are not. A path that does not
+/// exist is an [`IngestError::Io`].
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
     let mut files = Vec::new();
     for path in paths {
@@ -49,11 +50,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
             continue;
         }
         let kind = entry.file_type().map_err(io)?;
-        // Follow symlinks to files and directories alike (metadata follows them).
-        let is_dir = kind.is_dir() || (kind.is_symlink() && path.is_dir());
-        if is_dir {
+        // Symlinked directories are not followed (as ripgrep does): a link loop would never end.
+        if kind.is_dir() {
             walk(&path, out)?;
-        } else if !is_excluded(&path) {
+        } else if (kind.is_file() || (kind.is_symlink() && path.is_file())) && !is_excluded(&path) {
             out.push(path);
         }
     }
@@ -75,6 +75,42 @@ fn is_excluded(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walks_sorted_and_skips_hidden() {
+        let root = std::env::temp_dir().join(format!("vigil-discover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (name, body) in [
+            ("b/2.json", "{}"),
+            ("b/1.evtx", ""),
+            ("a.json", "{}"),
+            (".hidden/x.json", "{}"),
+            ("b/.x.json", "{}"),
+            ("b/notes.md", ""),
+        ] {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&root, root.join("b/loop")).unwrap();
+        let found = discover(&[root.clone(), root.join("b/notes.md")]).unwrap();
+        let names: Vec<String> = found
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a.json", "b/1.evtx", "b/2.json", "b/notes.md"]);
+        assert!(matches!(
+            discover(&[root.join("missing")]),
+            Err(IngestError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn skips_non_logs() {
