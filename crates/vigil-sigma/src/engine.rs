@@ -12,18 +12,20 @@
 //! EventID) — or by channel alone when the target names no EventID — so an event's `Channel` and
 //! `EventID` are looked up once; logsource variants are grouped by the rule's logsource. Within
 //! the event's buckets, a variant whose rule has a required literal set (see [`crate::prefilter`])
-//! is verified only if the Aho-Corasick scan found one of those literals.
+//! is verified only if its bucket's Aho-Corasick automaton found one of those literals in the
+//! fields the bucket's rules name; the scan yields those candidates directly, so the cost
+//! follows the number of candidates, not the size of the bucket.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vigil_core::{Event, LogSource};
+use vigil_core::{Event, LogSource, Symbol};
 
-use crate::ast::{Detection, Rule};
+use crate::ast::{Detection, Rule, SearchBody};
 use crate::error::RejectReason;
 use crate::eval::Evidence;
 use crate::mapping::{LogsourceMapping, Target, event_channel, event_id};
-use crate::prefilter::{Prefilter, required_literals};
+use crate::prefilter::{Prefilter, ScanState, required_literals};
 use crate::ruleset::Rejection;
 
 /// One rule matching one event: indices into [`Engine::rule`] and the rule's variants.
@@ -44,7 +46,7 @@ pub struct EngineStats {
     pub channel_variants: usize,
     /// Variants routed by the event's logsource.
     pub logsource_variants: usize,
-    /// (channel, EventID) buckets plus per-channel buckets.
+    /// Non-empty (channel, EventID) and per-channel buckets.
     pub channel_buckets: usize,
     /// Distinct rule logsources among logsource-routed variants.
     pub logsource_buckets: usize,
@@ -52,8 +54,12 @@ pub struct EngineStats {
     pub prefiltered_variants: usize,
     /// Variants verified whenever their bucket is reached.
     pub always_checked_variants: usize,
-    /// Distinct literals in the prefilter automaton.
+    /// Prefilter automata (one per bucket with prefiltered variants).
+    pub prefilter_automata: usize,
+    /// Literals over all automata.
     pub literals: usize,
+    /// Heap memory of the automata, in bytes.
+    pub prefilter_bytes: usize,
 }
 
 /// How a variant decides that an event belongs to it.
@@ -74,19 +80,51 @@ struct Variant {
     prefiltered: bool,
 }
 
-/// A set of variant indices reached together, and whether any needs the prefilter scan.
+/// The variants reached together (one channel/EventID pair, or one rule logsource).
 #[derive(Debug, Default)]
 struct Bucket {
     variants: Vec<u32>,
-    needs_scan: bool,
+    /// The variants verified whenever the bucket is reached (no required literals).
+    always: Vec<u32>,
+    /// The automaton over the literals of the other variants (`None`: there are none).
+    prefilter: Option<Prefilter>,
+    /// The fields worth scanning (sorted): every field the prefiltered variants name; `None` =
+    /// all fields (a keyword search looks at every value).
+    fields: Option<Vec<Symbol>>,
 }
 
 impl Bucket {
-    fn push(&mut self, v: u32, prefiltered: bool) {
+    fn push(&mut self, v: u32) {
         if self.variants.last() != Some(&v) {
             self.variants.push(v);
         }
-        self.needs_scan |= prefiltered;
+    }
+}
+
+/// A channel's buckets: per EventID, and for EventIDs no target names.
+#[derive(Debug, Default)]
+struct ChannelBuckets {
+    /// Sorted by EventID; each also holds the channel's any-EventID variants.
+    by_event_id: Vec<(i64, Bucket)>,
+    any: Bucket,
+}
+
+impl ChannelBuckets {
+    fn for_event_id(&self, id: Option<i64>) -> &Bucket {
+        id.and_then(|id| {
+            self.by_event_id
+                .binary_search_by_key(&id, |(k, _)| *k)
+                .ok()
+                .map(|i| &self.by_event_id[i].1)
+        })
+        .unwrap_or(&self.any)
+    }
+
+    fn buckets_mut(&mut self) -> impl Iterator<Item = &mut Bucket> {
+        self.by_event_id
+            .iter_mut()
+            .map(|(_, b)| b)
+            .chain(std::iter::once(&mut self.any))
     }
 }
 
@@ -101,15 +139,10 @@ pub struct Engine {
     variants: Vec<Variant>,
     /// First variant of each rule; rule `r`'s variants are `rule_start[r]..rule_start[r + 1]`.
     rule_start: Vec<u32>,
-    /// Lowercased channel name → channel index.
-    channels: HashMap<String, u32>,
-    /// Per channel: variants whose target names no EventID.
-    channel_any: Vec<Bucket>,
-    /// (channel index, EventID) → variants.
-    channel_event: HashMap<(u32, i64), Bucket>,
+    /// Lowercased channel name → its buckets.
+    channels: HashMap<String, ChannelBuckets>,
     /// Rule logsource → logsource-routed variants.
     logsource_groups: Vec<(LogSource, Bucket)>,
-    prefilter: Prefilter,
 }
 
 /// Per-thread reusable buffers for [`Engine::evaluate`]: after the first few events nothing is
@@ -117,13 +150,9 @@ pub struct Engine {
 #[derive(Debug, Default)]
 pub struct Scratch {
     engine: u64,
-    epoch: u32,
-    /// Per rule: the epoch in which the prefilter last saw one of its literals.
-    marks: Vec<u32>,
+    scan: ScanState,
     /// Event logsource → indices of the logsource groups it satisfies.
     groups_for: HashMap<LogSource, Vec<u32>>,
-    num_buf: String,
-    lower_buf: String,
 }
 
 impl Scratch {
@@ -138,16 +167,10 @@ impl Scratch {
     fn prepare(&mut self, engine: &Engine) {
         if self.engine != engine.id {
             self.engine = engine.id;
-            self.epoch = 0;
-            self.marks.clear();
-            self.marks.resize(engine.rules.len(), 0);
+            self.scan = ScanState::default();
             self.groups_for.clear();
         }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.marks.iter_mut().for_each(|m| *m = 0);
-            self.epoch = 1;
-        }
+        self.scan.next_event(engine.variants.len());
     }
 }
 
@@ -160,7 +183,7 @@ impl Engine {
         let mut rejections = Vec::new();
         let mut variants = Vec::new();
         let mut rule_start = Vec::with_capacity(rules.len() + 1);
-        let mut literal_sets = Vec::new();
+        let mut literal_sets: Vec<Option<Vec<String>>> = Vec::new();
         for rule in rules {
             let resolved = match mapping.resolve(&rule.logsource) {
                 Ok(r) => r,
@@ -177,9 +200,7 @@ impl Engine {
             let r = accepted.len() as u32;
             let literals = required_literals(&rule.detection);
             let prefiltered = literals.is_some();
-            if let Some(set) = literals {
-                literal_sets.push((r, set));
-            }
+            literal_sets.push(literals);
             rule_start.push(variants.len() as u32);
             for target in resolved.targets {
                 variants.push(Variant {
@@ -202,28 +223,20 @@ impl Engine {
         }
         rule_start.push(variants.len() as u32);
 
-        let mut channels: HashMap<String, u32> = HashMap::new();
-        let mut channel_any: Vec<Bucket> = Vec::new();
-        let mut channel_event: HashMap<(u32, i64), Bucket> = HashMap::new();
+        let mut channels: HashMap<String, ChannelBuckets> = HashMap::new();
+        let mut by_event_id: HashMap<(String, i64), Bucket> = HashMap::new();
         let mut logsource_groups: Vec<(LogSource, Bucket)> = Vec::new();
         for (i, v) in variants.iter().enumerate() {
             let i = i as u32;
             match &v.route {
                 Route::Channel(t) => {
                     for name in &t.channels_lower {
-                        let next = channels.len() as u32;
-                        let c = *channels.entry(name.clone()).or_insert(next);
-                        if c as usize == channel_any.len() {
-                            channel_any.push(Bucket::default());
-                        }
+                        let channel = channels.entry(name.clone()).or_default();
                         if t.event_ids.is_empty() {
-                            channel_any[c as usize].push(i, v.prefiltered);
+                            channel.any.push(i);
                         } else {
                             for &id in &t.event_ids {
-                                channel_event
-                                    .entry((c, id))
-                                    .or_default()
-                                    .push(i, v.prefiltered);
+                                by_event_id.entry((name.clone(), id)).or_default().push(i);
                             }
                         }
                     }
@@ -231,28 +244,80 @@ impl Engine {
                 Route::Logsource => {
                     let ls = &accepted[v.rule as usize].logsource;
                     match logsource_groups.iter_mut().find(|(l, _)| l == ls) {
-                        Some((_, b)) => b.push(i, v.prefiltered),
+                        Some((_, b)) => b.push(i),
                         None => {
                             let mut b = Bucket::default();
-                            b.push(i, v.prefiltered);
+                            b.push(i);
                             logsource_groups.push((ls.clone(), b));
                         }
                     }
                 }
             }
         }
-        let engine = Engine {
+        // An event reaches one channel bucket: its (channel, EventID) bucket also holds the
+        // channel's any-EventID variants, so one automaton scan covers both.
+        for ((name, id), mut bucket) in by_event_id {
+            let channel = channels.get_mut(&name).expect("channel registered above");
+            bucket.variants.extend_from_slice(&channel.any.variants);
+            bucket.variants.sort_unstable();
+            bucket.variants.dedup();
+            channel.by_event_id.push((id, bucket));
+        }
+        for channel in channels.values_mut() {
+            channel.by_event_id.sort_unstable_by_key(|(id, _)| *id);
+        }
+        let mut engine = Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             rules: accepted,
             variants,
             rule_start,
             channels,
-            channel_any,
-            channel_event,
             logsource_groups,
-            prefilter: Prefilter::build(&literal_sets),
         };
+        engine.build_prefilters(&literal_sets);
         (engine, rejections)
+    }
+
+    /// Gives every bucket its automaton over its prefiltered variants' literals, the fields
+    /// worth scanning, and the list of variants to check regardless.
+    fn build_prefilters(&mut self, literal_sets: &[Option<Vec<String>>]) {
+        let variants = &self.variants;
+        let rules = &self.rules;
+        let buckets = self
+            .channels
+            .values_mut()
+            .flat_map(ChannelBuckets::buckets_mut)
+            .chain(self.logsource_groups.iter_mut().map(|(_, b)| b));
+        for bucket in buckets {
+            let mut sets: Vec<(u32, Vec<String>)> = Vec::new();
+            let mut fields: Option<Vec<Symbol>> = Some(Vec::new());
+            for &vi in &bucket.variants {
+                let v = &variants[vi as usize];
+                let Some(set) = &literal_sets[v.rule as usize] else {
+                    bucket.always.push(vi);
+                    continue;
+                };
+                sets.push((vi, set.clone()));
+                let detection = v
+                    .detection
+                    .as_ref()
+                    .unwrap_or(&rules[v.rule as usize].detection);
+                if let Some(f) = &mut fields
+                    && !referenced_fields(detection, f)
+                {
+                    fields = None;
+                }
+            }
+            if sets.is_empty() {
+                continue;
+            }
+            if let Some(f) = &mut fields {
+                f.sort_unstable();
+                f.dedup();
+            }
+            bucket.prefilter = Some(Prefilter::build(&sets));
+            bucket.fields = fields;
+        }
     }
 
     /// Clears `out`, then adds every (rule, variant) matching `event`, sorted. Exactly the
@@ -261,11 +326,9 @@ impl Engine {
         out.clear();
         scratch.prepare(self);
 
-        let mut buckets: [Option<&Bucket>; 2] = [None, None];
-        if let Some(&c) = event_channel(event).and_then(|ch| self.channels.get(ch)) {
-            buckets[0] = Some(&self.channel_any[c as usize]).filter(|b| !b.variants.is_empty());
-            buckets[1] = event_id(event).and_then(|id| self.channel_event.get(&(c, id)));
-        }
+        let channel_bucket = event_channel(event)
+            .and_then(|ch| self.channels.get(ch))
+            .map(|c| c.for_event_id(event_id(event)));
         if !self.logsource_groups.is_empty() && !scratch.groups_for.contains_key(&event.logsource) {
             let groups = self
                 .logsource_groups
@@ -276,45 +339,30 @@ impl Engine {
                 .collect();
             scratch.groups_for.insert(event.logsource.clone(), groups);
         }
-        let groups: &[u32] = scratch
-            .groups_for
-            .get(&event.logsource)
-            .map_or(&[], Vec::as_slice);
-
-        let needs_scan = buckets.iter().flatten().any(|b| b.needs_scan)
-            || groups
-                .iter()
-                .any(|&g| self.logsource_groups[g as usize].1.needs_scan);
-        if needs_scan {
-            self.prefilter.scan(
-                event,
-                &mut scratch.marks,
-                scratch.epoch,
-                &mut scratch.num_buf,
-                &mut scratch.lower_buf,
-            );
-        }
-
-        let all = buckets
-            .iter()
-            .flatten()
-            .copied()
+        let Scratch {
+            scan, groups_for, ..
+        } = scratch;
+        let groups: &[u32] = groups_for.get(&event.logsource).map_or(&[], Vec::as_slice);
+        let buckets = channel_bucket
+            .into_iter()
             .chain(groups.iter().map(|&g| &self.logsource_groups[g as usize].1));
-        for bucket in all {
-            for &vi in &bucket.variants {
-                let v = &self.variants[vi as usize];
-                if v.prefiltered && scratch.marks[v.rule as usize] != scratch.epoch {
-                    continue;
-                }
-                if let Route::Channel(t) = &v.route
-                    && !t.conditions.is_empty()
-                    && !t.conditions_hold(event)
-                {
-                    continue;
-                }
-                if self.detection(v).matches(event) {
-                    out.push(self.rule_match(vi));
-                }
+
+        for bucket in buckets.clone() {
+            if let Some(p) = &bucket.prefilter {
+                p.scan(event, bucket.fields.as_deref(), scan);
+            }
+        }
+        let always = buckets.flat_map(|b| b.always.iter());
+        for &vi in scan.candidates().iter().chain(always) {
+            let v = &self.variants[vi as usize];
+            if let Route::Channel(t) = &v.route
+                && !t.conditions.is_empty()
+                && !t.conditions_hold(event)
+            {
+                continue;
+            }
+            if self.detection(v).matches(event) {
+                out.push(self.rule_match(vi));
             }
         }
         out.sort_unstable();
@@ -382,21 +430,29 @@ impl Engine {
             .iter()
             .filter(|v| matches!(v.route, Route::Channel(_)))
             .count();
+        let buckets: Vec<&Bucket> = self
+            .channels
+            .values()
+            .flat_map(|c| c.by_event_id.iter().map(|(_, b)| b).chain([&c.any]))
+            .filter(|b| !b.variants.is_empty())
+            .collect();
+        let automata = buckets
+            .iter()
+            .copied()
+            .chain(self.logsource_groups.iter().map(|(_, b)| b))
+            .filter_map(|b| b.prefilter.as_ref());
         EngineStats {
             rules: self.rules.len(),
             variants: self.variants.len(),
             channel_variants: channel,
             logsource_variants: self.variants.len() - channel,
-            channel_buckets: self.channel_event.len()
-                + self
-                    .channel_any
-                    .iter()
-                    .filter(|b| !b.variants.is_empty())
-                    .count(),
+            channel_buckets: buckets.len(),
             logsource_buckets: self.logsource_groups.len(),
             prefiltered_variants: prefiltered,
             always_checked_variants: self.variants.len() - prefiltered,
-            literals: self.prefilter.literal_count(),
+            prefilter_automata: automata.clone().count(),
+            literals: automata.clone().map(Prefilter::literal_count).sum(),
+            prefilter_bytes: automata.map(Prefilter::memory_usage).sum(),
         }
     }
 
@@ -413,4 +469,16 @@ impl Engine {
             variant: (vi - self.rule_start[rule as usize]) as usize,
         }
     }
+}
+
+/// Adds every field `detection` tests to `out`; false when it has a keyword search (which may
+/// match any field).
+fn referenced_fields(detection: &Detection, out: &mut Vec<Symbol>) -> bool {
+    for search in &detection.searches {
+        match &search.body {
+            SearchBody::Fields(groups) => out.extend(groups.iter().flatten().map(|t| t.field)),
+            SearchBody::Keywords(_) => return false,
+        }
+    }
+    true
 }

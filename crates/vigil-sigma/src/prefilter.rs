@@ -11,15 +11,23 @@
 //! cannot match. Anything without such a guarantee (regex, cidr, numbers, `not`, `neq`, short
 //! literals) is simply "always check".
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use vigil_core::{Event, Value};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use vigil_core::{Event, Symbol, Value};
 
 use crate::ast::{Condition, Detection, FieldTest, Keywords, Search, SearchBody};
 use crate::matcher::Matcher;
 
 /// Literals shorter than this would hit nearly every event; a branch needing one of them is
-/// treated as unfilterable.
+/// treated as unfilterable (two bytes are accepted when one is a rare character, see
+/// [`selective`]).
 pub const MIN_LITERAL_LEN: usize = 3;
+
+/// True when `lit` is worth a place in the automaton: at least [`MIN_LITERAL_LEN`] bytes, or two
+/// bytes one of which is rare in logs (`^^`, `%%`, a non-ASCII letter).
+pub fn selective(lit: &str) -> bool {
+    let rare = |b: &u8| !(b.is_ascii_alphanumeric() || b" \\/.:-_,=\"'()".contains(b));
+    lit.len() >= MIN_LITERAL_LEN || (lit.len() == 2 && lit.as_bytes().iter().any(rare))
+}
 
 /// The literals one of which must occur in an event the detection matches (lowercased), or
 /// `None` when no such set is known.
@@ -68,8 +76,50 @@ fn keywords(k: &Keywords) -> Option<Vec<String>> {
 /// Every value must match under `all` (any one value's set is required), else one of them
 /// (the union is required).
 fn values(values: &[Matcher], all: bool) -> Option<Vec<String>> {
-    let sets = values.iter().map(|m| normalise(m.prefilter_literals()?));
+    let sets = values.iter().map(|m| normalise(matcher_literals(m)?));
     if all { best(sets) } else { union(sets) }
+}
+
+/// [`Matcher::prefilter_literals`], plus literals every match of a regex must contain.
+fn matcher_literals(m: &Matcher) -> Option<Vec<String>> {
+    match m {
+        Matcher::Regex(re) => regex_literals(re.as_str()),
+        Matcher::AnyOf(ms) => union(ms.iter().map(matcher_literals)),
+        other => other.prefilter_literals(),
+    }
+}
+
+/// Literals one of which starts every match of `pattern`, lowercased.
+///
+/// The pattern is parsed case-insensitively whatever its flags (a superset of its matches, so
+/// the literals stay necessary), and the prefixes are lowercased to compare with lowered text.
+/// A literal with `Σ` is dropped: its lowercase depends on what follows it.
+fn regex_literals(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    // Case-insensitive letters multiply the variants; a higher total keeps longer prefixes.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_total(2048)
+        .extract(&hir);
+    let mut out = Vec::new();
+    for lit in seq.literals()? {
+        let bytes = lit.as_bytes();
+        // A trimmed literal may end inside a character; a prefix of a prefix still holds.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        };
+        if text.contains(['Σ', 'σ', 'ς']) {
+            return None;
+        }
+        out.push(text.to_lowercase());
+    }
+    normalise(out)
 }
 
 /// The most selective of the known sets (an AND needs all of them; one is enough to filter).
@@ -99,11 +149,15 @@ fn quality(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
 /// Deduplicates, drops literals that contain another literal of the set (the shorter one fires
 /// whenever the longer does), and rejects sets with a literal too short to be useful.
 fn normalise(mut set: Vec<String>) -> Option<Vec<String>> {
-    if set.is_empty() || set.iter().any(|l| l.len() < MIN_LITERAL_LEN) {
+    if set.is_empty() || !set.iter().all(|l| selective(l)) {
         return None;
     }
     set.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
     set.dedup();
+    // Pruning is quadratic; large sets (long value lists) only lose a little by skipping it.
+    if set.len() > PRUNE_MAX {
+        return Some(set);
+    }
     let mut kept: Vec<String> = Vec::with_capacity(set.len());
     for lit in set {
         if !kept.iter().any(|k| lit.contains(k.as_str())) {
@@ -113,101 +167,173 @@ fn normalise(mut set: Vec<String>) -> Option<Vec<String>> {
     Some(kept)
 }
 
-/// One automaton over every rule's required literals, and which rules each literal serves.
+/// Largest literal set pruned of literals that contain another.
+const PRUNE_MAX: usize = 64;
+
+/// Literals kept per automaton before it is built as a full DFA (fast, but memory grows with
+/// the number of states); larger sets use aho-corasick's own choice (a contiguous NFA).
+const DFA_MAX_PATTERNS: usize = 500;
+
+/// One automaton over the required literals of a set of items (the engine's rule variants),
+/// and which items each literal serves.
 #[derive(Debug)]
 pub struct Prefilter {
     automaton: Option<AhoCorasick>,
-    /// Pattern id → rule indices that list this literal.
-    pattern_rules: Vec<Vec<u32>>,
+    /// Pattern id → item ids that list this literal.
+    pattern_items: Vec<Vec<u32>>,
+}
+
+/// Per-thread state of prefilter scans: which items were seen in the current event.
+#[derive(Debug, Default)]
+pub struct ScanState {
+    /// Per item: the `epoch` in which one of its literals was last seen.
+    marks: Vec<u32>,
+    /// The current event's number.
+    epoch: u32,
+    /// Items marked in the current event, in the order they were found.
+    candidates: Vec<u32>,
+    /// Per pattern: the scan in which it was last reported (repeat hits are skipped).
+    seen: Vec<u32>,
+    scan: u32,
+    num_buf: String,
+    lower_buf: String,
+}
+
+impl ScanState {
+    /// Starts a new event over `items` items.
+    pub fn next_event(&mut self, items: usize) {
+        if self.marks.len() != items {
+            self.marks.clear();
+            self.marks.resize(items, 0);
+            self.epoch = 0;
+        }
+        self.candidates.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// True when a scan of the current event saw one of `item`'s literals.
+    pub fn marked(&self, item: u32) -> bool {
+        self.marks[item as usize] == self.epoch
+    }
+
+    /// The items marked in the current event (each once).
+    pub fn candidates(&self) -> &[u32] {
+        &self.candidates
+    }
 }
 
 impl Prefilter {
-    /// Builds the automaton from `(rule index, literal set)` pairs.
+    /// Builds the automaton from `(item id, literal set)` pairs.
     pub fn build(sets: &[(u32, Vec<String>)]) -> Prefilter {
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let mut patterns: Vec<&str> = Vec::new();
-        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
-        for (rule, set) in sets {
+        let mut pattern_items: Vec<Vec<u32>> = Vec::new();
+        for (item, set) in sets {
             for lit in set {
                 let id = *index.entry(lit.as_str()).or_insert_with(|| {
                     patterns.push(lit.as_str());
-                    pattern_rules.push(Vec::new());
+                    pattern_items.push(Vec::new());
                     patterns.len() - 1
                 });
-                if pattern_rules[id].last() != Some(rule) {
-                    pattern_rules[id].push(*rule);
+                if pattern_items[id].last() != Some(item) {
+                    pattern_items[id].push(*item);
                 }
             }
         }
         let automaton = (!patterns.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-                .expect("literal patterns always build")
+            let mut b = AhoCorasick::builder();
+            b.match_kind(MatchKind::Standard);
+            if patterns.len() <= DFA_MAX_PATTERNS {
+                b.kind(Some(AhoCorasickKind::DFA));
+            }
+            b.build(&patterns).expect("literal patterns always build")
         });
         Prefilter {
             automaton,
-            pattern_rules,
+            pattern_items,
         }
     }
 
     /// Number of distinct literals.
     pub fn literal_count(&self) -> usize {
-        self.pattern_rules.len()
+        self.pattern_items.len()
     }
 
-    /// Marks (`marks[rule] = epoch`) every rule with a literal occurring in a lowercased
-    /// string value of `event`. `buf`/`lower` are reusable buffers for numbers' string forms.
-    pub fn scan(
-        &self,
-        event: &Event,
-        marks: &mut [u32],
-        epoch: u32,
-        buf: &mut String,
-        lower: &mut String,
-    ) {
+    /// Heap memory of the automaton, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
+    }
+
+    /// Marks every item with a literal occurring in the lowercased string form of a value of
+    /// `event` — of the fields in `fields` (sorted) only, when given — and adds it to
+    /// [`ScanState::candidates`] once.
+    pub fn scan(&self, event: &Event, fields: Option<&[Symbol]>, state: &mut ScanState) {
         let Some(ac) = &self.automaton else {
             return;
         };
+        if state.seen.len() < self.pattern_items.len() {
+            state.seen.resize(self.pattern_items.len(), 0);
+        }
+        state.scan = state.scan.wrapping_add(1);
+        if state.scan == 0 {
+            state.seen.iter_mut().for_each(|s| *s = 0);
+            state.scan = 1;
+        }
         for field in event.fields() {
-            self.scan_value(ac, &field.value, marks, epoch, buf, lower);
+            if fields.is_some_and(|f| f.binary_search(&field.name).is_err()) {
+                continue;
+            }
+            self.scan_value(ac, &field.value, state);
         }
     }
 
-    fn scan_value(
-        &self,
-        ac: &AhoCorasick,
-        value: &Value,
-        marks: &mut [u32],
-        epoch: u32,
-        buf: &mut String,
-        lower: &mut String,
-    ) {
+    fn scan_value(&self, ac: &AhoCorasick, value: &Value, state: &mut ScanState) {
+        if let Value::List(items) = value {
+            for v in items {
+                self.scan_value(ac, v, state);
+            }
+            return;
+        }
+        let ScanState {
+            marks,
+            epoch,
+            candidates,
+            seen,
+            scan,
+            num_buf,
+            lower_buf,
+        } = state;
         let text: &str = match value {
             Value::Str(t) => t.lower(),
-            Value::List(items) => {
-                for v in items {
-                    self.scan_value(ac, v, marks, epoch, buf, lower);
-                }
-                return;
-            }
-            Value::Null => return,
-            other => match other.scalar_str(buf) {
+            Value::Null | Value::List(_) => return,
+            other => match other.scalar_str(num_buf) {
                 Some(s) => {
-                    lower.clear();
-                    lower.push_str(s);
-                    lower.make_ascii_lowercase();
-                    lower.as_str()
+                    lower_buf.clear();
+                    lower_buf.push_str(s);
+                    lower_buf.make_ascii_lowercase();
+                    lower_buf.as_str()
                 }
                 None => return,
             },
         };
-        if text.len() < MIN_LITERAL_LEN {
+        if text.len() < 2 {
             return;
         }
         for m in ac.find_overlapping_iter(text) {
-            for &rule in &self.pattern_rules[m.pattern().as_usize()] {
-                marks[rule as usize] = epoch;
+            let p = m.pattern().as_usize();
+            if seen[p] == *scan {
+                continue;
+            }
+            seen[p] = *scan;
+            for &item in &self.pattern_items[p] {
+                if marks[item as usize] != *epoch {
+                    marks[item as usize] = *epoch;
+                    candidates.push(item);
+                }
             }
         }
     }
@@ -334,16 +460,35 @@ mod tests {
     }
 
     #[test]
+    fn regex_prefixes_are_required_literals() {
+        let l = regex_literals(r"ipconfig\s+/all").unwrap();
+        assert!(l.len() == 1 && l[0].starts_with("ipcon"), "{l:?}");
+        let l = regex_literals(r#"(?i)\.exe["']?\s+x"#).unwrap();
+        assert_eq!(l, vec![".exe".to_string()]);
+        assert_eq!(regex_literals(r"\s+net"), None);
+        assert_eq!(regex_literals(r"a|bcd"), None);
+        assert!(selective("^^") && !selective("-e") && selective("abc"));
+    }
+
+    #[test]
     fn scan_marks_rules_by_literal() {
         let p = Prefilter::build(&[(0, vec!["mimikatz".into()]), (2, vec!["4688".into()])]);
         let mut e = Event::default();
-        e.insert("CommandLine", Value::str("C:\\x\\MimiKatz.exe"));
-        let mut marks = vec![0; 3];
-        let (mut a, mut b) = (String::new(), String::new());
-        p.scan(&e, &mut marks, 1, &mut a, &mut b);
-        assert_eq!(marks, vec![1, 0, 0]);
+        e.insert("CommandLine", Value::str("C:\\x\\MimiKatz.exe mimikatz"));
+        let mut st = ScanState::default();
+        st.next_event(3);
+        p.scan(&e, None, &mut st);
+        assert!(st.marked(0) && !st.marked(1) && !st.marked(2));
+        assert_eq!(st.candidates(), &[0]);
         e.insert("EventID", Value::Int(4688));
-        p.scan(&e, &mut marks, 2, &mut a, &mut b);
-        assert_eq!(marks, vec![2, 0, 2]);
+        st.next_event(3);
+        p.scan(&e, None, &mut st);
+        assert!(st.marked(0) && st.marked(2));
+        // Restricted to fields that do not hold the literals: nothing is marked.
+        st.next_event(3);
+        let mut only = vec![Symbol::intern("Image")];
+        only.sort();
+        p.scan(&e, Some(&only), &mut st);
+        assert!(!st.marked(0) && !st.marked(2));
     }
 }
