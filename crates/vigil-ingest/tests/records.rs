@@ -124,7 +124,7 @@ fn classic_powershell_unnamed_data_and_name_clashes() {
             .starts_with("$Va5w3n8=")
     );
 
-    // System event 104 has a UserData leaf named Channel too: both kept, System's first.
+    // System event 104 has a UserData leaf named Channel too: kept as UserData.Channel.
     let Some(path) =
         corpus_path("evtx-attack-samples/Defense Evasion/DE_104_system_log_cleared.evtx")
     else {
@@ -136,10 +136,9 @@ fn classic_powershell_unnamed_data_and_name_clashes() {
         .iter()
         .find(|e| e.get_str("EventID") == Some(&Value::Int(104)))
         .unwrap();
-    assert_eq!(
-        e.get_str("Channel"),
-        Some(&Value::List(vec![s("System"), s("System")]))
-    );
+    assert_eq!(e.get_str("Channel"), Some(&s("System")));
+    assert_eq!(e.get_str("UserData.Channel"), Some(&s("System")));
+    assert_eq!(e.get_str("BackupPath"), Some(&s("")));
     assert_eq!(
         e.logsource,
         LogSource::product("windows").with_service("system")

@@ -10,9 +10,10 @@
 //!   System attributes become `Tag_Attribute` (`Provider_Name`, `Execution_ProcessID`,
 //!   `Security_UserID`, `TimeCreated_SystemTime`, …).
 //!
-//! A name that System and EventData/UserData both use (`Version` in Sysmon event 4, `Channel`
-//! in event 104) becomes a list, System's value first: nothing is dropped, and a Sigma value
-//! matches a list when any element matches.
+//! An EventData/UserData item named like a System child (`Version` in Sysmon event 4,
+//! `Channel` in event 104) is kept as `EventData.Version` / `UserData.Channel`, so System's
+//! value stays a scalar (routing reads `Channel` and `EventID`). Other repeated names become a
+//! list: nothing is dropped, and a Sigma value matches a list when any element matches.
 //!
 //! Types: `EventID` is always [`Value::Int`]; every other value is the string Windows writes in
 //! its XML (numbers in decimal, as `evtx` renders them), because Sigma compares numbers as
@@ -81,7 +82,7 @@ fn from_event_xml(root: &Json, event: &mut Event) {
             // it would shadow the real ones, so it is left out.
             "RenderingInfo" | "#attributes" | "Event_attributes" => {}
             // UserData and anything else: leaf elements by their own name.
-            _ => leaves(None, value, event),
+            _ => leaves(key, None, value, event),
         }
     }
 }
@@ -163,10 +164,10 @@ fn event_data(value: &Json, event: &mut Event) {
             }
             _ => match child {
                 Json::Object(_) => match child.get("#text") {
-                    Some(text) => put(event, key, data_value(text)),
-                    None => leaves(Some(key), child, event),
+                    Some(text) => put_data(event, "EventData", key, data_value(text)),
+                    None => leaves("EventData", Some(key), child, event),
                 },
-                _ => put(event, key, data_value(child)),
+                _ => put_data(event, "EventData", key, data_value(child)),
             },
         }
     }
@@ -181,8 +182,33 @@ fn data_value(value: &Json) -> Value {
     }
 }
 
-/// Leaf elements under `value` by their own name (UserData and unknown containers).
-fn leaves(name: Option<&str>, value: &Json, event: &mut Event) {
+/// System's plain child names. A data item with one of these names is kept as
+/// `Section.Name` (`UserData.Channel` in event 104, `EventData.Version` in Sysmon event 4), so
+/// System's own value stays a scalar: routing reads `Channel` and `EventID` as scalars.
+const SYSTEM_NAMES: &[&str] = &[
+    "EventID",
+    "Version",
+    "Level",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "EventRecordID",
+    "Channel",
+    "Computer",
+];
+
+/// Puts an EventData/UserData item under its own name, or `section.name` for a System name.
+fn put_data(event: &mut Event, section: &str, name: &str, value: Value) {
+    if SYSTEM_NAMES.contains(&name) {
+        put(event, &format!("{section}.{name}"), value);
+    } else {
+        put(event, name, value);
+    }
+}
+
+/// Leaf elements under `value` by their own name (UserData and unknown containers, whose
+/// element name is `section`).
+fn leaves(section: &str, name: Option<&str>, value: &Json, event: &mut Event) {
     match value {
         Json::Object(members) => {
             for (key, child) in members {
@@ -194,21 +220,21 @@ fn leaves(name: Option<&str>, value: &Json, event: &mut Event) {
                     }
                     "#text" => {
                         if let Some(name) = name {
-                            put(event, name, data_value(child));
+                            put_data(event, section, name, data_value(child));
                         }
                     }
-                    _ => leaves(Some(key), child, event),
+                    _ => leaves(section, Some(key), child, event),
                 }
             }
         }
         Json::Array(items) => {
             for item in items {
-                leaves(name, item, event);
+                leaves(section, name, item, event);
             }
         }
         scalar_node => {
             if let Some(name) = name {
-                put(event, name, scalar(scalar_node, Scalars::Text));
+                put_data(event, section, name, scalar(scalar_node, Scalars::Text));
             }
         }
     }
@@ -273,7 +299,7 @@ fn winlog(value: &Json, event: &mut Event) {
                 continue;
             }
             "user_data" => {
-                leaves(None, child, event);
+                leaves("UserData", None, child, event);
                 continue;
             }
             "event_id" => {
@@ -328,13 +354,8 @@ fn winlog(value: &Json, event: &mut Event) {
 /// Sets the logsource (`product: windows`, `service` from the channel) and the event time.
 fn finish(event: &mut Event) {
     let mut logsource = LogSource::product("windows");
-    // A UserData leaf can also be called `Channel` (event 104, "log cleared"): the list then
-    // starts with System's value.
-    let channel = match event.get_str("Channel") {
-        Some(Value::List(items)) => items.first(),
-        other => other,
-    };
-    if let Some(service) = channel
+    if let Some(service) = event
+        .get_str("Channel")
         .and_then(Value::as_text)
         .and_then(|c| service_for_channel(c.as_str()))
     {
