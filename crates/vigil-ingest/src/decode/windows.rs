@@ -17,7 +17,9 @@
 //!
 //! Types: `EventID` is always [`Value::Int`]; every other value is the string Windows writes in
 //! its XML (numbers in decimal, as `evtx` renders them), because Sigma compares numbers as
-//! strings too and EVTX and JSON must agree.
+//! strings too and EVTX and JSON must agree. Values are also put in one canonical form where
+//! evtx_dump versions differ: trailing blanks trimmed and GUIDs as `{lowercase}` (see
+//! `flatten::scalar`), `TimeCreated_SystemTime` to the microsecond (see `finish`).
 
 use jiff::Timestamp;
 use vigil_core::{Event, LogSource, Symbol, Value};
