@@ -463,3 +463,79 @@ fn engine_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
 }
+
+#[test]
+fn user_mapping_file_extends_the_builtin_table() {
+    let mut mapping = LogsourceMapping::builtin();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mapping-user-edr.yml"
+    );
+    mapping.extend(LogsourceMapping::from_file(path).expect("fixture parses"));
+    let (e, rejections) = Engine::compile(
+        vec![
+            rule(
+                "whoami",
+                win("process_creation"),
+                vec![
+                    test("Image", vec![value(StrKind::EndsWith, "\\whoami.exe")]),
+                    test("CommandLine", vec![value(StrKind::Contains, "/all")]),
+                ],
+                None,
+            ),
+            rule(
+                "usb",
+                win("acme_usb"),
+                vec![test("Vendor", vec![value(StrKind::Equals, "evil corp")])],
+                None,
+            ),
+        ],
+        &mapping,
+    );
+    assert!(rejections.is_empty(), "{rejections:?}");
+    let edr = windows(
+        "Acme-EDR/Process",
+        100,
+        &[
+            ("ProcessPath", "C:\\w\\whoami.exe"),
+            ("ProcessCommandLine", "whoami /all"),
+        ],
+    );
+    let m = eval(&e, &edr);
+    assert_eq!(
+        m,
+        vec![RuleMatch {
+            rule: 0,
+            variant: 2
+        }]
+    );
+    assert_eq!(e.target_name(&m[0]), Some("acme-edr-process"));
+    let usb = windows("Acme-EDR/Device", 201, &[("Vendor", "Evil Corp")]);
+    assert_eq!(
+        eval(&e, &usb),
+        vec![RuleMatch {
+            rule: 1,
+            variant: 0
+        }]
+    );
+}
+
+#[test]
+fn explain_names_the_renamed_fields_of_the_variant() {
+    let e = engine(vec![rule(
+        "whoami",
+        win("process_creation"),
+        vec![test(
+            "Image",
+            vec![value(StrKind::EndsWith, "\\whoami.exe")],
+        )],
+        None,
+    )]);
+    let security = windows("Security", 4688, &[("NewProcessName", "C:\\w\\whoami.exe")]);
+    let m = eval(&e, &security);
+    assert_eq!(m.len(), 1);
+    let evidence = e.explain(&m[0], &security);
+    assert_eq!(evidence.len(), 1);
+    assert_eq!(evidence[0].field.as_deref(), Some("NewProcessName"));
+    assert_eq!(evidence[0].value, "C:\\w\\whoami.exe");
+}
