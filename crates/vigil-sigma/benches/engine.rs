@@ -41,7 +41,10 @@ fn setup() -> Option<(Engine, Vec<Event>)> {
         "rules-compliance",
     ];
     let paths: Vec<PathBuf> = dirs.iter().map(|d| sigma.join(d)).collect();
-    let set = load_rules(&paths, &SigmaConfig::default());
+    // The sample placeholder values let the rules-placeholder rules load too.
+    let placeholders = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
+    let config = SigmaConfig::from_file(&placeholders).expect("sample placeholders parse");
+    let set = load_rules(&paths, &config);
     let (engine, _) = Engine::compile(set.rules, &LogsourceMapping::builtin());
 
     let mut files = Vec::new();

@@ -37,7 +37,10 @@ struct Compiled {
 fn compile_sigmahq() -> Option<Compiled> {
     let root = corpus_path("sigma")?;
     let paths: Vec<PathBuf> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
-    let set = load_rules(&paths, &SigmaConfig::default());
+    // The sample placeholder values let the rules-placeholder rules load too.
+    let placeholders = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
+    let config = SigmaConfig::from_file(&placeholders).expect("sample placeholders parse");
+    let set = load_rules(&paths, &config);
     let parse_rejected = set.report.rejected.len();
     let (engine, rejections) = Engine::compile(set.rules, &LogsourceMapping::builtin());
     let mut unmapped = BTreeMap::new();
