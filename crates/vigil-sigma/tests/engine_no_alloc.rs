@@ -1,0 +1,97 @@
+//! Proves `Engine::evaluate` allocates nothing per event once warm: a counting global allocator
+//! watches this thread while every SigmaHQ rule runs over the EVTX attack samples a second time
+//! (the first pass fills the per-thread caches: regex lazy DFAs, the scratch's logsource table).
+//! Skipped, saying so, when the corpus is absent outside CI.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use vigil_core::corpus::corpus_path;
+use vigil_sigma::engine::{Engine, Scratch};
+use vigil_sigma::mapping::LogsourceMapping;
+use vigil_sigma::ruleset::{SigmaConfig, load_rules};
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn evaluate_allocates_nothing_once_warm() {
+    let (Some(sigma), Some(samples)) = (corpus_path("sigma"), corpus_path("evtx-attack-samples"))
+    else {
+        return;
+    };
+    let set = load_rules(&[sigma.join("rules")], &SigmaConfig::default());
+    let (engine, _) = Engine::compile(set.rules, &LogsourceMapping::builtin());
+    let mut files = Vec::new();
+    collect(&samples, &mut files);
+    files.sort();
+    let mut events = Vec::new();
+    let opts = vigil_ingest::DecodeOptions { evtx_threads: 1 };
+    for f in &files {
+        let _ = vigil_ingest::decode_file(f, &opts, &mut |e| events.push(e), &mut |_| {});
+    }
+    assert!(!events.is_empty());
+
+    let mut scratch = Scratch::new(&engine);
+    let mut out = Vec::with_capacity(engine.len());
+    let mut warm = 0;
+    for e in &events {
+        engine.evaluate(e, &mut scratch, &mut out);
+        warm += out.len();
+    }
+    ACTIVE.with(|a| a.set(true));
+    let mut matches = 0;
+    for e in &events {
+        engine.evaluate(e, &mut scratch, &mut out);
+        matches += out.len();
+    }
+    ACTIVE.with(|a| a.set(false));
+    let allocations = COUNT.with(Cell::get);
+    assert_eq!(warm, matches);
+    assert!(matches > 0);
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations while evaluating {} events",
+        events.len()
+    );
+}
