@@ -139,11 +139,44 @@ fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>>
     normalise(out)
 }
 
-/// Higher is more selective: the shortest literal decides how often the set fires, then fewer
-/// literals is better.
-fn quality(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+/// Text found in a large share of Windows events (lowercased). A literal contained in one of
+/// these fires on most events, so an AND prefers a sibling with rarer literals.
+const COMMON_TEXT: &[&str] = &[
+    "c:\\windows\\system32\\windowspowershell\\v1.0\\powershell.exe",
+    "c:\\windows\\system32\\svchost.exe -k netsvcs -p",
+    "c:\\windows\\system32\\cmd.exe",
+    "c:\\windows\\system32\\conhost.exe",
+    "c:\\windows\\system32\\rundll32.exe",
+    "c:\\windows\\system32\\wbem\\wmiprvse.exe",
+    "c:\\windows\\syswow64\\",
+    "c:\\windows\\explorer.exe",
+    "c:\\windows\\temp\\",
+    "c:\\program files (x86)\\",
+    "c:\\program files\\",
+    "c:\\programdata\\",
+    "c:\\users\\public\\",
+    "\\appdata\\local\\temp\\",
+    "\\appdata\\roaming\\",
+    "microsoft corporation",
+    "microsoft® windows® operating system",
+    "nt authority\\system",
+    "hklm\\software\\microsoft\\windows\\currentversion\\",
+    "hklm\\system\\currentcontrolset\\services\\",
+    "sha1=,md5=,sha256=,imphash=",
+    ".dll",
+];
+
+/// True when `lit` occurs in common Windows event text (see [`COMMON_TEXT`]).
+fn common(lit: &str) -> bool {
+    COMMON_TEXT.iter().any(|t| t.contains(lit))
+}
+
+/// Higher is more selective: sets without common literals first, then the shortest literal
+/// decides how often the set fires, then fewer literals is better.
+fn quality(set: &[String]) -> (bool, usize, std::cmp::Reverse<usize>) {
     let shortest = set.iter().map(String::len).min().unwrap_or(0);
-    (shortest, std::cmp::Reverse(set.len()))
+    let rare = !set.iter().any(|l| common(l));
+    (rare, shortest, std::cmp::Reverse(set.len()))
 }
 
 /// Deduplicates, drops literals that contain another literal of the set (the shorter one fires
