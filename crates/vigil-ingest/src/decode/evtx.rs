@@ -126,11 +126,13 @@ pub(crate) fn decode(
         }
     };
     let spans = Arc::new(chunk_spans(&mut reader));
+    // Handing chunks to workers only pays when there are several: most small logs have one.
+    let threads = threads.clamp(1, spans.len().max(1));
     reader.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut parser = match EvtxParser::from_read_seek(reader) {
         Ok(parser) => parser.with_configuration(
             ParserSettings::new()
-                .num_threads(threads.max(1))
+                .num_threads(threads)
                 .indent(false)
                 .separate_json_attributes(false),
         ),
