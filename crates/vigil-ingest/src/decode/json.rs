@@ -131,7 +131,7 @@ impl Decoder<'_, '_> {
                 if !self.multi_line && memchr_newline(&rest[..len]) {
                     self.multi_line = true;
                 }
-                self.emit(start, &record);
+                self.emit(start, &record, true);
                 start + len
             }
             Some(Err(err)) => {
@@ -147,18 +147,20 @@ impl Decoder<'_, '_> {
         }
     }
 
-    fn emit(&mut self, start: usize, record: &Json) {
+    /// Emits one record; `top` allows unwrapping an envelope (only at the top level, so a
+    /// record that itself has a single array member stays one record).
+    fn emit(&mut self, start: usize, record: &Json, top: bool) {
         if !matches!(record, Json::Object(_)) {
             self.error(start, "record is not a JSON object".to_string());
             return;
         }
-        if let Some(records) = envelope(record) {
+        if let Some(records) = envelope(record).filter(|_| top) {
             self.saw_envelope = true;
             for (i, inner) in records.iter().enumerate() {
                 if i > 0 {
                     self.index += 1;
                 }
-                self.emit(start, inner);
+                self.emit(start, inner, false);
             }
             return;
         }
@@ -325,6 +327,13 @@ mod tests {
         let (_, ev, _) = run(b"{\"a\":[{\"b\":1}],\"c\":2}\n{\"t\":[1,2]}");
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].get_str("a.b"), Some(&Value::Int(1)));
+        // Only the outer envelope is unwrapped.
+        let (_, ev, _) = run(b"{\"Records\":[{\"items\":[{\"k\":1},{\"k\":2}]}]}");
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            ev[0].get_str("items.k"),
+            Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
+        );
     }
 
     #[test]
