@@ -16,7 +16,8 @@ pub struct DecodeError {
     /// Byte offset of the bad record (EVTX: of its record, or of its chunk when the record
     /// cannot be located), when known.
     pub offset: Option<u64>,
-    /// Record number (EVTX `EventRecordID`, or the 1-based record index in JSON), when known.
+    /// Record number, when known: for EVTX the id in the damaged record's header (an exported
+    /// log renumbers those from 1, unlike `EventRecordID`), for JSON the 1-based record index.
     pub record: Option<u64>,
     /// What was wrong, in words.
     pub reason: String,
