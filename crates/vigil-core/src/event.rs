@@ -51,6 +51,16 @@ impl Event {
         }
     }
 
+    /// An empty event from `source` with room for `fields` fields (decoders know roughly how
+    /// many a record has; growing the vector shows in decode profiles).
+    pub fn with_capacity(source: SourceRef, fields: usize) -> Self {
+        Event {
+            fields: Vec::with_capacity(fields),
+            source,
+            ..Default::default()
+        }
+    }
+
     /// Appends a field. A repeated name keeps the first value for [`Event::get`] (decoders
     /// that meet repeated names should build a [`Value::List`] instead).
     pub fn push(&mut self, name: Symbol, value: Value) {

@@ -19,7 +19,12 @@ impl Text {
     /// Wraps `raw`, lowering it once if it has any uppercase character.
     pub fn new(raw: impl Into<Box<str>>) -> Self {
         let raw: Box<str> = raw.into();
-        let lower = if raw.chars().any(char::is_uppercase) {
+        // Most log values are ASCII: lowering them needs no Unicode tables.
+        let lower = if raw.is_ascii() {
+            raw.bytes()
+                .any(|b| b.is_ascii_uppercase())
+                .then(|| raw.to_ascii_lowercase().into_boxed_str())
+        } else if raw.chars().any(char::is_uppercase) {
             Some(raw.to_lowercase().into_boxed_str())
         } else {
             None
