@@ -310,7 +310,7 @@ fn antivirus_maps_defender_and_keeps_logsource_routing() {
     let defender = windows(
         "Microsoft-Windows-Windows Defender/Operational",
         1116,
-        &[("ThreatName", "HackTool:Win32/Mimikatz.D")],
+        &[("Threat Name", "HackTool:Win32/Mimikatz.D")],
     );
     assert_eq!(
         eval(&e, &defender),
