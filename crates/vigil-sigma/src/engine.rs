@@ -139,8 +139,10 @@ pub struct Engine {
     variants: Vec<Variant>,
     /// First variant of each rule; rule `r`'s variants are `rule_start[r]..rule_start[r + 1]`.
     rule_start: Vec<u32>,
-    /// Lowercased channel name → its buckets.
-    channels: HashMap<String, ChannelBuckets>,
+    /// Lowercased channel name → index in `channels`.
+    channel_index: HashMap<String, u32>,
+    /// (lowercased channel name, its buckets).
+    channels: Vec<(String, ChannelBuckets)>,
     /// Rule logsource → logsource-routed variants.
     logsource_groups: Vec<(LogSource, Bucket)>,
 }
@@ -152,7 +154,12 @@ pub struct Scratch {
     engine: u64,
     scan: ScanState,
     /// Event logsource → indices of the logsource groups it satisfies.
-    groups_for: HashMap<LogSource, Vec<u32>>,
+    /// (Few distinct logsources per stream: a short list searched from the last hit beats
+    /// hashing three strings per event.)
+    groups_for: Vec<(LogSource, Vec<u32>)>,
+    last_groups: usize,
+    /// The channel of the previous event (index into the engine's channels).
+    last_channel: Option<u32>,
 }
 
 impl Scratch {
@@ -163,12 +170,41 @@ impl Scratch {
         s
     }
 
+    /// The index in `groups_for` of the logsource groups `logsource` satisfies (computed on
+    /// first sight).
+    fn groups_index(&mut self, engine: &Engine, logsource: &LogSource) -> usize {
+        if self
+            .groups_for
+            .get(self.last_groups)
+            .is_some_and(|(ls, _)| ls == logsource)
+        {
+            return self.last_groups;
+        }
+        let i = match self.groups_for.iter().position(|(ls, _)| ls == logsource) {
+            Some(i) => i,
+            None => {
+                let groups = engine
+                    .logsource_groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (ls, _))| logsource.satisfies(ls))
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                self.groups_for.push((logsource.clone(), groups));
+                self.groups_for.len() - 1
+            }
+        };
+        self.last_groups = i;
+        i
+    }
+
     /// Readies the buffers for one event of `engine` (resets them if they served another).
     fn prepare(&mut self, engine: &Engine) {
         if self.engine != engine.id {
             self.engine = engine.id;
             self.scan = ScanState::default();
             self.groups_for.clear();
+            self.last_channel = None;
         }
         self.scan.next_event(engine.variants.len());
     }
@@ -266,11 +302,18 @@ impl Engine {
         for channel in channels.values_mut() {
             channel.by_event_id.sort_unstable_by_key(|(id, _)| *id);
         }
+        let channels: Vec<(String, ChannelBuckets)> = channels.into_iter().collect();
+        let channel_index = channels
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i as u32))
+            .collect();
         let mut engine = Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             rules: accepted,
             variants,
             rule_start,
+            channel_index,
             channels,
             logsource_groups,
         };
@@ -285,8 +328,8 @@ impl Engine {
         let rules = &self.rules;
         let buckets = self
             .channels
-            .values_mut()
-            .flat_map(ChannelBuckets::buckets_mut)
+            .iter_mut()
+            .flat_map(|(_, c)| c.buckets_mut())
             .chain(self.logsource_groups.iter_mut().map(|(_, b)| b));
         for bucket in buckets {
             let mut sets: Vec<(u32, Vec<String>)> = Vec::new();
@@ -326,23 +369,25 @@ impl Engine {
         out.clear();
         scratch.prepare(self);
 
-        let channel_bucket = event_channel(event)
-            .and_then(|ch| self.channels.get(ch))
-            .map(|c| c.for_event_id(event_id(event)));
-        if !self.logsource_groups.is_empty() && !scratch.groups_for.contains_key(&event.logsource) {
-            let groups = self
-                .logsource_groups
-                .iter()
-                .enumerate()
-                .filter(|(_, (ls, _))| event.logsource.satisfies(ls))
-                .map(|(i, _)| i as u32)
-                .collect();
-            scratch.groups_for.insert(event.logsource.clone(), groups);
-        }
-        let Scratch {
-            scan, groups_for, ..
-        } = scratch;
-        let groups: &[u32] = groups_for.get(&event.logsource).map_or(&[], Vec::as_slice);
+        let channel_bucket = event_channel(event).and_then(|ch| {
+            // Consecutive events mostly share a channel: compare before hashing.
+            let c = match scratch.last_channel {
+                Some(c) if self.channels[c as usize].0 == ch => c,
+                _ => {
+                    let c = *self.channel_index.get(ch)?;
+                    scratch.last_channel = Some(c);
+                    c
+                }
+            };
+            Some(self.channels[c as usize].1.for_event_id(event_id(event)))
+        });
+        let groups: &[u32] = if self.logsource_groups.is_empty() {
+            &[]
+        } else {
+            let i = scratch.groups_index(self, &event.logsource);
+            &scratch.groups_for[i].1
+        };
+        let scan = &mut scratch.scan;
         let buckets = channel_bucket
             .into_iter()
             .chain(groups.iter().map(|&g| &self.logsource_groups[g as usize].1));
@@ -432,8 +477,8 @@ impl Engine {
             .count();
         let buckets: Vec<&Bucket> = self
             .channels
-            .values()
-            .flat_map(|c| c.by_event_id.iter().map(|(_, b)| b).chain([&c.any]))
+            .iter()
+            .flat_map(|(_, c)| c.by_event_id.iter().map(|(_, b)| b).chain([&c.any]))
             .filter(|b| !b.variants.is_empty())
             .collect();
         let automata = buckets
