@@ -11,21 +11,21 @@
 //! own logsource (non-Windows sources). Windows variants sit in buckets keyed by (channel,
 //! EventID) — or by channel alone when the target names no EventID — so an event's `Channel` and
 //! `EventID` are looked up once; logsource variants are grouped by the rule's logsource. Within
-//! the event's buckets, a variant whose rule has a required literal set (see [`crate::prefilter`])
-//! is verified only if its bucket's Aho-Corasick automaton found one of those literals in the
-//! fields the bucket's rules name; the scan yields those candidates directly, so the cost
-//! follows the number of candidates, not the size of the bucket.
+//! the event's buckets, a variant with a required literal set (see [`crate::prefilter`]) is
+//! verified only if its bucket's Aho-Corasick automata found one of those literals in the field
+//! it must occur in; the scan yields those candidates directly, so the cost follows the number
+//! of candidates, not the size of the bucket.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vigil_core::{Event, LogSource, Symbol};
+use vigil_core::{Event, LogSource};
 
-use crate::ast::{Detection, Rule, SearchBody};
+use crate::ast::{Detection, Rule};
 use crate::error::RejectReason;
 use crate::eval::Evidence;
 use crate::mapping::{LogsourceMapping, Target, event_channel, event_id};
-use crate::prefilter::{Prefilter, ScanState, required_literals};
+use crate::prefilter::{Literal, Prefilter, ScanState, required_literals};
 use crate::ruleset::Rejection;
 
 /// One rule matching one event: indices into [`Engine::rule`] and the rule's variants.
@@ -54,9 +54,9 @@ pub struct EngineStats {
     pub prefiltered_variants: usize,
     /// Variants verified whenever their bucket is reached.
     pub always_checked_variants: usize,
-    /// Prefilter automata (one per bucket with prefiltered variants).
+    /// Prefilter automata (per bucket: one per field with literals, one for keyword literals).
     pub prefilter_automata: usize,
-    /// Literals over all automata.
+    /// (field, literal) pairs over all automata.
     pub literals: usize,
     /// Heap memory of the automata, in bytes.
     pub prefilter_bytes: usize,
@@ -88,9 +88,6 @@ struct Bucket {
     always: Vec<u32>,
     /// The automaton over the literals of the other variants (`None`: there are none).
     prefilter: Option<Prefilter>,
-    /// The fields worth scanning (sorted): every field the prefiltered variants name; `None` =
-    /// all fields (a keyword search looks at every value).
-    fields: Option<Vec<Symbol>>,
 }
 
 impl Bucket {
@@ -219,7 +216,8 @@ impl Engine {
         let mut rejections = Vec::new();
         let mut variants = Vec::new();
         let mut rule_start = Vec::with_capacity(rules.len() + 1);
-        let mut literal_sets: Vec<Option<Vec<String>>> = Vec::new();
+        // Per variant: its required literals, with the variant's (renamed) field names.
+        let mut literal_sets: Vec<Option<Vec<Literal>>> = Vec::new();
         for rule in rules {
             let resolved = match mapping.resolve(&rule.logsource) {
                 Ok(r) => r,
@@ -236,18 +234,23 @@ impl Engine {
             let r = accepted.len() as u32;
             let literals = required_literals(&rule.detection);
             let prefiltered = literals.is_some();
-            literal_sets.push(literals);
             rule_start.push(variants.len() as u32);
             for target in resolved.targets {
+                let detection = (!target.renames.is_empty())
+                    .then(|| rule.detection.map_fields(&|f| target.rename(f)));
+                literal_sets.push(match &detection {
+                    Some(d) => required_literals(d),
+                    None => literals.clone(),
+                });
                 variants.push(Variant {
                     rule: r,
-                    detection: (!target.renames.is_empty())
-                        .then(|| rule.detection.map_fields(&|f| target.rename(f))),
+                    detection,
                     route: Route::Channel(target.clone()),
                     prefiltered,
                 });
             }
             if resolved.by_logsource {
+                literal_sets.push(literals);
                 variants.push(Variant {
                     rule: r,
                     route: Route::Logsource,
@@ -321,45 +324,25 @@ impl Engine {
         (engine, rejections)
     }
 
-    /// Gives every bucket its automaton over its prefiltered variants' literals, the fields
-    /// worth scanning, and the list of variants to check regardless.
-    fn build_prefilters(&mut self, literal_sets: &[Option<Vec<String>>]) {
-        let variants = &self.variants;
-        let rules = &self.rules;
+    /// Gives every bucket its automata over its prefiltered variants' literals and the list
+    /// of variants to check regardless.
+    fn build_prefilters(&mut self, literal_sets: &[Option<Vec<Literal>>]) {
         let buckets = self
             .channels
             .iter_mut()
             .flat_map(|(_, c)| c.buckets_mut())
             .chain(self.logsource_groups.iter_mut().map(|(_, b)| b));
         for bucket in buckets {
-            let mut sets: Vec<(u32, Vec<String>)> = Vec::new();
-            let mut fields: Option<Vec<Symbol>> = Some(Vec::new());
+            let mut sets: Vec<(u32, Vec<Literal>)> = Vec::new();
             for &vi in &bucket.variants {
-                let v = &variants[vi as usize];
-                let Some(set) = &literal_sets[v.rule as usize] else {
-                    bucket.always.push(vi);
-                    continue;
-                };
-                sets.push((vi, set.clone()));
-                let detection = v
-                    .detection
-                    .as_ref()
-                    .unwrap_or(&rules[v.rule as usize].detection);
-                if let Some(f) = &mut fields
-                    && !referenced_fields(detection, f)
-                {
-                    fields = None;
+                match &literal_sets[vi as usize] {
+                    Some(set) => sets.push((vi, set.clone())),
+                    None => bucket.always.push(vi),
                 }
             }
-            if sets.is_empty() {
-                continue;
+            if !sets.is_empty() {
+                bucket.prefilter = Some(Prefilter::build(&sets));
             }
-            if let Some(f) = &mut fields {
-                f.sort_unstable();
-                f.dedup();
-            }
-            bucket.prefilter = Some(Prefilter::build(&sets));
-            bucket.fields = fields;
         }
     }
 
@@ -394,7 +377,7 @@ impl Engine {
 
         for bucket in buckets.clone() {
             if let Some(p) = &bucket.prefilter {
-                p.scan(event, bucket.fields.as_deref(), scan);
+                p.scan(event, scan);
             }
         }
         let always = buckets.flat_map(|b| b.always.iter());
@@ -495,7 +478,7 @@ impl Engine {
             logsource_buckets: self.logsource_groups.len(),
             prefiltered_variants: prefiltered,
             always_checked_variants: self.variants.len() - prefiltered,
-            prefilter_automata: automata.clone().count(),
+            prefilter_automata: automata.clone().map(Prefilter::automaton_count).sum(),
             literals: automata.clone().map(Prefilter::literal_count).sum(),
             prefilter_bytes: automata.map(Prefilter::memory_usage).sum(),
         }
@@ -514,16 +497,4 @@ impl Engine {
             variant: (vi - self.rule_start[rule as usize]) as usize,
         }
     }
-}
-
-/// Adds every field `detection` tests to `out`; false when it has a keyword search (which may
-/// match any field).
-fn referenced_fields(detection: &Detection, out: &mut Vec<Symbol>) -> bool {
-    for search in &detection.searches {
-        match &search.body {
-            SearchBody::Fields(groups) => out.extend(groups.iter().flatten().map(|t| t.field)),
-            SearchBody::Keywords(_) => return false,
-        }
-    }
-    true
 }
