@@ -127,6 +127,9 @@ impl ChannelBuckets {
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Event logsources a [`Scratch`] remembers the matching logsource groups of.
+const MAX_CACHED_LOGSOURCES: usize = 64;
+
 /// A compiled, immutable rule set; share it across threads (`Send + Sync`) and give each thread
 /// its own [`Scratch`].
 #[derive(Debug)]
@@ -155,6 +158,7 @@ pub struct Scratch {
     /// hashing three strings per event.)
     groups_for: Vec<(LogSource, Vec<u32>)>,
     last_groups: usize,
+    evict: usize,
     /// The channel of the previous event (index into the engine's channels).
     last_channel: Option<u32>,
 }
@@ -187,8 +191,18 @@ impl Scratch {
                     .filter(|(_, (ls, _))| logsource.satisfies(ls))
                     .map(|(i, _)| i as u32)
                     .collect();
-                self.groups_for.push((logsource.clone(), groups));
-                self.groups_for.len() - 1
+                let entry = (logsource.clone(), groups);
+                if self.groups_for.len() < MAX_CACHED_LOGSOURCES {
+                    self.groups_for.push(entry);
+                    self.groups_for.len() - 1
+                } else {
+                    // A stream with this many logsources (crafted channel names?) must not
+                    // make the search slow: replace entries round-robin.
+                    let victim = self.evict % MAX_CACHED_LOGSOURCES;
+                    self.evict = self.evict.wrapping_add(1);
+                    self.groups_for[victim] = entry;
+                    victim
+                }
             }
         };
         self.last_groups = i;

@@ -539,3 +539,30 @@ fn explain_names_the_renamed_fields_of_the_variant() {
     assert_eq!(evidence[0].field.as_deref(), Some("NewProcessName"));
     assert_eq!(evidence[0].value, "C:\\w\\whoami.exe");
 }
+
+#[test]
+fn many_distinct_event_logsources_stay_correct() {
+    let e = engine(vec![rule(
+        "any okta",
+        LogSource::product("okta"),
+        vec![test(
+            "eventType",
+            vec![value(StrKind::Equals, "user.session.start")],
+        )],
+        None,
+    )]);
+    let mut scratch = Scratch::default();
+    let (mut fast, mut naive) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        for i in 0..200 {
+            let mut ev = Event::default();
+            ev.insert("eventType", Value::str("user.session.start"));
+            ev.logsource = LogSource::product(if i % 2 == 0 { "okta" } else { "other" })
+                .with_service(&format!("s{i}"));
+            e.evaluate(&ev, &mut scratch, &mut fast);
+            e.evaluate_naive(&ev, &mut naive);
+            assert_eq!(fast, naive, "round {round}, logsource {}", ev.logsource);
+            assert_eq!(fast.len(), usize::from(i % 2 == 0));
+        }
+    }
+}
