@@ -86,7 +86,7 @@ struct Bucket {
     variants: Vec<u32>,
     /// The variants verified whenever the bucket is reached (no required literals).
     always: Vec<u32>,
-    /// The automaton over the literals of the other variants (`None`: there are none).
+    /// The automata over the literals of the other variants (`None`: there are none).
     prefilter: Option<Prefilter>,
 }
 
