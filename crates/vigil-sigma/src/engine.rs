@@ -40,7 +40,9 @@ pub struct RuleMatch {
 /// Counts describing a compiled engine (for `rules` reports and benchmarks).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
+    /// Rules compiled in.
     pub rules: usize,
+    /// Rule variants (one per mapping target, plus logsource-routed ones).
     pub variants: usize,
     /// Variants routed by channel (and EventID).
     pub channel_variants: usize,

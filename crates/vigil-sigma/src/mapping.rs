@@ -66,6 +66,7 @@ pub struct MappingError {
 /// case-insensitively with its string form).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldCondition {
+    /// The event field tested.
     pub field: Symbol,
     /// Allowed values, lowercased.
     pub values: Vec<String>,
@@ -137,6 +138,7 @@ pub struct MappingEntry {
     pub logsource: LogSource,
     /// In a user file: replace the targets already known for this logsource instead of adding.
     pub replace: bool,
+    /// The kinds of events that implement this logsource (OR).
     pub targets: Vec<Target>,
 }
 

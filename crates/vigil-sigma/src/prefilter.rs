@@ -35,7 +35,9 @@ pub fn selective(lit: &str) -> bool {
 /// field, from a keyword search).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Literal {
+    /// The literal, lowercased.
     pub text: String,
+    /// The field it must occur in; `None` for any field.
     pub field: Option<Symbol>,
 }
 
