@@ -52,7 +52,7 @@ enum Pick {
 }
 
 impl Pick {
-    fn one<'a, T>(self, items: &'a [T]) -> Option<&'a T> {
+    fn one<T>(self, items: &[T]) -> Option<&T> {
         match self {
             Pick::First => items.first(),
             Pick::Last => items.last(),
