@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use vigil_detect::Detection;
-use vigil_detect::hunt::{HuntOptions, HuntSink, HuntSummary, hunt};
+use vigil_detect::hunt::{HuntOptions, HuntSink, HuntSummary, hunt as run_hunt};
 use vigil_ingest::{DecodeError, IngestError, discover};
 
 use crate::cli::RuleArgs;
@@ -28,7 +28,7 @@ fn best(
 ) -> Result<HuntSummary> {
     let mut best: Option<HuntSummary> = None;
     for _ in 0..runs.max(1) {
-        let s = hunt(files, engine, opts, &mut Discard)?;
+        let s = run_hunt(files, engine, opts, &mut Discard)?;
         if best.as_ref().is_none_or(|b| s.elapsed < b.elapsed) {
             best = Some(s);
         }
@@ -68,7 +68,7 @@ pub fn hunt(
         ..decode_opts.clone()
     };
     // Warm the page cache so neither pass pays for the first read.
-    let _ = hunt(&files, &loaded.engine, &decode_opts, &mut Discard)?;
+    let _ = run_hunt(&files, &loaded.engine, &decode_opts, &mut Discard)?;
     let decode = best(&files, &loaded.engine, &decode_opts, runs)?;
     let detect = best(&files, &loaded.engine, &detect_opts, runs)?;
     let threads_used = if threads == 0 {
