@@ -21,10 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use vigil_core::{Event, LogSource};
 
-use crate::ast::{Detection, Rule};
+use crate::ast::{Condition, Detection, FieldTest, Rule, Search, SearchBody};
 use crate::error::RejectReason;
 use crate::eval::Evidence;
-use crate::mapping::{LogsourceMapping, Target, event_channel, event_id};
+use crate::mapping::{LogsourceMapping, Target, event_channel, event_id, event_id_field};
+use crate::matcher::{Matcher, StrKind};
 use crate::prefilter::{Literal, Prefilter, ScanState, required_literals};
 use crate::ruleset::Rejection;
 
@@ -280,19 +281,41 @@ impl Engine {
 
         let mut channels: HashMap<String, ChannelBuckets> = HashMap::new();
         let mut by_event_id: HashMap<(String, i64), Bucket> = HashMap::new();
+        // Per channel: any-EventID variants that may match every EventID of it.
+        let mut unrestricted: HashMap<String, Vec<u32>> = HashMap::new();
         let mut logsource_groups: Vec<(LogSource, Bucket)> = Vec::new();
         for (i, v) in variants.iter().enumerate() {
             let i = i as u32;
             match &v.route {
                 Route::Channel(t) => {
+                    // A `service:` rule usually tests `EventID` itself: file it under those
+                    // EventIDs only (and the any-EventID bucket, which events without a
+                    // usable EventID reach).
+                    let required = if t.event_ids.is_empty() {
+                        let d = v
+                            .detection
+                            .as_ref()
+                            .unwrap_or(&accepted[v.rule as usize].detection);
+                        required_event_ids(d)
+                    } else {
+                        None
+                    };
                     for name in &t.channels_lower {
                         let channel = channels.entry(name.clone()).or_default();
-                        if t.event_ids.is_empty() {
-                            channel.any.push(i);
-                        } else {
+                        if !t.event_ids.is_empty() {
                             for &id in &t.event_ids {
                                 by_event_id.entry((name.clone(), id)).or_default().push(i);
                             }
+                            continue;
+                        }
+                        channel.any.push(i);
+                        match &required {
+                            Some(ids) => {
+                                for &id in ids {
+                                    by_event_id.entry((name.clone(), id)).or_default().push(i);
+                                }
+                            }
+                            None => unrestricted.entry(name.clone()).or_default().push(i),
                         }
                     }
                 }
@@ -310,10 +333,12 @@ impl Engine {
             }
         }
         // An event reaches one channel bucket: its (channel, EventID) bucket also holds the
-        // channel's any-EventID variants, so one automaton scan covers both.
+        // channel's unrestricted any-EventID variants, so one automaton scan covers both.
         for ((name, id), mut bucket) in by_event_id {
             let channel = channels.get_mut(&name).expect("channel registered above");
-            bucket.variants.extend_from_slice(&channel.any.variants);
+            if let Some(extra) = unrestricted.get(&name) {
+                bucket.variants.extend_from_slice(extra);
+            }
             bucket.variants.sort_unstable();
             bucket.variants.dedup();
             channel.by_event_id.push((id, bucket));
@@ -513,4 +538,66 @@ impl Engine {
             variant: (vi - self.rule_start[rule as usize]) as usize,
         }
     }
+}
+
+/// EventIDs one of which every event `detection` matches carries (as [`event_id`] reads it),
+/// when the detection itself requires `EventID` to be one of a few numbers; `None` otherwise.
+///
+/// An event whose `EventID` [`event_id`] cannot read (a list, text) may still match: the engine
+/// keeps such variants in the channel's any-EventID bucket too, which those events reach.
+fn required_event_ids(detection: &Detection) -> Option<Vec<i64>> {
+    fn condition(c: &Condition, searches: &[Search]) -> Option<Vec<i64>> {
+        match c {
+            Condition::Search(i) => search(searches.get(*i)?),
+            // Every child is required: any one child's set will do; take the smallest.
+            Condition::And(cs) => cs
+                .iter()
+                .filter_map(|c| condition(c, searches))
+                .min_by_key(Vec::len),
+            Condition::Or(cs) => union(cs.iter().map(|c| condition(c, searches))),
+            Condition::Not(_) => None,
+        }
+    }
+    fn search(s: &Search) -> Option<Vec<i64>> {
+        match &s.body {
+            SearchBody::Fields(groups) => union(groups.iter().map(|group| {
+                group
+                    .iter()
+                    .filter(|t| t.field == event_id_field() && !t.negate)
+                    .find_map(field_test)
+            })),
+            SearchBody::Keywords(_) => None,
+        }
+    }
+    fn field_test(t: &FieldTest) -> Option<Vec<i64>> {
+        if t.all {
+            // Every value must match the one EventID: any value's set will do.
+            t.values.iter().find_map(value)
+        } else {
+            union(t.values.iter().map(value))
+        }
+    }
+    // A value `4688` matches the number 4688 and the strings "4688"; what it accepts reads
+    // back through `event_id` as 4688.
+    fn value(m: &Matcher) -> Option<Vec<i64>> {
+        match m {
+            Matcher::Str {
+                kind: StrKind::Equals,
+                pattern,
+                ..
+            } if pattern.bytes().all(|b| b.is_ascii_digit()) => Some(vec![pattern.parse().ok()?]),
+            Matcher::AnyOf(ms) => union(ms.iter().map(value)),
+            _ => None,
+        }
+    }
+    fn union(sets: impl Iterator<Item = Option<Vec<i64>>>) -> Option<Vec<i64>> {
+        let mut out = Vec::new();
+        for s in sets {
+            out.extend(s?);
+        }
+        out.sort_unstable();
+        out.dedup();
+        (!out.is_empty()).then_some(out)
+    }
+    condition(&detection.condition, &detection.searches)
 }

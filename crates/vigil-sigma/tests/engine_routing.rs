@@ -566,3 +566,45 @@ fn many_distinct_event_logsources_stay_correct() {
         }
     }
 }
+
+#[test]
+fn service_rules_filed_under_their_event_ids_still_see_odd_event_ids() {
+    let e = engine(vec![
+        rule(
+            "4624 admin",
+            LogSource::product("windows").with_service("security"),
+            vec![
+                test("EventID", vec![value(StrKind::Equals, "4624")]),
+                test("TargetUserName", vec![value(StrKind::Equals, "admin")]),
+            ],
+            None,
+        ),
+        rule(
+            "any admin",
+            LogSource::product("windows").with_service("security"),
+            vec![test(
+                "TargetUserName",
+                vec![value(StrKind::Equals, "admin")],
+            )],
+            None,
+        ),
+    ]);
+    let user = ("TargetUserName", "admin");
+    assert_eq!(eval(&e, &windows("Security", 4624, &[user])).len(), 2);
+    assert_eq!(eval(&e, &windows("Security", 4625, &[user])).len(), 1);
+    assert_eq!(eval(&e, &windows("Security", 4688, &[user])).len(), 1);
+    // EventID as text, as a list, or missing: routing must not lose the match.
+    let mut text = windows("Security", 0, &[user]);
+    text.set(Symbol::intern("EventID"), Value::str("4624"));
+    assert_eq!(eval(&e, &text).len(), 2);
+    let mut list = windows("Security", 0, &[user]);
+    list.set(
+        Symbol::intern("EventID"),
+        Value::List(vec![Value::Int(1), Value::Int(4624)]),
+    );
+    assert_eq!(eval(&e, &list).len(), 2);
+    let mut none = Event::default();
+    none.insert("Channel", Value::str("Security"));
+    none.insert("TargetUserName", Value::str("admin"));
+    assert_eq!(eval(&e, &none).len(), 1);
+}
