@@ -52,10 +52,12 @@ impl From<Evidence> for EvidenceItem {
 }
 
 fn field_str(event: &Event, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| match event.get(Symbol::intern(n))? {
-        Value::Null => None,
-        v => Some(v.to_string()),
-    })
+    names
+        .iter()
+        .find_map(|n| match event.get(Symbol::intern(n))? {
+            Value::Null => None,
+            v => Some(v.to_string()),
+        })
 }
 
 impl Detection {

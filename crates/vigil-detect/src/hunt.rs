@@ -99,10 +99,7 @@ pub fn hunt(
     // EVTX chunk parallelism inside a file would compete with file parallelism for the same
     // cores; a single file still gets all threads.
     let evtx_threads = if files.len() == 1 { opts.threads } else { 1 };
-    let decode = DecodeOptions {
-        evtx_threads,
-        ..DecodeOptions::default()
-    };
+    let decode = DecodeOptions { evtx_threads };
     let (tx, rx) = crossbeam_channel::unbounded::<FileResult>();
     let mut summary = HuntSummary::default();
     std::thread::scope(|scope| {
@@ -171,7 +168,14 @@ fn hunt_file(
         &mut |event| {
             events += 1;
             if !opts.decode_only {
-                detect(engine, &event, scratch, matches, opts.min_level, &mut detections);
+                detect(
+                    engine,
+                    &event,
+                    scratch,
+                    matches,
+                    opts.min_level,
+                    &mut detections,
+                );
             }
         },
         &mut |e| errors.push(e),

@@ -161,7 +161,8 @@ impl CaseOutcome {
 
 /// Runs `case` through `engine`: counts events of each file on which the case's rule fires.
 pub fn run_case(case: &Case, engine: &Engine) -> CaseOutcome {
-    let Some(rule) = (0..engine.len()).find(|&i| engine.rule(i).id.as_deref() == Some(&case.rule_id))
+    let Some(rule) =
+        (0..engine.len()).find(|&i| engine.rule(i).id.as_deref() == Some(&case.rule_id))
     else {
         return CaseOutcome {
             case: case.clone(),

@@ -18,8 +18,12 @@ struct Collect {
 
 impl HuntSink for Collect {
     fn detection(&mut self, d: Detection) {
-        assert!(!d.evidence.is_empty(), "a detection without evidence: {d:?}");
-        self.detections.push((d.file.to_string(), d.rule_id, d.record_id));
+        assert!(
+            !d.evidence.is_empty(),
+            "a detection without evidence: {d:?}"
+        );
+        self.detections
+            .push((d.file.to_string(), d.rule_id, d.record_id));
     }
     fn decode_error(&mut self, _: &DecodeError) {
         self.errors += 1;
@@ -60,11 +64,17 @@ fn hunt_is_deterministic_across_thread_counts() {
             summary.detections_by_level.values().sum::<u64>(),
             summary.detections
         );
-        assert_eq!(summary.events_by_format.values().sum::<u64>(), summary.events);
+        assert_eq!(
+            summary.events_by_format.values().sum::<u64>(),
+            summary.events
+        );
         runs.push((summary.events, sink.detections, sink.errors));
     }
     assert!(runs[0].0 > 1000, "{} events", runs[0].0);
-    assert!(!runs[0].1.is_empty(), "credential-access samples must raise detections");
+    assert!(
+        !runs[0].1.is_empty(),
+        "credential-access samples must raise detections"
+    );
     assert_eq!(runs[0], runs[1]);
     assert_eq!(runs[0], runs[2]);
 }

@@ -43,8 +43,18 @@ impl DetectionWriter {
                 let w = self.csv.as_mut().expect("csv writer");
                 if !self.header_done {
                     w.write_record([
-                        "time", "level", "rule_id", "rule_title", "status", "host", "channel",
-                        "event_id", "record_id", "file", "tags", "evidence",
+                        "time",
+                        "level",
+                        "rule_id",
+                        "rule_title",
+                        "status",
+                        "host",
+                        "channel",
+                        "event_id",
+                        "record_id",
+                        "file",
+                        "tags",
+                        "evidence",
                     ])?;
                     self.header_done = true;
                 }
@@ -67,8 +77,8 @@ impl DetectionWriter {
                 if !self.header_done {
                     writeln!(
                         self.out,
-                        "{:<24} {:<8} {:<15} {:>6} {:>8}  {}",
-                        "TIME", "LEVEL", "HOST", "EVENT", "RECORD", "RULE / EVIDENCE"
+                        "{:<24} {:<8} {:<15} {:>6} {:>8}  RULE / EVIDENCE",
+                        "TIME", "LEVEL", "HOST", "EVENT", "RECORD"
                     )?;
                     self.header_done = true;
                 }
@@ -80,8 +90,12 @@ impl DetectionWriter {
                         .unwrap_or_else(|| "-".into()),
                     d.level.as_str(),
                     truncate(d.host.as_deref().unwrap_or("-"), 15),
-                    d.event_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-                    d.record_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                    d.event_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    d.record_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     d.rule_title,
                 )?;
                 writeln!(self.out, "{:>66}{}", "", truncate(&evidence_line(d), 200))?;

@@ -26,10 +26,21 @@ fn jsonl(stdout: &[u8]) -> Vec<Value> {
 #[test]
 fn hunt_bundled_sample_finds_the_story() {
     let out = vigil()
-        .args(["hunt", "examples/windows-sample", "--rules", "examples/rules", "--format", "jsonl"])
+        .args([
+            "hunt",
+            "examples/windows-sample",
+            "--rules",
+            "examples/rules",
+            "--format",
+            "jsonl",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let detections = jsonl(&out.stdout);
     let titles: Vec<&str> = detections
         .iter()
@@ -59,11 +70,19 @@ fn hunt_bundled_sample_finds_the_story() {
     assert_eq!(whoami["host"], "SRV-DC-01.corp.example");
     assert_eq!(whoami["record_id"], 88121);
     assert_eq!(whoami["level"], "medium");
-    assert!(whoami["tags"].as_array().unwrap().iter().any(|t| t == "t1033"));
+    assert!(
+        whoami["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "t1033")
+    );
     let evidence = whoami["evidence"].as_array().unwrap();
     assert!(
-        evidence.iter().any(|e| e["search"] == "selection"
-            && e["value"].as_str().unwrap().contains("whoami /priv")),
+        evidence
+            .iter()
+            .any(|e| e["search"] == "selection"
+                && e["value"].as_str().unwrap().contains("whoami /priv")),
         "{evidence:?}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -76,7 +95,15 @@ fn hunt_output_formats() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("d.csv");
     let out = vigil()
-        .args(["hunt", "examples/windows-sample", "-r", "examples/rules", "--format", "csv", "-o"])
+        .args([
+            "hunt",
+            "examples/windows-sample",
+            "-r",
+            "examples/rules",
+            "--format",
+            "csv",
+            "-o",
+        ])
         .arg(&csv)
         .args(["--min-level", "high"])
         .output()
@@ -84,7 +111,12 @@ fn hunt_output_formats() {
     assert!(out.status.success());
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("time,level,rule_id,rule_title"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("time,level,rule_id,rule_title")
+    );
     // high and critical only: the medium whoami rule is filtered out.
     assert_eq!(lines.count(), 4, "{text}");
     let table = vigil()
@@ -109,14 +141,29 @@ fn hunt_without_rules_says_how_to_get_them() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--rules") && stderr.contains("git clone"), "{stderr}");
-    assert_eq!(stderr.lines().filter(|l| l.starts_with("vigil: error")).count(), 1);
+    assert!(
+        stderr.contains("--rules") && stderr.contains("git clone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("vigil: error"))
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn hunt_survives_bad_input() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("random.evtx"), (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        dir.path().join("random.evtx"),
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("broken.ndjson"),
         b"{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\x\\\\whoami.exe\", \"CommandLine\": \"whoami /priv\"}\n{\"EventID\": 1, broken\n\xff\xfe not utf8\n",
@@ -128,11 +175,18 @@ fn hunt_survives_bad_input() {
         .args(["--rules", "examples/rules", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The good record is still hunted.
     assert_eq!(jsonl(&out.stdout).len(), 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning:") && stderr.contains("broken.ndjson"), "{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("broken.ndjson"),
+        "{stderr}"
+    );
     assert!(stderr.contains("random.evtx"), "{stderr}");
 }
 
@@ -141,7 +195,14 @@ fn config_default_prints_every_setting() {
     let out = vigil().args(["config", "default"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for key in ["[rules]", "paths", "mappings", "[hunt]", "threads", "min_level"] {
+    for key in [
+        "[rules]",
+        "paths",
+        "mappings",
+        "[hunt]",
+        "threads",
+        "min_level",
+    ] {
         assert!(text.contains(key), "{key} missing from:\n{text}");
     }
 }
@@ -152,7 +213,10 @@ fn rules_from_configuration_file() {
     let cfg = dir.path().join("vigil.toml");
     std::fs::write(
         &cfg,
-        format!("[rules]\npaths = [{:?}]\n[hunt]\nmin_level = \"critical\"\n", repo().join("examples/rules")),
+        format!(
+            "[rules]\npaths = [{:?}]\n[hunt]\nmin_level = \"critical\"\n",
+            repo().join("examples/rules")
+        ),
     )
     .unwrap();
     let out = vigil()
@@ -161,7 +225,11 @@ fn rules_from_configuration_file() {
         .args(["hunt", "examples/windows-sample", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d = jsonl(&out.stdout);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0]["level"], "critical");
@@ -196,23 +264,39 @@ fn sigmahq_rules_lint() {
     let out = vigil()
         .args(["rules", "lint", "--verbose"])
         .args(
-            ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder", "rules-compliance"]
-                .map(|d| sigma.join(d)),
+            [
+                "rules",
+                "rules-emerging-threats",
+                "rules-threat-hunting",
+                "rules-placeholder",
+                "rules-compliance",
+            ]
+            .map(|d| sigma.join(d)),
         )
         .arg("--placeholders")
         .arg(repo().join("crates/vigil-sigma/data/placeholders-sample.yml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout.lines().find(|l| l.contains(" loaded (")).expect(&stdout);
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains(" loaded ("))
+        .expect(&stdout);
     let loaded: usize = summary
         .split(": ")
         .nth(1)
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .expect(summary);
-    assert!(loaded * 100 >= 3780 * 99, "only {loaded} of 3780 rules loaded:\n{stdout}");
+    assert!(
+        loaded * 100 >= 3780 * 99,
+        "only {loaded} of 3780 rules loaded:\n{stdout}"
+    );
     // Every rejection line is `file:line: [rule id: ]reason` with a non-empty reason.
     for line in stdout.lines().filter(|l| l.contains(".yml:")) {
         let reason = line.rsplit(": ").next().unwrap();

@@ -125,7 +125,12 @@ pub fn summary_text(s: &HuntSummary) -> String {
     let levels: Vec<String> = Level::ALL
         .iter()
         .rev()
-        .map(|l| format!("{l}: {}", s.detections_by_level.get(l).copied().unwrap_or(0)))
+        .map(|l| {
+            format!(
+                "{l}: {}",
+                s.detections_by_level.get(l).copied().unwrap_or(0)
+            )
+        })
         .collect();
     format!(
         "summary: {} files ({} failed), {} events ({}), {} decode errors, {} detections ({}) in {:.2}s, {:.0} events/s",

@@ -59,7 +59,11 @@ vigil.toml. To get SigmaHQ's rules in one command:\n  \
 git clone --depth 1 https://github.com/SigmaHQ/sigma.git && vigil hunt PATH --rules sigma/rules";
 
 /// Resolves rule paths, placeholders and mappings from flags then configuration, and loads.
-pub(crate) fn load_rules(args: &RuleArgs, config: &Config, fallback: &[PathBuf]) -> Result<LoadedRules> {
+pub(crate) fn load_rules(
+    args: &RuleArgs,
+    config: &Config,
+    fallback: &[PathBuf],
+) -> Result<LoadedRules> {
     let paths: Vec<PathBuf> = if !args.rules.is_empty() {
         args.rules.clone()
     } else if !config.rules.paths.is_empty() {
@@ -74,7 +78,11 @@ pub(crate) fn load_rules(args: &RuleArgs, config: &Config, fallback: &[PathBuf])
             bail!("rule path {} does not exist", p.display());
         }
     }
-    let sigma_config = match args.placeholders.as_ref().or(config.rules.placeholders.as_ref()) {
+    let sigma_config = match args
+        .placeholders
+        .as_ref()
+        .or(config.rules.placeholders.as_ref())
+    {
         Some(p) => SigmaConfig::from_file(p)
             .with_context(|| format!("reading placeholders {}", p.display()))?,
         None => SigmaConfig::default(),

@@ -11,7 +11,10 @@ use crate::config::Config;
 
 /// The rule folders of a SigmaHQ checkout, given its `regression_data` folder.
 fn sibling_rule_dirs(dir: &Path) -> Vec<PathBuf> {
-    let Some(root) = dir.canonicalize().ok().and_then(|d| d.parent().map(Path::to_path_buf))
+    let Some(root) = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.parent().map(Path::to_path_buf))
     else {
         return Vec::new();
     };
