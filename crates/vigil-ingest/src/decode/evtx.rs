@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
-use vigil_core::{Event, SourceRef, Value};
+use vigil_core::{Event, SourceRef};
 
 use super::tree::Json;
 use super::windows::{self, Rendering};
@@ -218,15 +218,6 @@ fn to_event(
     match windows::rendering(&tree) {
         Some(Rendering::EvtxJson) => windows::normalise(Rendering::EvtxJson, &tree, &mut event),
         _ => return Err(fail("record has no Event/System element".to_string())),
-    }
-    // An exported log renumbers its record headers from 1; `EventRecordID` is the number the
-    // event had on its host, the one analysts search for.
-    if let Some(id) = event
-        .get_str("EventRecordID")
-        .and_then(Value::as_text)
-        .and_then(|t| t.as_str().parse().ok())
-    {
-        event.source.record_id = Some(id);
     }
     Ok(event)
 }

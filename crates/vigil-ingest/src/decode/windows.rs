@@ -364,6 +364,15 @@ fn finish(event: &mut Event) {
         logsource = logsource.with_service(service);
     }
     event.logsource = logsource;
+    // An exported log renumbers its record headers from 1, and a JSON file only has positions;
+    // `EventRecordID` is the number the event had on its host, the one analysts search for.
+    if let Some(id) = event
+        .get_str("EventRecordID")
+        .and_then(Value::as_f64)
+        .filter(|id| *id >= 0.0)
+    {
+        event.source.record_id = Some(id as u64);
+    }
     // evtx_dump (and so the SigmaHQ regression JSON) writes SystemTime to the microsecond,
     // the `evtx` crate and Windows to 100 ns: one canonical form keeps EVTX and JSON equal.
     let system_time = Symbol::intern("TimeCreated_SystemTime");
