@@ -55,7 +55,10 @@ fn winlogbeat_maps_to_evtx_names() {
     assert_eq!(e.get_str("winlog.user.name"), Some(&s("SYSTEM")));
     assert_eq!(e.get_str("winlog.api"), Some(&s("wineventlog")));
     // The record id is the host's EventRecordID; the offset locates the record in the file.
-    assert_eq!((e.source.record_id, e.source.offset), (Some(81234), Some(0)));
+    assert_eq!(
+        (e.source.record_id, e.source.offset),
+        (Some(81234), Some(0))
+    );
 
     let e = &d.events[1];
     assert_eq!(e.get_str("EventID"), Some(&Value::Int(4624)));

@@ -236,7 +236,10 @@ const PRUNE_MAX: usize = 64;
 
 /// Literals kept per automaton before it is built as a full DFA (fast, but memory grows with
 /// the number of states); larger sets use aho-corasick's own choice (a contiguous NFA).
-const DFA_MAX_PATTERNS: usize = 500;
+const DFA_MAX_PATTERNS: usize = 100;
+
+/// Literal sets up to this size get a SIMD-prefiltered gate automaton (see [`Automaton`]).
+const GATE_MAX_PATTERNS: usize = 64;
 
 /// Per-field automata over the required literals of a set of items (the engine's rule
 /// variants): a literal from a `field: value` test is only looked for in that field's values;
@@ -253,6 +256,10 @@ pub struct Prefilter {
 #[derive(Debug)]
 struct Automaton {
     ac: AhoCorasick,
+    /// A leftmost-first automaton over the same literals, only asked "is there any?": unlike
+    /// overlapping search it can use the SIMD (Teddy) prefilter, so a value without any literal
+    /// (the common case) is rejected at memory speed.
+    gate: Option<AhoCorasick>,
     /// Pattern id → item ids that list this literal.
     items: Vec<Vec<u32>>,
     /// First index of this automaton's patterns in the seen table.
@@ -272,7 +279,8 @@ pub struct ScanState {
     seen: Vec<u32>,
     scan: u32,
     num_buf: String,
-    lower_buf: String,
+    /// Every value of the current event, lowercased, joined by newlines (keyword scan).
+    joined: String,
 }
 
 impl ScanState {
@@ -330,7 +338,18 @@ impl Prefilter {
                 b.kind(Some(AhoCorasickKind::DFA));
             }
             let ac = b.build(&patterns).expect("literal patterns always build");
-            let automaton = Automaton { ac, items, offset };
+            let gate = (patterns.len() <= GATE_MAX_PATTERNS).then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&patterns)
+                    .expect("literal patterns always build")
+            });
+            let automaton = Automaton {
+                ac,
+                gate,
+                items,
+                offset,
+            };
             offset += patterns.len();
             match field {
                 Some(f) => by_field.push((f, automaton)),
@@ -376,59 +395,101 @@ impl Prefilter {
             state.seen.iter_mut().for_each(|s| *s = 0);
             state.scan = 1;
         }
+        let ScanState {
+            marks,
+            epoch,
+            candidates,
+            seen,
+            scan,
+            num_buf,
+            joined,
+        } = state;
+        let mut hits = Hits {
+            marks,
+            epoch: *epoch,
+            candidates,
+            seen,
+            scan: *scan,
+        };
+        joined.clear();
         for field in event.fields() {
-            if let Ok(i) = self.by_field.binary_search_by_key(&field.name, |(f, _)| *f) {
-                scan_value(&self.by_field[i].1, &field.value, state);
+            let automaton = self
+                .by_field
+                .binary_search_by_key(&field.name, |(f, _)| *f)
+                .ok()
+                .map(|i| &self.by_field[i].1);
+            for_each_text(&field.value, num_buf, &mut |text| {
+                if let Some(a) = automaton {
+                    hits.scan_text(a, text);
+                }
+                if self.any_field.is_some() {
+                    joined.push_str(text);
+                    joined.push('\n');
+                }
+            });
+        }
+        // Keyword literals may occur in any value: one pass over all values joined by a
+        // newline costs far less than a pass per value. Every value is present intact, so no
+        // occurrence is lost; a literal spanning two values only adds a candidate, which
+        // verification then rejects.
+        if let Some(a) = &self.any_field {
+            hits.scan_text(a, joined);
+        }
+    }
+}
+
+/// Calls `f` with the lowercased string form of each scalar in `value` (list elements one by
+/// one; null has none).
+fn for_each_text(value: &Value, num_buf: &mut String, f: &mut impl FnMut(&str)) {
+    match value {
+        Value::List(items) => {
+            for v in items {
+                for_each_text(v, num_buf, f);
             }
-            if let Some(a) = &self.any_field {
-                scan_value(a, &field.value, state);
+        }
+        Value::Str(t) => f(t.lower()),
+        Value::Null => {}
+        // Numbers and booleans are already lowercase ASCII.
+        other => {
+            if let Some(s) = other.scalar_str(num_buf) {
+                f(s);
             }
         }
     }
 }
 
-fn scan_value(a: &Automaton, value: &Value, state: &mut ScanState) {
-    if let Value::List(items) = value {
-        for v in items {
-            scan_value(a, v, state);
+/// The mutable parts of a [`ScanState`] a scan writes to.
+struct Hits<'a> {
+    marks: &'a mut Vec<u32>,
+    epoch: u32,
+    candidates: &'a mut Vec<u32>,
+    seen: &'a mut Vec<u32>,
+    scan: u32,
+}
+
+impl Hits<'_> {
+    /// Marks the items of every pattern of `a` occurring in `text`.
+    fn scan_text(&mut self, a: &Automaton, text: &str) {
+        // The shortest literal kept is two (rare) bytes.
+        if text.len() < 2 {
+            return;
         }
-        return;
-    }
-    let ScanState {
-        marks,
-        epoch,
-        candidates,
-        seen,
-        scan,
-        num_buf,
-        lower_buf,
-    } = state;
-    let text: &str = match value {
-        Value::Str(t) => t.lower(),
-        Value::Null | Value::List(_) => return,
-        other => match other.scalar_str(num_buf) {
-            Some(s) => {
-                lower_buf.clear();
-                lower_buf.push_str(s);
-                lower_buf.make_ascii_lowercase();
-                lower_buf.as_str()
+        // Most values contain no literal at all: the plain search uses the automaton's
+        // prefilter and skips ahead, where an overlapping search walks every byte.
+        if !a.gate.as_ref().unwrap_or(&a.ac).is_match(text) {
+            return;
+        }
+        for m in a.ac.find_overlapping_iter(text) {
+            let p = m.pattern().as_usize();
+            if self.seen[a.offset + p] == self.scan {
+                continue;
             }
-            None => return,
-        },
-    };
-    if text.len() < 2 {
-        return;
-    }
-    for m in a.ac.find_overlapping_iter(text) {
-        let p = m.pattern().as_usize();
-        if seen[a.offset + p] == *scan {
-            continue;
-        }
-        seen[a.offset + p] = *scan;
-        for &item in &a.items[p] {
-            if marks[item as usize] != *epoch {
-                marks[item as usize] = *epoch;
-                candidates.push(item);
+            self.seen[a.offset + p] = self.scan;
+            for &item in &a.items[p] {
+                if self.marks[item as usize] != self.epoch {
+                    self.marks[item as usize] = self.epoch;
+                    self.candidates.push(item);
+                }
             }
         }
     }
