@@ -46,13 +46,13 @@ pub enum Matcher {
     /// A wildcard-free string: `pattern` is lowercased unless `cased`.
     Str {
         kind: StrKind,
-        pattern: Box<str>,
+        pattern: Pattern,
         cased: bool,
     },
     /// A string with live `*`/`?` wildcards.
     Glob(Glob),
     /// `|re` (flags applied at build time).
-    Regex(regex::Regex),
+    Regex(SigmaRegex),
     /// `|cidr`.
     Cidr(ipnet::IpNet),
     /// `|lt|lte|gt|gte`.
@@ -175,7 +175,7 @@ impl Matcher {
                 Some(other) => with_str(value, |raw, lower| {
                     let hay = if *cased { raw } else { lower };
                     other_matches(other, &|oraw, olower| {
-                        str_cmp(*kind, hay, if *cased { oraw } else { olower })
+                        str_cmp_plain(*kind, hay, if *cased { oraw } else { olower })
                     })
                 }),
                 None => false,
@@ -252,12 +252,144 @@ impl NumOp {
 }
 
 #[inline]
-fn str_cmp(kind: StrKind, hay: &str, pattern: &str) -> bool {
+fn str_cmp(kind: StrKind, hay: &str, pattern: &Pattern) -> bool {
+    match kind {
+        StrKind::Equals => hay == &**pattern,
+        StrKind::StartsWith => hay.starts_with(&**pattern),
+        StrKind::EndsWith => hay.ends_with(&**pattern),
+        StrKind::Contains => pattern.is_contained_in(hay),
+    }
+}
+
+/// A compiled `|re` value. The meta engine runs with its bounded backtracker off: on the
+/// short values of log fields that engine spent most of its time clearing its visited set,
+/// where the lazy DFA answers `is_match` directly.
+#[derive(Clone, Debug)]
+pub struct SigmaRegex {
+    re: regex_automata::meta::Regex,
+    pattern: Box<str>,
+}
+
+impl SigmaRegex {
+    /// Compiles `pattern` with Sigma's flags (`i`, `m`, `s`).
+    pub fn new(
+        pattern: &str,
+        ignore_case: bool,
+        multi_line: bool,
+        dot_all: bool,
+    ) -> Result<SigmaRegex, String> {
+        let re = regex_automata::meta::Builder::new()
+            .configure(regex_automata::meta::Config::new().backtrack(false))
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .case_insensitive(ignore_case)
+                    .multi_line(multi_line)
+                    .dot_matches_new_line(dot_all),
+            )
+            .build(pattern)
+            .map_err(|e| e.to_string())?;
+        Ok(SigmaRegex {
+            re,
+            pattern: pattern.into(),
+        })
+    }
+
+    /// True when the expression matches somewhere in `hay`.
+    #[inline]
+    pub fn is_match(&self, hay: &str) -> bool {
+        self.re.is_match(hay)
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
+/// [`str_cmp`] against a pattern known only at evaluation time (`fieldref`).
+fn str_cmp_plain(kind: StrKind, hay: &str, pattern: &str) -> bool {
     match kind {
         StrKind::Equals => hay == pattern,
         StrKind::StartsWith => hay.starts_with(pattern),
         StrKind::EndsWith => hay.ends_with(pattern),
         StrKind::Contains => memchr::memmem::find(hay.as_bytes(), pattern.as_bytes()).is_some(),
+    }
+}
+
+/// The text of a plain string value, with a substring searcher built the first time a
+/// `contains` test uses it (building one per comparison showed in profiles; building them all
+/// up front would cost memory for the many patterns never verified).
+#[derive(Clone, Default)]
+pub struct Pattern {
+    text: Box<str>,
+    finder: std::sync::OnceLock<Box<memchr::memmem::Finder<'static>>>,
+}
+
+impl Pattern {
+    /// True when the pattern occurs in `hay`.
+    #[inline]
+    pub fn is_contained_in(&self, hay: &str) -> bool {
+        if hay.len() < self.text.len() {
+            return false;
+        }
+        self.finder
+            .get_or_init(|| {
+                Box::new(memchr::memmem::Finder::new(self.text.as_bytes()).into_owned())
+            })
+            .find(hay.as_bytes())
+            .is_some()
+    }
+}
+
+impl std::ops::Deref for Pattern {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.text, f)
+    }
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<&str> for Pattern {
+    fn from(s: &str) -> Self {
+        Pattern {
+            text: s.into(),
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl From<String> for Pattern {
+    fn from(s: String) -> Self {
+        Pattern {
+            text: s.into_boxed_str(),
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl From<Box<str>> for Pattern {
+    fn from(text: Box<str>) -> Self {
+        Pattern {
+            text,
+            finder: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -450,7 +582,10 @@ mod tests {
             (m("*", None), None),
             (m("", None), None),
             (Matcher::Null, None),
-            (Matcher::Regex(regex::Regex::new("a").unwrap()), None),
+            (
+                Matcher::Regex(SigmaRegex::new("a", false, false, false).unwrap()),
+                None,
+            ),
         ];
         for (matcher, want) in cases {
             let got = matcher.prefilter_literals();

@@ -221,15 +221,16 @@ impl Modifiers {
             });
         }
         if self.re {
-            let re = regex::RegexBuilder::new(&text)
-                .case_insensitive(self.re_ignore_case)
-                .multi_line(self.re_multi_line)
-                .dot_matches_new_line(self.re_dot_all)
-                .build()
-                .map_err(|e| RejectReason::InvalidRegex {
-                    pattern: text.clone(),
-                    message: e.to_string(),
-                })?;
+            let re = crate::matcher::SigmaRegex::new(
+                &text,
+                self.re_ignore_case,
+                self.re_multi_line,
+                self.re_dot_all,
+            )
+            .map_err(|message| RejectReason::InvalidRegex {
+                pattern: text.clone(),
+                message,
+            })?;
             return Ok(Matcher::Regex(re));
         }
 
