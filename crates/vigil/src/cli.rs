@@ -133,8 +133,8 @@ pub enum BenchCommand {
         /// Worker threads (default: one per core).
         #[arg(long, short = 'j', value_name = "N")]
         threads: Option<usize>,
-        /// Repetitions of each pass; the best is reported.
-        #[arg(long, default_value_t = 3)]
+        /// Paired repetitions (decode-only then decode+detect); best times and the median ratio are reported.
+        #[arg(long, default_value_t = 5)]
         runs: usize,
     },
 }

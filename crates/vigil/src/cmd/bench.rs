@@ -20,20 +20,37 @@ impl HuntSink for Discard {
     fn file_failed(&mut self, _: &IngestError) {}
 }
 
-fn best(
+/// Runs decode-only and decode+detect alternately `runs` times: each pair sees the same
+/// machine state, so the ratio of a pair is robust to drift on a noisy host. Returns the
+/// fastest run of each and the median of the per-pair ratios.
+fn paired(
     files: &[PathBuf],
     engine: &vigil_sigma::engine::Engine,
-    opts: &HuntOptions,
+    decode_opts: &HuntOptions,
+    detect_opts: &HuntOptions,
     runs: usize,
-) -> Result<HuntSummary> {
-    let mut best: Option<HuntSummary> = None;
+) -> Result<(HuntSummary, HuntSummary, f64)> {
+    let mut best_decode: Option<HuntSummary> = None;
+    let mut best_detect: Option<HuntSummary> = None;
+    let mut ratios = Vec::new();
     for _ in 0..runs.max(1) {
-        let s = run_hunt(files, engine, opts, &mut Discard)?;
-        if best.as_ref().is_none_or(|b| s.elapsed < b.elapsed) {
-            best = Some(s);
+        let d = run_hunt(files, engine, decode_opts, &mut Discard)?;
+        let e = run_hunt(files, engine, detect_opts, &mut Discard)?;
+        ratios.push(e.elapsed.as_secs_f64() / d.elapsed.as_secs_f64().max(1e-9));
+        if best_decode.as_ref().is_none_or(|b| d.elapsed < b.elapsed) {
+            best_decode = Some(d);
+        }
+        if best_detect.as_ref().is_none_or(|b| e.elapsed < b.elapsed) {
+            best_detect = Some(e);
         }
     }
-    Ok(best.expect("at least one run"))
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    Ok((
+        best_decode.expect("at least one run"),
+        best_detect.expect("at least one run"),
+        median,
+    ))
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
@@ -69,15 +86,15 @@ pub fn hunt(
     };
     // Warm the page cache so neither pass pays for the first read.
     let _ = run_hunt(&files, &loaded.engine, &decode_opts, &mut Discard)?;
-    let decode = best(&files, &loaded.engine, &decode_opts, runs)?;
-    let detect = best(&files, &loaded.engine, &detect_opts, runs)?;
+    let (decode, detect, median_ratio) =
+        paired(&files, &loaded.engine, &decode_opts, &detect_opts, runs)?;
     let threads_used = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         threads
     };
     println!(
-        "input: {} files, {} events, {:.1} MB; rules: {} loaded; threads: {threads_used}; best of {runs} runs",
+        "input: {} files, {} events, {:.1} MB; rules: {} loaded; threads: {threads_used}; best of {runs} runs each, alternated",
         decode.files,
         decode.events,
         decode.bytes as f64 / 1e6,
@@ -95,7 +112,8 @@ pub fn hunt(
         detect.detections
     );
     println!(
-        "ratio (decode+detect time / decode-only time): {:.3}",
+        "ratio (decode+detect time / decode-only time): {:.3} (median of {runs} paired runs; best-of ratio {:.3})",
+        median_ratio,
         detect.elapsed.as_secs_f64() / decode.elapsed.as_secs_f64().max(1e-9)
     );
     if let Some(mib) = peak_rss_mib() {
