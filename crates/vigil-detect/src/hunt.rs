@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use vigil_core::Level;
+use vigil_core::{Event, Level};
 use vigil_ingest::{DecodeError, DecodeOptions, IngestError, decode_file};
 use vigil_sigma::engine::{Engine, Scratch};
 
@@ -150,6 +150,9 @@ pub fn hunt(
     Ok(summary)
 }
 
+/// Events decoded before they are run through the engine together.
+const BATCH: usize = 128;
+
 fn hunt_file(
     index: usize,
     path: &std::path::Path,
@@ -162,24 +165,30 @@ fn hunt_file(
     let mut detections = Vec::new();
     let mut errors = Vec::new();
     let mut events = 0u64;
+    // Events are detected in batches rather than one by one as decoded: the decoder and the
+    // engine each keep their working set in cache for a whole batch instead of evicting each
+    // other on every event (measured: the same instructions ran markedly slower interleaved).
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut run_batch = |batch: &mut Vec<Event>, detections: &mut Vec<Detection>| {
+        for event in batch.drain(..) {
+            detect(engine, &event, scratch, matches, opts.min_level, detections);
+        }
+    };
     let result = decode_file(
         path,
         decode,
         &mut |event| {
             events += 1;
             if !opts.decode_only {
-                detect(
-                    engine,
-                    &event,
-                    scratch,
-                    matches,
-                    opts.min_level,
-                    &mut detections,
-                );
+                batch.push(event);
+                if batch.len() == BATCH {
+                    run_batch(&mut batch, &mut detections);
+                }
             }
         },
         &mut |e| errors.push(e),
     );
+    run_batch(&mut batch, &mut detections);
     let (failure, format, bytes) = match result {
         Ok(stats) => (None, Some(stats.format.to_string()), stats.bytes),
         Err(e) => (Some(e), None, 0),
