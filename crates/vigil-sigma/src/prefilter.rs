@@ -238,6 +238,18 @@ const PRUNE_MAX: usize = 64;
 /// the number of states); larger sets use aho-corasick's own choice (a contiguous NFA).
 const DFA_MAX_PATTERNS: usize = 100;
 
+/// Longest literal put in an automaton, in bytes. A longer required literal is represented by
+/// its last `WINDOW` bytes: any piece of a required literal is required too, so the prefilter
+/// stays a necessary condition, while the automata shrink enough to be DFAs (SigmaHQ's
+/// `CommandLine` literals as a full DFA: 60 MB; windowed: a few MB) and the walk over long
+/// values is several times cheaper than through an NFA's failure links.
+const WINDOW: usize = 12;
+
+/// The bytes of `lit` the automaton looks for (see [`WINDOW`]).
+fn window(lit: &[u8]) -> &[u8] {
+    &lit[lit.len().saturating_sub(WINDOW)..]
+}
+
 /// Literal sets up to this size get a SIMD-prefiltered gate automaton (see [`Automaton`]).
 const GATE_MAX_PATTERNS: usize = 64;
 
@@ -281,6 +293,67 @@ pub struct ScanState {
     num_buf: String,
     /// Every value of the current event, lowercased, joined by newlines (keyword scan).
     joined: String,
+    /// Scan results of recently seen short values (see [`Memo`]).
+    memo: Memo,
+}
+
+/// Values up to this many bytes have their scan results remembered.
+const MEMO_TEXT_MAX: usize = 96;
+/// Results with more matched literals than this are not remembered.
+const MEMO_PATTERNS_MAX: usize = 6;
+/// Slots of the direct-mapped memo (about 300 KB per thread).
+const MEMO_SLOTS: usize = 2048;
+
+/// A direct-mapped cache of (automaton, value) → literals found, per thread.
+///
+/// Log fields repeat heavily (the same `Image`, `Hashes`, `Product`, `User` on thousands of
+/// events); remembering what a short value contains skips the automaton walk, whose cost is
+/// mostly cache misses in large automata. Entries compare the whole value, so a hit is exact;
+/// slots are preallocated and overwritten, so a warm scan allocates nothing.
+#[derive(Debug)]
+struct Memo {
+    slots: Vec<MemoSlot>,
+    hasher: foldhash::fast::FixedState,
+}
+
+#[derive(Clone, Debug)]
+struct MemoSlot {
+    /// Address of the automaton the result belongs to (0 = empty slot).
+    automaton: usize,
+    hash: u64,
+    len: u8,
+    count: u8,
+    text: [u8; MEMO_TEXT_MAX],
+    patterns: [u32; MEMO_PATTERNS_MAX],
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo {
+            slots: Vec::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5167_6d61),
+        }
+    }
+}
+
+impl Memo {
+    fn slot(&mut self, automaton: usize, text: &str) -> (u64, &mut MemoSlot) {
+        use std::hash::BuildHasher;
+        if self.slots.is_empty() {
+            let empty = MemoSlot {
+                automaton: 0,
+                hash: 0,
+                len: 0,
+                count: 0,
+                text: [0; MEMO_TEXT_MAX],
+                patterns: [0; MEMO_PATTERNS_MAX],
+            };
+            self.slots = vec![empty; MEMO_SLOTS];
+        }
+        let hash = self.hasher.hash_one((automaton, text));
+        let i = (hash as usize) % MEMO_SLOTS;
+        (hash, &mut self.slots[i])
+    }
 }
 
 impl ScanState {
@@ -313,13 +386,14 @@ impl ScanState {
 impl Prefilter {
     /// Builds the automata from `(item id, literal set)` pairs.
     pub fn build(sets: &[(u32, Vec<Literal>)]) -> Prefilter {
-        type Patterns<'a> = (HashMap<&'a str, usize>, Vec<&'a str>, Vec<Vec<u32>>);
+        type Patterns<'a> = (HashMap<&'a [u8], usize>, Vec<&'a [u8]>, Vec<Vec<u32>>);
         let mut groups: BTreeMap<Option<Symbol>, Patterns<'_>> = BTreeMap::new();
         for (item, set) in sets {
             for lit in set {
                 let (index, patterns, items) = groups.entry(lit.field).or_default();
-                let id = *index.entry(lit.text.as_str()).or_insert_with(|| {
-                    patterns.push(lit.text.as_str());
+                let window = window(lit.text.as_bytes());
+                let id = *index.entry(window).or_insert_with(|| {
+                    patterns.push(window);
                     items.push(Vec::new());
                     patterns.len() - 1
                 });
@@ -403,6 +477,7 @@ impl Prefilter {
             scan,
             num_buf,
             joined,
+            memo,
         } = state;
         let mut hits = Hits {
             marks,
@@ -410,6 +485,7 @@ impl Prefilter {
             candidates,
             seen,
             scan: *scan,
+            memo,
         };
         joined.clear();
         for field in event.fields() {
@@ -420,7 +496,7 @@ impl Prefilter {
                 .map(|i| &self.by_field[i].1);
             for_each_text(&field.value, num_buf, &mut |text| {
                 if let Some(a) = automaton {
-                    hits.scan_text(a, text);
+                    hits.scan_value(a, text);
                 }
                 if self.any_field.is_some() {
                     joined.push_str(text);
@@ -433,7 +509,7 @@ impl Prefilter {
         // occurrence is lost; a literal spanning two values only adds a candidate, which
         // verification then rejects.
         if let Some(a) = &self.any_field {
-            hits.scan_text(a, joined);
+            hits.scan_text(a, joined, &mut None);
         }
     }
 }
@@ -465,11 +541,45 @@ struct Hits<'a> {
     candidates: &'a mut Vec<u32>,
     seen: &'a mut Vec<u32>,
     scan: u32,
+    memo: &'a mut Memo,
 }
 
 impl Hits<'_> {
-    /// Marks the items of every pattern of `a` occurring in `text`.
-    fn scan_text(&mut self, a: &Automaton, text: &str) {
+    /// Marks the items of every pattern of `a` occurring in the field value `text`,
+    /// answering from the memo when this value was scanned by `a` recently.
+    fn scan_value(&mut self, a: &Automaton, text: &str) {
+        if text.len() > MEMO_TEXT_MAX {
+            self.scan_text(a, text, &mut None);
+            return;
+        }
+        let id = a as *const Automaton as usize;
+        let (hash, slot) = self.memo.slot(id, text);
+        if slot.automaton == id
+            && slot.hash == hash
+            && slot.text[..slot.len as usize] == *text.as_bytes()
+        {
+            let (count, patterns) = (slot.count as usize, slot.patterns);
+            for &p in &patterns[..count] {
+                self.mark(a, p as usize);
+            }
+            return;
+        }
+        let mut found = Some(Found::default());
+        self.scan_text(a, text, &mut found);
+        if let Some(found) = found {
+            let (_, slot) = self.memo.slot(id, text);
+            slot.automaton = id;
+            slot.hash = hash;
+            slot.len = text.len() as u8;
+            slot.text[..text.len()].copy_from_slice(text.as_bytes());
+            slot.count = found.count as u8;
+            slot.patterns = found.patterns;
+        }
+    }
+
+    /// Marks the items of every pattern of `a` occurring in `text`; records the patterns in
+    /// `found` (which becomes `None` when there are too many to remember).
+    fn scan_text(&mut self, a: &Automaton, text: &str, found: &mut Option<Found>) {
         // The shortest literal kept is two (rare) bytes.
         if text.len() < 2 {
             return;
@@ -481,18 +591,39 @@ impl Hits<'_> {
         }
         for m in a.ac.find_overlapping_iter(text) {
             let p = m.pattern().as_usize();
-            if self.seen[a.offset + p] == self.scan {
-                continue;
-            }
-            self.seen[a.offset + p] = self.scan;
-            for &item in &a.items[p] {
-                if self.marks[item as usize] != self.epoch {
-                    self.marks[item as usize] = self.epoch;
-                    self.candidates.push(item);
+            if let Some(f) = found {
+                if f.count < MEMO_PATTERNS_MAX {
+                    f.patterns[f.count] = p as u32;
+                    f.count += 1;
+                } else {
+                    *found = None;
                 }
+            }
+            self.mark(a, p);
+        }
+    }
+
+    /// Marks the items listing pattern `p` of `a` (once per scan).
+    #[inline]
+    fn mark(&mut self, a: &Automaton, p: usize) {
+        if self.seen[a.offset + p] == self.scan {
+            return;
+        }
+        self.seen[a.offset + p] = self.scan;
+        for &item in &a.items[p] {
+            if self.marks[item as usize] != self.epoch {
+                self.marks[item as usize] = self.epoch;
+                self.candidates.push(item);
             }
         }
     }
+}
+
+/// Patterns a scan found, for the memo.
+#[derive(Default)]
+struct Found {
+    count: usize,
+    patterns: [u32; MEMO_PATTERNS_MAX],
 }
 
 #[cfg(test)]
