@@ -88,6 +88,7 @@ fn hunt_bundled_sample_finds_the_story() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("summary: 2 files"), "{stderr}");
     assert!(stderr.contains("7 events"), "{stderr}");
+    assert!(stderr.contains("rules: 5 loaded, 0 rejected"), "{stderr}");
 }
 
 #[test]

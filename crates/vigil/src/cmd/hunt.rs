@@ -111,7 +111,12 @@ pub fn run(args: HuntArgs, config: &Config) -> Result<ExitCode> {
             sink.warnings - WARNINGS_SHOWN
         );
     }
-    eprintln!("{}", summary_text(&summary));
+    eprintln!(
+        "{}\nrules: {} loaded, {} rejected",
+        summary_text(&summary),
+        rules.loaded(),
+        rules.rejections().count()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
