@@ -429,14 +429,15 @@ impl std::fmt::Write for StackStr {
 /// on the stack); `false` for null and lists.
 #[inline]
 pub(crate) fn with_str(value: &Value, f: impl FnOnce(&str, &str) -> bool) -> bool {
-    let mut buf = StackStr::new();
     match value {
         Value::Str(t) => f(t.as_str(), t.lower()),
         Value::Int(i) => {
+            let mut buf = StackStr::new();
             let _ = write!(buf, "{i}");
             f(buf.as_str(), buf.as_str())
         }
         Value::Float(x) => {
+            let mut buf = StackStr::new();
             let _ = write!(buf, "{x}");
             f(buf.as_str(), buf.as_str())
         }
