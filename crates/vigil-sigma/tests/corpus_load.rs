@@ -2,32 +2,20 @@
 //! that (almost) everything parses, that every rejection has a reason, and that the
 //! placeholder rules resolve with the sample configuration.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Instant;
 
 use vigil_sigma::ruleset::{SigmaConfig, load_rules};
-
-const FOLDERS: [&str; 5] = [
-    "rules",
-    "rules-emerging-threats",
-    "rules-threat-hunting",
-    "rules-placeholder",
-    "rules-compliance",
-];
-
-fn sample_config() -> SigmaConfig {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
-    SigmaConfig::from_file(&path).expect("sample placeholder config parses")
-}
 
 #[test]
 fn whole_sigmahq_rule_set_loads() {
     let Some(root) = vigil_core::corpus::corpus_path("sigma") else {
         return;
     };
-    let paths: Vec<PathBuf> = FOLDERS.iter().map(|f| root.join(f)).collect();
+    let paths = common::sigmahq_rule_dirs(&root);
     let start = Instant::now();
-    let set = load_rules(&paths, &sample_config());
+    let set = load_rules(&paths, &common::sample_placeholders());
     let elapsed = start.elapsed();
     let report = &set.report;
     eprintln!("{report}loaded in {elapsed:?}");

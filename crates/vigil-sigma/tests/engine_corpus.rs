@@ -9,23 +9,16 @@
 //!
 //! Skipped (saying so) when the corpus is absent outside CI; a failure in CI.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use vigil_core::corpus::corpus_path;
 use vigil_core::{Event, LogSource};
 use vigil_sigma::engine::{Engine, Scratch};
 use vigil_sigma::error::RejectReason;
 use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::{SigmaConfig, load_rules};
-
-const RULE_DIRS: [&str; 5] = [
-    "rules",
-    "rules-emerging-threats",
-    "rules-threat-hunting",
-    "rules-placeholder",
-    "rules-compliance",
-];
 
 struct Compiled {
     engine: Engine,
@@ -36,11 +29,8 @@ struct Compiled {
 
 fn compile_sigmahq() -> Option<Compiled> {
     let root = corpus_path("sigma")?;
-    let paths: Vec<PathBuf> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
     // The sample placeholder values let the rules-placeholder rules load too.
-    let placeholders = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
-    let config = SigmaConfig::from_file(&placeholders).expect("sample placeholders parse");
-    let set = load_rules(&paths, &config);
+    let set = common::load_sigmahq(&root);
     let parse_rejected = set.report.rejected.len();
     let (engine, rejections) = Engine::compile(set.rules, &LogsourceMapping::builtin());
     let mut unmapped = BTreeMap::new();
@@ -88,42 +78,25 @@ fn sigmahq_rules_load_and_map() {
 fn event_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     if let Some(dir) = corpus_path("evtx-attack-samples") {
-        collect(&dir, "evtx", &mut files);
+        files.extend(common::files_with_ext(&dir, "evtx"));
     }
     if let Some(dir) = corpus_path("security-datasets/windows") {
-        collect(&dir, "json", &mut files);
+        files.extend(common::files_with_ext(&dir, "json"));
     }
     // Non-Windows JSON (CloudTrail, Entra/M365 audit): routed by the event's logsource.
     for dir in ["cloudtrail", "identity"] {
         if let Some(dir) = corpus_path(dir) {
-            collect(&dir, "json", &mut files);
+            files.extend(common::files_with_ext(&dir, "json"));
         }
     }
     // SigmaHQ's regression events: positives by construction, so the prefilter is exercised
     // on events that do match.
     if let Some(dir) = corpus_path("sigma/regression_data") {
-        collect(&dir, "evtx", &mut files);
-        collect(&dir, "json", &mut files);
+        files.extend(common::files_with_ext(&dir, "evtx"));
+        files.extend(common::files_with_ext(&dir, "json"));
     }
     files.sort();
     files
-}
-
-fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, ext, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
-        {
-            out.push(path);
-        }
-    }
 }
 
 #[test]

@@ -3,14 +3,14 @@
 //! (the first pass fills the per-thread caches: regex lazy DFAs, the scratch's logsource table).
 //! Skipped, saying so, when the corpus is absent outside CI.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
 
 use vigil_core::corpus::corpus_path;
-use vigil_sigma::engine::{Engine, Scratch};
-use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::{SigmaConfig, load_rules};
+use vigil_sigma::engine::Scratch;
+use vigil_sigma::ruleset::SigmaConfig;
 
 struct Counting;
 
@@ -36,39 +36,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
-        {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn evaluate_allocates_nothing_once_warm() {
     let (Some(sigma), Some(samples)) = (corpus_path("sigma"), corpus_path("evtx-attack-samples"))
     else {
         return;
     };
-    let set = load_rules(&[sigma.join("rules")], &SigmaConfig::default());
-    let (engine, _) = Engine::compile(set.rules, &LogsourceMapping::builtin());
-    let mut files = Vec::new();
-    collect(&samples, &mut files);
-    files.sort();
-    let mut events = Vec::new();
-    let opts = vigil_ingest::DecodeOptions { evtx_threads: 1 };
-    for f in &files {
-        let _ = vigil_ingest::decode_file(f, &opts, &mut |e| events.push(e), &mut |_| {});
-    }
+    let engine = common::compile_builtin(&[sigma.join("rules")], &SigmaConfig::default());
+    let files = common::files_with_ext(&samples, "evtx");
+    let events = common::decode_all(&files, &vigil_ingest::DecodeOptions { evtx_threads: 1 });
     assert!(!events.is_empty());
 
     let mut scratch = Scratch::new(&engine);

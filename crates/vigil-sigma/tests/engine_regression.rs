@@ -4,26 +4,12 @@
 //! events (1 when absent) of the EVTX and of its JSON rendering, and `evaluate` must equal
 //! `evaluate_naive` on each of them. Skipped, saying so, when the corpus is absent outside CI.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use vigil_core::corpus::corpus_path;
-use vigil_sigma::engine::{Engine, Scratch};
-use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::{SigmaConfig, load_rules};
-
-fn info_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            info_files(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "info.yml") {
-            out.push(path);
-        }
-    }
-}
+use vigil_sigma::engine::Scratch;
 
 /// `(rule id, match_count)` of a case, read from its info.yml (only the keys needed here).
 fn case(info: &Path) -> Option<(String, usize)> {
@@ -52,23 +38,8 @@ fn regression_cases_fire_through_the_engine() {
     let Some(sigma) = corpus_path("sigma") else {
         return;
     };
-    let dirs = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-threat-hunting",
-        "rules-placeholder",
-        "rules-compliance",
-    ];
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| sigma.join(d)).collect();
-    let placeholders = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
-    let config = SigmaConfig::from_file(&placeholders).expect("sample placeholders parse");
-    let (engine, _) = Engine::compile(
-        load_rules(&paths, &config).rules,
-        &LogsourceMapping::builtin(),
-    );
-    let mut infos = Vec::new();
-    info_files(&sigma.join("regression_data"), &mut infos);
-    infos.sort();
+    let engine = common::sigmahq_engine(&sigma);
+    let infos = common::files_named(&sigma.join("regression_data"), "info.yml");
     assert!(infos.len() >= 200, "only {} cases", infos.len());
 
     let mut scratch = Scratch::new(&engine);

@@ -4,7 +4,7 @@
 //! positive side for thousands of rules the real corpora never trigger. Each synthetic event is
 //! evaluated against the whole rule set. Skipped, saying so, when the corpus is absent outside CI.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use vigil_core::corpus::corpus_path;
 use vigil_core::{Event, Symbol, Value};
@@ -12,7 +12,6 @@ use vigil_sigma::ast::{Condition, Detection, Rule, SearchBody};
 use vigil_sigma::engine::{Engine, Scratch};
 use vigil_sigma::mapping::{LogsourceMapping, Target};
 use vigil_sigma::matcher::{Matcher, StrKind};
-use vigil_sigma::ruleset::{SigmaConfig, load_rules};
 
 /// A string the matcher accepts, when one is easy to write down.
 fn sample(m: &Matcher) -> Option<Value> {
@@ -148,18 +147,8 @@ fn synthetic_positives_agree_with_naive() {
     let Some(sigma) = corpus_path("sigma") else {
         return;
     };
-    let dirs = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-threat-hunting",
-        "rules-placeholder",
-        "rules-compliance",
-    ];
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| sigma.join(d)).collect();
-    let placeholders = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/placeholders-sample.yml");
-    let config = SigmaConfig::from_file(&placeholders).expect("sample placeholders parse");
     let mapping = LogsourceMapping::builtin();
-    let (engine, _) = Engine::compile(load_rules(&paths, &config).rules, &mapping);
+    let (engine, _) = Engine::compile(common::load_sigmahq(&sigma).rules, &mapping);
 
     let mut scratch = Scratch::new(&engine);
     let (mut fast, mut naive) = (Vec::new(), Vec::new());

@@ -3,14 +3,14 @@
 //! renames. Uses every Sysmon 1 event of the EVTX attack samples and all SigmaHQ rules; skipped,
 //! saying so, when the corpus is absent outside CI.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use vigil_core::corpus::corpus_path;
 use vigil_core::{Event, Symbol, Value};
 use vigil_sigma::engine::{Engine, Scratch};
-use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::{SigmaConfig, load_rules};
+use vigil_sigma::ruleset::SigmaConfig;
 
 /// Sysmon 1 field → Security 4688 field (the inverse of the mapping's renames).
 const TO_4688: [(&str, &str); 6] = [
@@ -21,23 +21,6 @@ const TO_4688: [(&str, &str); 6] = [
     ("User", "SubjectUserName"),
     ("LogonId", "SubjectLogonId"),
 ];
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
-        {
-            out.push(path);
-        }
-    }
-}
 
 fn twin(sysmon: &Event) -> Event {
     let mut t = Event::new(sysmon.source.clone());
@@ -64,28 +47,15 @@ fn sysmon_1_and_its_4688_twin_fire_the_same_rules() {
     else {
         return;
     };
-    let set = load_rules(&[sigma.join("rules")], &SigmaConfig::default());
-    let (engine, _) = Engine::compile(set.rules, &LogsourceMapping::builtin());
-    let mut files = Vec::new();
-    collect(&samples, &mut files);
-    let mut sysmon_1 = Vec::new();
-    for f in &files {
-        let _ = vigil_ingest::decode_file(
-            f,
-            &Default::default(),
-            &mut |e: Event| {
-                let is_sysmon_1 = e
-                    .get_str("Channel")
-                    .and_then(Value::as_text)
-                    .is_some_and(|c| c.lower() == "microsoft-windows-sysmon/operational")
-                    && e.get_str("EventID") == Some(&Value::Int(1));
-                if is_sysmon_1 {
-                    sysmon_1.push(e);
-                }
-            },
-            &mut |_| {},
-        );
-    }
+    let engine = common::compile_builtin(&[sigma.join("rules")], &SigmaConfig::default());
+    let files = common::files_with_ext(&samples, "evtx");
+    let mut sysmon_1 = common::decode_all(&files, &Default::default());
+    sysmon_1.retain(|e| {
+        e.get_str("Channel")
+            .and_then(Value::as_text)
+            .is_some_and(|c| c.lower() == "microsoft-windows-sysmon/operational")
+            && e.get_str("EventID") == Some(&Value::Int(1))
+    });
     assert!(
         sysmon_1.len() > 100,
         "only {} Sysmon 1 events",

@@ -6,8 +6,10 @@
 //! decoder names fields (`EventData`/`UserData` children by name, System attributes as
 //! `Tag_Attribute`, spaces removed from data names as SigmaHQ's checker does).
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vigil_core::{Event, SourceRef, Symbol, Value};
 use vigil_sigma::parse::yaml::{Node, NodeKind, Scalar, parse_documents};
@@ -67,21 +69,6 @@ fn events(path: &Path) -> Vec<Event> {
         .collect()
 }
 
-fn find_infos(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            find_infos(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "info.yml") {
-            out.push(p);
-        }
-    }
-}
-
 fn seq(n: Option<&Node>) -> &[Node] {
     match n.map(|n| &n.kind) {
         Some(NodeKind::Seq(items)) => items,
@@ -94,25 +81,14 @@ fn sigmahq_regression_cases_match() {
     let Some(root) = vigil_core::corpus::corpus_path("sigma") else {
         return;
     };
-    let folders = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-threat-hunting",
-        "rules-placeholder",
-        "rules-compliance",
-    ];
-    let set = load_rules(
-        &folders.iter().map(|f| root.join(f)).collect::<Vec<_>>(),
-        &SigmaConfig::default(),
-    );
+    let set = load_rules(&common::sigmahq_rule_dirs(&root), &SigmaConfig::default());
     let by_id: HashMap<&str, &vigil_sigma::Rule> = set
         .rules
         .iter()
         .filter_map(|r| Some((r.id.as_deref()?, r)))
         .collect();
 
-    let mut infos = Vec::new();
-    find_infos(&root.join("regression_data"), &mut infos);
+    let infos = common::files_named(&root.join("regression_data"), "info.yml");
     let (mut cases, mut passed) = (0, 0);
     let mut failures = Vec::new();
     for info in &infos {
