@@ -8,9 +8,14 @@ use std::path::PathBuf;
 /// Returns `None` (tests then skip, saying so) when it is missing outside CI; when `CI` is set
 /// a missing corpus is a failure, so this panics with the path it looked at.
 pub fn corpus_dir() -> Option<PathBuf> {
+    // Cargo sets CARGO_MANIFEST_DIR when it runs tests and benches (every crate sits at
+    // crates/NAME); the compile-time value is the fallback for binaries run directly.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     let dir = match std::env::var_os("VIGIL_CORPUS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        None => manifest.join("../../../shared/data"),
     };
     if dir.is_dir() {
         return Some(dir);

@@ -26,7 +26,7 @@ use crate::error::RejectReason;
 use crate::eval::Evidence;
 use crate::mapping::{LogsourceMapping, Target, event_channel, event_id, event_id_field};
 use crate::matcher::{Matcher, StrKind};
-use crate::prefilter::{Literal, Prefilter, ScanState, required_literals};
+use crate::prefilter::{Literal, Prefilter, ScanState, required_literal_sets};
 use crate::ruleset::Rejection;
 
 /// One rule matching one event: indices into [`Engine::rule`] and the rule's variants.
@@ -81,6 +81,8 @@ struct Variant {
     /// The detection with the target's renames applied; `None` when the rule's own applies.
     detection: Option<Detection>,
     prefiltered: bool,
+    /// Two literal sets must both be seen before the variant is verified (else one).
+    two_sets: bool,
 }
 
 /// The variants reached together (one channel/EventID pair, or one rule logsource).
@@ -220,7 +222,7 @@ impl Scratch {
             self.groups_for.clear();
             self.last_channel = None;
         }
-        self.scan.next_event(engine.variants.len());
+        self.scan.next_event(engine.variants.len() * 2);
     }
 }
 
@@ -234,7 +236,7 @@ impl Engine {
         let mut variants = Vec::new();
         let mut rule_start = Vec::with_capacity(rules.len() + 1);
         // Per variant: its required literals, with the variant's (renamed) field names.
-        let mut literal_sets: Vec<Option<Vec<Literal>>> = Vec::new();
+        let mut literal_sets: Vec<Vec<Vec<Literal>>> = Vec::new();
         for rule in rules {
             let resolved = match mapping.resolve(&rule.logsource) {
                 Ok(r) => r,
@@ -249,31 +251,33 @@ impl Engine {
                 }
             };
             let r = accepted.len() as u32;
-            let literals = required_literals(&rule.detection);
-            let prefiltered = literals.is_some();
+            let literals = required_literal_sets(&rule.detection);
             rule_start.push(variants.len() as u32);
             for target in resolved.targets {
                 let detection = (!target.renames.is_empty())
                     .then(|| rule.detection.map_fields(&|f| target.rename(f)));
-                literal_sets.push(match &detection {
-                    Some(d) => required_literals(d),
+                let sets = match &detection {
+                    Some(d) => required_literal_sets(d),
                     None => literals.clone(),
-                });
+                };
                 variants.push(Variant {
                     rule: r,
                     detection,
                     route: Route::Channel(target.clone()),
-                    prefiltered,
+                    prefiltered: !sets.is_empty(),
+                    two_sets: sets.len() == 2,
                 });
+                literal_sets.push(sets);
             }
             if resolved.by_logsource {
-                literal_sets.push(literals);
                 variants.push(Variant {
                     rule: r,
                     route: Route::Logsource,
                     detection: None,
-                    prefiltered,
+                    prefiltered: !literals.is_empty(),
+                    two_sets: literals.len() == 2,
                 });
+                literal_sets.push(literals);
             }
             accepted.push(rule);
         }
@@ -367,7 +371,7 @@ impl Engine {
 
     /// Gives every bucket its automata over its prefiltered variants' literals and the list
     /// of variants to check regardless.
-    fn build_prefilters(&mut self, literal_sets: &[Option<Vec<Literal>>]) {
+    fn build_prefilters(&mut self, literal_sets: &[Vec<Vec<Literal>>]) {
         let buckets = self
             .channels
             .iter_mut()
@@ -376,9 +380,14 @@ impl Engine {
         for bucket in buckets {
             let mut sets: Vec<(u32, Vec<Literal>)> = Vec::new();
             for &vi in &bucket.variants {
-                match &literal_sets[vi as usize] {
-                    Some(set) => sets.push((vi, set.clone())),
-                    None => bucket.always.push(vi),
+                let variant_sets = &literal_sets[vi as usize];
+                if variant_sets.is_empty() {
+                    bucket.always.push(vi);
+                }
+                // Prefilter items are (variant, set) pairs: item 2·v for the first set, 2·v+1
+                // for the second.
+                for (k, set) in variant_sets.iter().enumerate() {
+                    sets.push((vi * 2 + k as u32, set.clone()));
                 }
             }
             if !sets.is_empty() {
@@ -421,8 +430,16 @@ impl Engine {
                 p.scan(event, scan);
             }
         }
-        let always = buckets.flat_map(|b| b.always.iter());
-        for &vi in scan.candidates().iter().chain(always) {
+        let always = buckets.flat_map(|b| b.always.iter().copied());
+        // A variant is a candidate when its first set was seen, and its second too if it has
+        // one (a second set seen alone only confirms).
+        let scan = &*scan;
+        let candidates = scan.candidates().iter().filter_map(|&item| {
+            let vi = item / 2;
+            let first = item % 2 == 0;
+            (first && (!self.variants[vi as usize].two_sets || scan.marked(item + 1))).then_some(vi)
+        });
+        for vi in candidates.chain(always) {
             let v = &self.variants[vi as usize];
             if let Route::Channel(t) = &v.route
                 && !t.conditions.is_empty()

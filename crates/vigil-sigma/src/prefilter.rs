@@ -47,6 +47,38 @@ pub fn required_literals(detection: &Detection) -> Option<Vec<Literal>> {
     condition(&detection.condition, &detection.searches)
 }
 
+/// Up to two literal sets each of which is required on its own (from different parts of an
+/// AND), most selective first. Requiring both before verifying a rule cuts the candidates of
+/// rules whose best literal is common (`\\lsass.exe` in `TargetImage` and `|unknown(` in
+/// `CallTrace`, say). Empty when nothing is known.
+pub fn required_literal_sets(detection: &Detection) -> Vec<Vec<Literal>> {
+    let mut sets = Vec::new();
+    conjuncts(&detection.condition, &detection.searches, &mut sets);
+    sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
+    sets.dedup();
+    sets.truncate(2);
+    sets
+}
+
+/// Collects sets each of which every match requires.
+fn conjuncts(c: &Condition, searches: &[Search], out: &mut Vec<Vec<Literal>>) {
+    match c {
+        Condition::And(children) => {
+            for child in children {
+                conjuncts(child, searches, out);
+            }
+        }
+        Condition::Search(i) => match searches.get(*i).map(|s| &s.body) {
+            // One map: every field test is required.
+            Some(SearchBody::Fields(groups)) if groups.len() == 1 => {
+                out.extend(groups[0].iter().filter_map(field_test));
+            }
+            _ => out.extend(condition(c, searches)),
+        },
+        other => out.extend(condition(other, searches)),
+    }
+}
+
 fn condition(c: &Condition, searches: &[Search]) -> Option<Vec<Literal>> {
     match c {
         Condition::Search(i) => search(searches.get(*i)?),
@@ -121,17 +153,36 @@ fn matcher_literals(m: &Matcher) -> Option<Vec<String>> {
 /// the literals stay necessary), and the prefixes are lowercased to compare with lowered text.
 /// A literal with `Σ` is dropped: its lowercase depends on what follows it.
 fn regex_literals(pattern: &str) -> Option<Vec<String>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::{Hir, HirKind};
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
         .build()
         .parse(pattern)
         .ok()?;
+    // Every match of a concatenation contains a match of each of its tails, so the prefixes of
+    // any tail are required too: `\.exe\s+.*werfaultsecure\.exe` yields `werfaultsecure.exe`,
+    // far more selective than the `.exe` that starts it. The most selective set wins.
+    let mut hir = &hir;
+    while let HirKind::Capture(c) = hir.kind() {
+        hir = &c.sub;
+    }
+    let tails: Vec<Hir> = match hir.kind() {
+        HirKind::Concat(children) => (0..children.len())
+            .map(|i| Hir::concat(children[i..].to_vec()))
+            .collect(),
+        _ => vec![hir.clone()],
+    };
+    best(tails.iter().map(prefix_literals)).map(|set| set.into_iter().map(|l| l.text).collect())
+}
+
+/// The literals one of which starts every match of `hir`, lowercased and normalised.
+fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Literal>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
     // Case-insensitive letters multiply the variants; a higher total keeps longer prefixes.
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_total(2048)
-        .extract(&hir);
+        .extract(hir);
     let mut out = Vec::new();
     for lit in seq.literals()? {
         let bytes = lit.as_bytes();
@@ -145,8 +196,7 @@ fn regex_literals(pattern: &str) -> Option<Vec<String>> {
         }
         out.push(text.to_lowercase());
     }
-    let set = normalise(at(out, None))?;
-    Some(set.into_iter().map(|l| l.text).collect())
+    normalise(at(out, None))
 }
 
 /// The most selective of the known sets (an AND needs all of them; one is enough to filter).
@@ -759,7 +809,17 @@ mod tests {
         assert!(l.len() == 1 && l[0].starts_with("ipcon"), "{l:?}");
         let l = regex_literals(r#"(?i)\.exe["']?\s+x"#).unwrap();
         assert_eq!(l, vec![".exe".to_string()]);
-        assert_eq!(regex_literals(r"\s+net"), None);
+        // Literals of a tail of the concatenation are required too, and the best set wins.
+        assert_eq!(regex_literals(r"\s+net"), Some(vec!["net".to_string()]));
+        let l = regex_literals(r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe["']?\s+\d{2,10}"#);
+        assert!(
+            l.as_ref()
+                // Case folding brings in `ſ` (it folds to `s`), and the variant limit trims the
+                // front: still a necessary set, far rarer than `.exe`.
+                .is_some_and(|l| l.iter().all(|x| x.ends_with("ecure.exe") && x.len() > 9)),
+            "{l:?}"
+        );
+        assert_eq!(regex_literals(r"\s+\d+"), None);
         assert_eq!(regex_literals(r"a|bcd"), None);
         assert!(selective("^^") && !selective("-e") && selective("abc"));
     }
