@@ -348,10 +348,10 @@ pub struct ScanState {
 }
 
 /// Values up to this many bytes have their scan results remembered.
-const MEMO_TEXT_MAX: usize = 96;
+const MEMO_TEXT_MAX: usize = 256;
 /// Results with more matched literals than this are not remembered.
 const MEMO_PATTERNS_MAX: usize = 6;
-/// Slots of the direct-mapped memo (about 300 KB per thread).
+/// Slots of the direct-mapped memo (about 600 KB per thread).
 const MEMO_SLOTS: usize = 2048;
 
 /// A direct-mapped cache of (automaton, value) → literals found, per thread.
@@ -371,7 +371,7 @@ struct MemoSlot {
     /// Address of the automaton the result belongs to (0 = empty slot).
     automaton: usize,
     hash: u64,
-    len: u8,
+    len: u16,
     count: u8,
     text: [u8; MEMO_TEXT_MAX],
     patterns: [u32; MEMO_PATTERNS_MAX],
@@ -620,7 +620,7 @@ impl Hits<'_> {
             let (_, slot) = self.memo.slot(id, text);
             slot.automaton = id;
             slot.hash = hash;
-            slot.len = text.len() as u8;
+            slot.len = text.len() as u16;
             slot.text[..text.len()].copy_from_slice(text.as_bytes());
             slot.count = found.count as u8;
             slot.patterns = found.patterns;
