@@ -2,8 +2,8 @@
 //!
 //! What this is for: turning a log file whose format nobody told us (Windows EVTX, or JSON in
 //! any of the shapes security corpora use: NDJSON, one object, concatenated pretty objects,
-//! arrays; evtx_dump, OTRF and Winlogbeat/ECS renderings of Windows events, or plain JSON)
-//! into events whose field names Sigma rules can address, with every skipped record reported.
+//! arrays; evtx_dump, OTRF and Winlogbeat/ECS renderings of Windows events, or plain JSON;
+//! Zeek TSV/JSON logs and Suricata EVE, gzip-compressed or not) into events whose field names Sigma rules can address, with every skipped record reported.
 //! Windows events get the same field names and types whichever form they arrive in (see
 //! `decode/windows.rs` and the README's table).
 //!
@@ -43,6 +43,12 @@ pub enum Format {
     Evtx,
     /// JSON records; the framing found is in [`FileStats::json_shape`].
     Json,
+    /// Zeek ASCII logs (`#separator`, `#fields`, `#types` headers, tab-separated columns).
+    ZeekTsv,
+    /// Zeek JSON logs (NDJSON with `_path`, or `ts` with `uid`, …).
+    ZeekJson,
+    /// Suricata EVE JSON (records with `event_type`).
+    SuricataEve,
     /// A zero-length or whitespace-only file: nothing to decode (reported as one error).
     Empty,
 }
@@ -52,6 +58,9 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::Evtx => "evtx",
             Format::Json => "json",
+            Format::ZeekTsv => "zeek-tsv",
+            Format::ZeekJson => "zeek-json",
+            Format::SuricataEve => "suricata-eve",
             Format::Empty => "empty",
         })
     }
@@ -139,6 +148,10 @@ pub fn decode_file(
         .and_then(|f| f.take(4096).read_to_end(&mut head))
         .map_err(io)?;
     let name: Arc<str> = path.to_string_lossy().into();
+    if sniff::is_gzip(&head) {
+        let bytes = std::fs::read(path).map_err(io)?;
+        return decode_sniffed(&name, path, &bytes, opts, on_event, on_error);
+    }
     match sniff::sniff(&head) {
         Ok(Format::Evtx) => {
             let input = decode::evtx::Input::Path(path);
@@ -188,6 +201,9 @@ fn decode_sniffed(
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> Result<FileStats, IngestError> {
+    if sniff::is_gzip(bytes) {
+        return decode_gzip(name, path, bytes, opts, on_event, on_error);
+    }
     let format = sniff::sniff(&bytes[..bytes.len().min(4096)]).map_err(|reason| {
         IngestError::UnknownFormat {
             path: path.to_path_buf(),
@@ -195,6 +211,10 @@ fn decode_sniffed(
         }
     })?;
     let bytes_len = bytes.len() as u64;
+    let format = match format {
+        Format::Json => sniff::json_flavour(name, bytes),
+        other => other,
+    };
     match format {
         Format::Evtx => {
             let input = decode::evtx::Input::Bytes(bytes);
@@ -207,14 +227,33 @@ fn decode_sniffed(
                 json_shape: None,
             })
         }
-        Format::Json => {
-            let s = decode::json::decode(name, bytes, on_event, on_error);
+        Format::Json | Format::ZeekJson | Format::SuricataEve => {
+            let fallback = decode::zeek::service_from_name(name);
+            let mut finish = |mut event: Event| {
+                match format {
+                    Format::ZeekJson => decode::zeek::finish_json(&mut event, fallback.as_deref()),
+                    Format::SuricataEve => decode::suricata::finish(&mut event),
+                    _ => {}
+                }
+                on_event(event);
+            };
+            let s = decode::json::decode(name, bytes, &mut finish, on_error);
             Ok(FileStats {
                 format,
                 events: s.events,
                 errors: s.errors,
                 bytes: bytes_len,
                 json_shape: Some(s.shape),
+            })
+        }
+        Format::ZeekTsv => {
+            let s = decode::zeek::decode_tsv(name, bytes, on_event, on_error);
+            Ok(FileStats {
+                format,
+                events: s.events,
+                errors: s.errors,
+                bytes: bytes_len,
+                json_shape: None,
             })
         }
         Format::Empty => {
@@ -233,4 +272,45 @@ fn decode_sniffed(
             })
         }
     }
+}
+
+/// A gzip file (Zeek's rotated logs, `*.json.gz`): decompressed in memory, then sniffed and
+/// decoded like any file. Offsets in events and errors are in the decompressed bytes; a broken
+/// or truncated stream is one error and what was decompressed before it is still decoded.
+fn decode_gzip(
+    name: &Arc<str>,
+    path: &Path,
+    bytes: &[u8],
+    opts: &DecodeOptions,
+    on_event: &mut dyn FnMut(Event),
+    on_error: &mut dyn FnMut(DecodeError),
+) -> Result<FileStats, IngestError> {
+    let mut plain = Vec::with_capacity(bytes.len() * 8);
+    let broken = flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut plain)
+        .err();
+    if let Some(err) = &broken {
+        on_error(DecodeError::new(
+            name,
+            Some(plain.len() as u64),
+            None,
+            format!(
+                "gzip stream broken after {} decompressed bytes: {err}",
+                plain.len()
+            ),
+        ));
+        if plain.is_empty() {
+            return Ok(FileStats {
+                format: Format::Empty,
+                events: 0,
+                errors: 1,
+                bytes: bytes.len() as u64,
+                json_shape: None,
+            });
+        }
+    }
+    let mut stats = decode_sniffed(name, path, &plain, opts, on_event, on_error)?;
+    stats.bytes = bytes.len() as u64;
+    stats.errors += u64::from(broken.is_some());
+    Ok(stats)
 }

@@ -1,4 +1,5 @@
-//! Format sniffing: which decoder a file needs, from its first bytes (never its name).
+//! Format sniffing: which decoder a file needs, from its first bytes (the file name only
+//! helps tell a Zeek JSON log without `_path`/`uid` from other JSON).
 
 use crate::Format;
 
@@ -12,6 +13,10 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
         return Ok(Format::Evtx);
     }
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    // Zeek's ASCII writer starts with `#separator` (one Slips log has a TAB before it).
+    if text.trim_ascii_start().starts_with(b"#separator ") {
+        return Ok(Format::ZeekTsv);
+    }
     match text.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{' | b'[') => Ok(Format::Json),
         // evtx_dump's JSON output with its `Record N` banner lines.
@@ -35,6 +40,47 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
     }
 }
 
+/// True for a gzip stream (magic `1f 8b`): decompressed, then sniffed again.
+pub(crate) fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+/// Refines [`Format::Json`] by the keys of the first record (of an array, too): Suricata EVE
+/// (`event_type` with `timestamp`, `flow_id` or `src_ip`), Zeek JSON (`_path`, or `ts` with
+/// `uid`/`uids`/`id`/`fuid`/`id.orig_h`, or `ts` in a file named like a Zeek log, or a lone
+/// `name` in `loaded_scripts.log`), else JSON.
+pub(crate) fn json_flavour(name: &str, bytes: &[u8]) -> Format {
+    use std::collections::BTreeMap;
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut rest = text.trim_ascii_start();
+    if let Some(inner) = rest.strip_prefix(b"[") {
+        rest = inner.trim_ascii_start();
+    }
+    let mut stream = serde_json::Deserializer::from_slice(rest)
+        .into_iter::<BTreeMap<String, serde::de::IgnoredAny>>();
+    let Some(Ok(keys)) = stream.next() else {
+        return Format::Json;
+    };
+    let has = |k: &str| keys.contains_key(k);
+    if has("event_type") && (has("timestamp") || has("flow_id") || has("src_ip")) {
+        return Format::SuricataEve;
+    }
+    let zeek_keys = ["uid", "uids", "id", "fuid", "id.orig_h"];
+    let stem = crate::decode::zeek::service_from_name(name);
+    let zeek_name = stem
+        .as_deref()
+        .is_some_and(|s| crate::decode::zeek::KNOWN_LOGS.contains(&s));
+    // `loaded_scripts` is the one Zeek log without `ts`: `{"name": …}` only.
+    let scripts = stem.as_deref() == Some("loaded_scripts") && keys.len() == 1 && has("name");
+    if (has("_path") && (has("ts") || has("_write_ts")))
+        || (has("ts") && (zeek_keys.iter().any(|k| has(k)) || zeek_name))
+        || scripts
+    {
+        return Format::ZeekJson;
+    }
+    Format::Json
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +96,25 @@ mod tests {
         assert_eq!(sniff(b" \n"), Ok(Format::Empty));
         assert!(sniff(b"\x01\x02garbage").unwrap_err().contains("01 02 67"));
         assert!(sniff(b"ElfXile\0").unwrap_err().contains("damaged"));
+        assert_eq!(sniff(b"\t#separator \\x09\n"), Ok(Format::ZeekTsv));
+        assert!(is_gzip(b"\x1f\x8b\x08"));
+    }
+
+    #[test]
+    fn json_flavours() {
+        let eve = b"{\"timestamp\":\"x\",\"event_type\":\"alert\"}";
+        assert_eq!(json_flavour("eve.json", eve), Format::SuricataEve);
+        assert_eq!(
+            json_flavour("a", b" [ {\"_path\":\"dns\",\"ts\":1}]"),
+            Format::ZeekJson
+        );
+        assert_eq!(
+            json_flavour("a", b"{\"ts\":1,\"uid\":\"C\"}"),
+            Format::ZeekJson
+        );
+        assert_eq!(json_flavour("d/arp.log", b"{\"ts\":1}"), Format::ZeekJson);
+        assert_eq!(json_flavour("d/x.json", b"{\"ts\":1}"), Format::Json);
+        assert_eq!(json_flavour("a", b"{\"Records\":[]}"), Format::Json);
+        assert_eq!(json_flavour("a", b"{broken"), Format::Json);
     }
 }

@@ -4,8 +4,10 @@
 pub(crate) mod evtx;
 pub(crate) mod flatten;
 pub(crate) mod json;
+pub(crate) mod suricata;
 pub(crate) mod tree;
 pub(crate) mod windows;
+pub(crate) mod zeek;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
