@@ -116,7 +116,7 @@ fn files_in_parallel_on_a_rayon_pool() {
 }
 
 /// Non-Windows JSON (CloudTrail envelopes, Suricata EVE NDJSON) decodes generically: dotted
-/// names, JSON types, no logsource.
+/// names, JSON types; CloudTrail records get `product: aws, service: cloudtrail`.
 #[test]
 fn generic_json_corpora() {
     let (Some(cloudtrail), Some(suricata)) = (
@@ -137,7 +137,10 @@ fn generic_json_corpora() {
         );
         for e in &d.events {
             assert!(e.get_str("eventName").is_some() && e.get_str("eventSource").is_some());
-            assert_eq!(e.logsource, vigil_core::LogSource::default());
+            assert_eq!(
+                e.logsource,
+                vigil_core::LogSource::product("aws").with_service("cloudtrail")
+            );
             assert!(e.time.is_some());
         }
         events += d.stats.events;

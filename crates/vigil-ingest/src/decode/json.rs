@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use vigil_core::{Event, SourceRef, Symbol, Value};
 
+use super::cloud;
 use super::flatten::{Scalars, flatten};
 use super::tree::Json;
 use super::windows;
@@ -179,6 +180,7 @@ impl Decoder<'_, '_> {
                     .filter_map(|name| event.get(name))
                     .filter_map(Value::as_text)
                     .find_map(|t| windows::parse_time(t.as_str()));
+                cloud::assign(&mut event);
             }
         }
         self.summary.events += 1;
