@@ -384,6 +384,14 @@ fn sigma_identity_rules_fire_on_real_records() {
         record(&d.events, IDENTITY_TESTS, 145),
         "0ddcff6d-d262-40b0-804b-80eb592de8e3",
     );
+    // Azure audit, OTRF Golden SAML (Sentinel export): Added Credentials to Existing
+    // Application (through the `properties.message` alias of `OperationName`).
+    let e = record(&d.events, "otrf-golden-saml/AADAuditEvents.json", 1);
+    assert_eq!(
+        text(e, "properties.message"),
+        Some("Update application – Certificates and secrets management")
+    );
+    assert_fires(e, "cbb67ecc-fb70-4467-9350-c910bdf7c628");
 }
 
 /// SigmaHQ has no Auth0 rules: Auth0 events get their logsource, and no rule targets it.

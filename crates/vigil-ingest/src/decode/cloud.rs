@@ -243,7 +243,8 @@ fn restore_case(event: &mut Event) {
 /// (`operationName`, `properties.message`). A diagnostic export gets the Log Analytics names
 /// as aliases (only when absent): each scalar directly under `properties` also at the top level
 /// under its own and its capitalised name; the lowercase top-level names capitalised; `Status`
-/// from the sign-in error code (0 → `Success`, else `Failure`) or the audit `result`.
+/// from the sign-in error code (0 → `Success`, else `Failure`) or the audit `result`; on audit
+/// records `properties.message` from the activity name (trimmed).
 fn azure_aliases(event: &mut Event, kind: Kind) {
     let mut add: Vec<(String, Value)> = Vec::new();
     for field in event.fields() {
@@ -262,14 +263,33 @@ fn azure_aliases(event: &mut Event, kind: Kind) {
             .get_str("properties.status.errorCode")
             .and_then(number)
             .map(|code| if code == 0 { "Success" } else { "Failure" }.to_string()),
-        _ => text(event, "properties.result").map(|r| {
-            let mut r = capitalise(r);
-            r.truncate(64);
-            r
-        }),
+        _ => text(event, "properties.result")
+            .or_else(|| text(event, "Result"))
+            .map(|r| {
+                let mut r = capitalise(r);
+                r.truncate(64);
+                r
+            }),
     };
     if let Some(status) = status {
         add.push(("Status".to_string(), Value::str(status)));
+    }
+    // Audit rules name the activity `properties.message` (the activity log's name for it).
+    if kind == Kind::AzureAudit
+        && let Some(activity) = [
+            "properties.activityDisplayName",
+            "ActivityDisplayName",
+            "properties.operationName",
+            "OperationName",
+            "operationName",
+        ]
+        .iter()
+        .find_map(|name| text(event, name))
+    {
+        add.push((
+            "properties.message".to_string(),
+            Value::str(activity.trim()),
+        ));
     }
     for (name, value) in add {
         if !has(event, &name) {
