@@ -3,7 +3,7 @@
 //! What this is for: turning a log file whose format nobody told us (Windows EVTX, or JSON in
 //! any of the shapes security corpora use: NDJSON, one object, concatenated pretty objects,
 //! arrays; evtx_dump, OTRF and Winlogbeat/ECS renderings of Windows events, or plain JSON;
-//! Zeek TSV/JSON logs and Suricata EVE, gzip-compressed or not) into events whose field names Sigma rules can address, with every skipped record reported.
+//! Zeek TSV/JSON logs and Suricata EVE; Linux audit logs; gzip-compressed or not) into events whose field names Sigma rules can address, with every skipped record reported.
 //! Windows events get the same field names and types whichever form they arrive in (see
 //! `decode/windows.rs` and the README's table).
 //!
@@ -49,6 +49,8 @@ pub enum Format {
     ZeekJson,
     /// Suricata EVE JSON (records with `event_type`).
     SuricataEve,
+    /// Linux audit log (`type=… msg=audit(…): …` lines; the records of one event joined).
+    Auditd,
     /// A zero-length or whitespace-only file: nothing to decode (reported as one error).
     Empty,
 }
@@ -61,6 +63,7 @@ impl fmt::Display for Format {
             Format::ZeekTsv => "zeek-tsv",
             Format::ZeekJson => "zeek-json",
             Format::SuricataEve => "suricata-eve",
+            Format::Auditd => "auditd",
             Format::Empty => "empty",
         })
     }
@@ -248,6 +251,16 @@ fn decode_sniffed(
         }
         Format::ZeekTsv => {
             let s = decode::zeek::decode_tsv(name, bytes, on_event, on_error);
+            Ok(FileStats {
+                format,
+                events: s.events,
+                errors: s.errors,
+                bytes: bytes_len,
+                json_shape: None,
+            })
+        }
+        Format::Auditd => {
+            let s = decode::auditd::decode(name, bytes, on_event, on_error);
             Ok(FileStats {
                 format,
                 events: s.events,

@@ -17,6 +17,11 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
     if text.trim_ascii_start().starts_with(b"#separator ") {
         return Ok(Format::ZeekTsv);
     }
+    // auditd: the first line is `type=… msg=audit(…`.
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    if crate::decode::auditd::is_audit_line(first) {
+        return Ok(Format::Auditd);
+    }
     match text.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{' | b'[') => Ok(Format::Json),
         // evtx_dump's JSON output with its `Record N` banner lines.
@@ -98,6 +103,11 @@ mod tests {
         assert!(sniff(b"ElfXile\0").unwrap_err().contains("damaged"));
         assert_eq!(sniff(b"\t#separator \\x09\n"), Ok(Format::ZeekTsv));
         assert!(is_gzip(b"\x1f\x8b\x08"));
+        assert_eq!(
+            sniff(b"type=EOE msg=audit(1.000:1): \n"),
+            Ok(Format::Auditd)
+        );
+        assert!(sniff(b"type=EOE no audit\n").is_err());
     }
 
     #[test]

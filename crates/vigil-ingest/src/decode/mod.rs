@@ -1,6 +1,7 @@
 //! One file per format; `windows` holds the normalisation that the EVTX decoder and the JSON
 //! renderings of Windows events share, so both yield the same fields for the same event.
 
+pub(crate) mod auditd;
 pub(crate) mod cloud;
 pub(crate) mod evtx;
 pub(crate) mod flatten;
