@@ -1,5 +1,6 @@
 //! Linux corpus (`linux/`): specific SigmaHQ `product: linux, service: auditd` rules fire on
-//! specific real auditd events (records joined by serial), with all SigmaHQ rules loaded.
+//! specific real auditd events (records joined by serial), and an sshd keyword rule on sshd
+//! syslog lines, with all SigmaHQ rules loaded.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -94,5 +95,46 @@ fn sigma_auditd_rules_fire_on_real_events() {
             !ids.iter()
                 .any(|i| i == "c52a914f-3d8b-4b2a-bb75-b3991e75f8ba")
         );
+    }
+}
+
+/// No SigmaHQ rule fires on the loghub syslog/sshd corpus (brute force is an aggregate, not a
+/// per-line rule; none of the `service: sshd|syslog` keywords occur in it), so the wiring is
+/// shown on lines with the keywords: SigmaHQ's sshd rule "Suspicious OpenSSH Daemon Error"
+/// (a keyword rule, matched against the message) fires on an sshd line and not on the same
+/// text from another program (logsource `service: syslog`), while the loghub corpus yields no
+/// detection at all.
+#[test]
+fn sigma_sshd_keyword_rule_needs_the_sshd_logsource() {
+    if vigil_core::corpus::corpus_dir().is_none() {
+        return;
+    }
+    let log = "\
+Dec 10 06:55:46 LabSZ sshd[24200]: Corrupted MAC on input. [preauth]
+Dec 10 06:55:46 LabSZ other[24200]: Corrupted MAC on input. [preauth]
+";
+    let mut evs = Vec::new();
+    vigil_ingest::decode_bytes(
+        "auth.log",
+        log.as_bytes(),
+        &DecodeOptions::default(),
+        &mut |e| evs.push(e),
+        &mut |e| panic!("{e}"),
+    )
+    .unwrap();
+    let rule = "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc";
+    assert!(
+        fired(&evs[0]).iter().any(|i| i == rule),
+        "{:?}",
+        fired(&evs[0])
+    );
+    assert!(!fired(&evs[1]).iter().any(|i| i == rule));
+
+    let dir = vigil_core::corpus::corpus_path("linux/loghub").unwrap();
+    for f in ["Linux/Linux_2k.log", "OpenSSH/OpenSSH_2k.log"] {
+        let evs = events(&dir.join(f));
+        assert_eq!(evs.len(), 2000);
+        let n: usize = evs.iter().map(|e| fired(e).len()).sum();
+        assert_eq!(n, 0, "{f}");
     }
 }

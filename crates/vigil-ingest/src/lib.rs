@@ -3,7 +3,7 @@
 //! What this is for: turning a log file whose format nobody told us (Windows EVTX, or JSON in
 //! any of the shapes security corpora use: NDJSON, one object, concatenated pretty objects,
 //! arrays; evtx_dump, OTRF and Winlogbeat/ECS renderings of Windows events, or plain JSON;
-//! Zeek TSV/JSON logs and Suricata EVE; Linux audit logs; gzip-compressed or not) into events whose field names Sigma rules can address, with every skipped record reported.
+//! Zeek TSV/JSON logs and Suricata EVE; Linux audit logs and syslog; gzip-compressed or not) into events whose field names Sigma rules can address, with every skipped record reported.
 //! Windows events get the same field names and types whichever form they arrive in (see
 //! `decode/windows.rs` and the README's table).
 //!
@@ -51,6 +51,8 @@ pub enum Format {
     SuricataEve,
     /// Linux audit log (`type=… msg=audit(…): …` lines; the records of one event joined).
     Auditd,
+    /// Syslog text lines, RFC 3164 (with or without `<PRI>`) or RFC 5424.
+    Syslog,
     /// A zero-length or whitespace-only file: nothing to decode (reported as one error).
     Empty,
 }
@@ -64,6 +66,7 @@ impl fmt::Display for Format {
             Format::ZeekJson => "zeek-json",
             Format::SuricataEve => "suricata-eve",
             Format::Auditd => "auditd",
+            Format::Syslog => "syslog",
             Format::Empty => "empty",
         })
     }
@@ -261,6 +264,16 @@ fn decode_sniffed(
         }
         Format::Auditd => {
             let s = decode::auditd::decode(name, bytes, on_event, on_error);
+            Ok(FileStats {
+                format,
+                events: s.events,
+                errors: s.errors,
+                bytes: bytes_len,
+                json_shape: None,
+            })
+        }
+        Format::Syslog => {
+            let s = decode::syslog::decode(name, bytes, on_event, on_error);
             Ok(FileStats {
                 format,
                 events: s.events,

@@ -22,6 +22,14 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
     if crate::decode::auditd::is_audit_line(first) {
         return Ok(Format::Auditd);
     }
+    // syslog: the first non-blank line has an RFC 3164 or RFC 5424 header.
+    let first_text = text
+        .split(|&b| b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .unwrap_or_default();
+    if !first_text.is_empty() && crate::decode::syslog::is_syslog_line(first_text) {
+        return Ok(Format::Syslog);
+    }
     match text.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{' | b'[') => Ok(Format::Json),
         // evtx_dump's JSON output with its `Record N` banner lines.
@@ -108,6 +116,15 @@ mod tests {
             Ok(Format::Auditd)
         );
         assert!(sniff(b"type=EOE no audit\n").is_err());
+        assert_eq!(
+            sniff(b"Jun 14 15:16:01 combo sshd[1]: x\n"),
+            Ok(Format::Syslog)
+        );
+        assert_eq!(
+            sniff(b"<34>1 2003-10-11T22:14:15.003Z h su - ID47 - m\n"),
+            Ok(Format::Syslog)
+        );
+        assert!(sniff(b"June 14 nothing\n").is_err());
     }
 
     #[test]

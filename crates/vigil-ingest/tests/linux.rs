@@ -1,5 +1,7 @@
-//! Linux logs (`linux/`): auditd `audit.log` files with records joined by serial, exact counts
-//! per corpus file, field values of real records, and bad input counted with reasons.
+//! Linux logs (`linux/`): auditd `audit.log` files with records joined by serial, syslog
+//! (RFC 3164 / 5424, sshd/su/sudo parsed), exact counts per corpus file, field values of real
+//! records, and bad input counted with reasons. (The loghub `*.csv` files are loghub's own
+//! parse of the same lines and the `*.yaml` files dataset metadata: not logs.)
 
 mod common;
 
@@ -9,8 +11,11 @@ use vigil_core::corpus::corpus_path;
 use vigil_ingest::Format;
 
 /// Exact per-file (format, events, errors), counted once from the corpus. The auditd files
-/// hold 2 and 1 execve events (6 records each); the Sentinel `Syslog` exports are NDJSON.
+/// hold 2 and 1 execve events (6 records each); the Sentinel `Syslog` exports are NDJSON; every
+/// loghub line (RFC 3164 without PRI, CRLF in `Linux_2k.log`) is one event.
 const FILES: &[(&str, Format, u64, u64)] = &[
+    ("loghub/Linux/Linux_2k.log", Format::Syslog, 2000, 0),
+    ("loghub/OpenSSH/OpenSSH_2k.log", Format::Syslog, 2000, 0),
     (
         "otrf-security-datasets/sh_arp_cache_2020-11-10074812.log",
         Format::Auditd,
@@ -184,4 +189,166 @@ type=PATH msg=audit(1610000000.123:10): item=0 name=\"/bin/a\" nametype=NORMAL
 fn auditd_sniff_needs_msg_audit() {
     let d = decode_mem("x.json", b"{\"type\":\"SYSCALL\"}\n");
     assert_eq!(d.stats.format, Format::Json);
+}
+
+fn line(d: &common::Decoded, record: u64) -> &vigil_core::Event {
+    d.events
+        .iter()
+        .find(|e| e.source.record_id == Some(record))
+        .unwrap_or_else(|| panic!("no line {record}"))
+}
+
+#[test]
+fn syslog_sshd_real_records() {
+    let Some(dir) = linux() else { return };
+    let d = decode_path(&dir.join("loghub/OpenSSH/OpenSSH_2k.log"), 0);
+    let e = line(&d, 6);
+    assert_eq!(e.logsource.product.as_deref(), Some("linux"));
+    assert_eq!(e.logsource.service.as_deref(), Some("sshd"));
+    assert_eq!(text(e, "hostname"), Some("LabSZ"));
+    assert_eq!(text(e, "program"), Some("sshd"));
+    assert_eq!(text(e, "pid"), Some("24200"));
+    assert_eq!(text(e, "timestamp"), Some("Dec 10 06:55:48"));
+    assert_eq!(
+        text(e, "msg"),
+        Some("Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2")
+    );
+    assert_eq!(text(e, "auth_result"), Some("failed"));
+    assert_eq!(text(e, "auth_method"), Some("password"));
+    assert_eq!(text(e, "user"), Some("webmaster"));
+    assert_eq!(text(e, "src_ip"), Some("173.234.31.186"));
+    assert_eq!(text(e, "src_port"), Some("38926"));
+    assert_eq!(e.get_str("invalid_user"), Some(&Value::Bool(true)));
+    // RFC 3164 has no year: no event time is guessed.
+    assert_eq!(e.time, None);
+
+    let e = line(&d, 29);
+    assert_eq!(text(e, "user"), Some("root"));
+    assert_eq!(text(e, "src_ip"), Some("5.36.59.76"));
+    assert_eq!(e.get_str("invalid_user"), None);
+
+    let e = line(&d, 2);
+    assert_eq!(
+        text(e, "msg"),
+        Some("Invalid user webmaster from 173.234.31.186")
+    );
+    assert_eq!(text(e, "user"), Some("webmaster"));
+    assert_eq!(text(e, "src_ip"), Some("173.234.31.186"));
+
+    let accepted = d
+        .events
+        .iter()
+        .filter(|e| text(e, "auth_result") == Some("accepted"))
+        .collect::<Vec<_>>();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(text(accepted[0], "user"), Some("fztu"));
+    assert_eq!(text(accepted[0], "src_ip"), Some("119.137.62.142"));
+    let failed = d
+        .events
+        .iter()
+        .filter(|e| {
+            text(e, "auth_method") == Some("password") && text(e, "auth_result") == Some("failed")
+        })
+        .count();
+    assert_eq!(failed, 518);
+}
+
+#[test]
+fn syslog_linux_real_records() {
+    let Some(dir) = linux() else { return };
+    let d = decode_path(&dir.join("loghub/Linux/Linux_2k.log"), 0);
+    // `sshd(pam_unix)`: program sshd, the pam fields.
+    let e = line(&d, 1);
+    assert_eq!(text(e, "appname"), Some("sshd(pam_unix)"));
+    assert_eq!(text(e, "program"), Some("sshd"));
+    assert_eq!(e.logsource.service.as_deref(), Some("sshd"));
+    assert_eq!(text(e, "rhost"), Some("218.188.2.4"));
+    assert_eq!(text(e, "auth_result"), Some("failed"));
+    // CRLF line ends are not part of the message.
+    assert!(text(e, "msg").unwrap().ends_with("rhost=218.188.2.4 "));
+    let e = line(&d, 14);
+    assert_eq!(e.logsource.service.as_deref(), Some("su"));
+    assert_eq!(
+        text(e, "msg"),
+        Some("session opened for user cyrus by (uid=0)")
+    );
+    assert_eq!(text(e, "target_user"), Some("cyrus"));
+    // Not a `tag:` line: all of it is the message, service syslog.
+    let e = d
+        .events
+        .iter()
+        .find(|e| text(e, "msg") == Some("syslogd 1.4.1: restart."))
+        .unwrap();
+    assert_eq!(e.get_str("program"), None);
+    assert_eq!(e.logsource.service.as_deref(), Some("syslog"));
+    let mut services = std::collections::BTreeMap::new();
+    for e in &d.events {
+        *services
+            .entry(e.logsource.service.clone().unwrap())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(services.get("sshd"), Some(&677));
+    assert_eq!(services.get("su"), Some(&172));
+}
+
+#[test]
+fn syslog_5424_sudo_su_and_bad_lines() {
+    // No RFC 5424 record in the corpus: RFC 5424's own examples, plus sudo and su lines.
+    let log = "\
+<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed for lonvick on /dev/pts/8
+<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] \u{feff}An application event log entry...
+this is not syslog
+<13>Feb  5 17:32:18 host sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/cat /etc/shadow
+Feb  5 17:32:19 host su[99]: FAILED SU (to root) bob on pts/1
+<999>Feb  5 17:32:20 host x: bad pri
+";
+    let d = decode_mem("syslog", log.as_bytes());
+    assert_eq!(d.stats.format, Format::Syslog);
+    assert_eq!((d.stats.events, d.stats.errors), (4, 2));
+    assert!(
+        d.errors[0].reason.contains("line 3: not syslog"),
+        "{}",
+        d.errors[0]
+    );
+    assert_eq!(d.errors[0].record, Some(3));
+    assert!(d.errors[1].reason.contains("PRI `999`"), "{}", d.errors[1]);
+
+    let e = &d.events[0];
+    assert_eq!(e.get_str("facility"), Some(&Value::Int(4)));
+    assert_eq!(e.get_str("severity"), Some(&Value::Int(2)));
+    assert_eq!(text(e, "hostname"), Some("mymachine.example.com"));
+    assert_eq!(text(e, "appname"), Some("su"));
+    assert_eq!(text(e, "msgid"), Some("ID47"));
+    assert_eq!(e.get_str("pid"), None);
+    assert_eq!(e.logsource.service.as_deref(), Some("su"));
+    assert_eq!(
+        text(e, "msg"),
+        Some("'su root' failed for lonvick on /dev/pts/8")
+    );
+    assert_eq!(
+        e.time.map(|t| t.to_string()).as_deref(),
+        Some("2003-10-11T22:14:15.003Z")
+    );
+
+    let e = &d.events[1];
+    assert_eq!(e.get_str("facility"), Some(&Value::Int(20)));
+    assert_eq!(e.get_str("severity"), Some(&Value::Int(5)));
+    assert_eq!(text(e, "exampleSDID@32473.eventID"), Some("1011"));
+    assert_eq!(text(e, "msg"), Some("An application event log entry..."));
+    assert_eq!(e.logsource.service.as_deref(), Some("syslog"));
+
+    let e = &d.events[2];
+    assert_eq!(e.logsource.service.as_deref(), Some("sudo"));
+    assert_eq!(text(e, "user"), Some("alice"));
+    assert_eq!(text(e, "tty"), Some("pts/0"));
+    assert_eq!(text(e, "pwd"), Some("/home/alice"));
+    assert_eq!(text(e, "target_user"), Some("root"));
+    assert_eq!(text(e, "command"), Some("/bin/cat /etc/shadow"));
+
+    let e = &d.events[3];
+    assert_eq!(e.logsource.service.as_deref(), Some("su"));
+    assert_eq!(text(e, "user"), Some("bob"));
+    assert_eq!(text(e, "target_user"), Some("root"));
+    assert_eq!(text(e, "auth_result"), Some("failed"));
+    assert_eq!(text(e, "tty"), Some("pts/1"));
 }
