@@ -64,7 +64,7 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
-    /// The bytes are neither EVTX nor JSON.
+    /// The bytes match none of the formats the decoders read.
     #[error("{}: unknown format: {reason}", path.display())]
     UnknownFormat {
         /// The file.

@@ -46,7 +46,7 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
         Some(_) => {
             let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
             Err(format!(
-                "first bytes {} are neither the EVTX magic `ElfFile` nor JSON `{{`/`[`",
+                "first bytes {} match no known format (EVTX, JSON, Zeek TSV, auditd, syslog, gzip)",
                 shown.join(" ")
             ))
         }
