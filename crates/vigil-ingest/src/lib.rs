@@ -252,28 +252,13 @@ fn decode_sniffed(
                 json_shape: Some(s.shape),
             })
         }
-        Format::ZeekTsv => {
-            let s = decode::zeek::decode_tsv(name, bytes, on_event, on_error);
-            Ok(FileStats {
-                format,
-                events: s.events,
-                errors: s.errors,
-                bytes: bytes_len,
-                json_shape: None,
-            })
-        }
-        Format::Auditd => {
-            let s = decode::auditd::decode(name, bytes, on_event, on_error);
-            Ok(FileStats {
-                format,
-                events: s.events,
-                errors: s.errors,
-                bytes: bytes_len,
-                json_shape: None,
-            })
-        }
-        Format::Syslog => {
-            let s = decode::syslog::decode(name, bytes, on_event, on_error);
+        Format::ZeekTsv | Format::Auditd | Format::Syslog => {
+            let decode_lines = match format {
+                Format::ZeekTsv => decode::zeek::decode_tsv,
+                Format::Auditd => decode::auditd::decode,
+                _ => decode::syslog::decode,
+            };
+            let s = decode_lines(name, bytes, on_event, on_error);
             Ok(FileStats {
                 format,
                 events: s.events,

@@ -19,17 +19,11 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use vigil_core::{Event, LogSource, SourceRef, Value};
 
-use super::put;
+use super::{Line, Summary, lines, put};
 use crate::DecodeError;
 
 /// Events kept open at once waiting for more records; past this the oldest is emitted.
 pub(crate) const MAX_OPEN: usize = 64;
-
-/// What decoding an audit log found.
-pub(crate) struct Summary {
-    pub(crate) events: u64,
-    pub(crate) errors: u64,
-}
 
 /// True when `line` looks like an audit record (`type=… msg=audit(`).
 pub(crate) fn is_audit_line(line: &[u8]) -> bool {
@@ -60,18 +54,12 @@ pub(crate) fn decode(
         on_event(event);
     };
     let mut index = 0u64;
-    let mut line_no = 0u64;
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        let end = bytes[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |p| pos + p);
-        let start = pos;
-        pos = end + 1;
-        line_no += 1;
-        let raw = &bytes[start..end];
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    for Line {
+        offset: start,
+        number: line_no,
+        bytes: raw,
+    } in lines(bytes)
+    {
         if raw.trim_ascii().is_empty() {
             continue;
         }

@@ -18,6 +18,46 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use vigil_core::{Event, Symbol, Value};
 
+/// What a line-oriented decoder (Zeek TSV, auditd, syslog) read from one file.
+pub(crate) struct Summary {
+    pub(crate) events: u64,
+    pub(crate) errors: u64,
+}
+
+/// One line of a text log: its byte offset, 1-based number, and bytes without `\n`/`\r\n`.
+pub(crate) struct Line<'a> {
+    pub(crate) offset: usize,
+    pub(crate) number: u64,
+    pub(crate) bytes: &'a [u8],
+}
+
+/// The lines of `bytes`, blank ones included (each decoder decides what a blank line means).
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
+    let mut pos = 0usize;
+    let mut number = 0u64;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let end = memchr_newline(&bytes[pos..]).map_or(bytes.len(), |p| pos + p);
+        let raw = &bytes[pos..end];
+        let line = Line {
+            offset: pos,
+            number: {
+                number += 1;
+                number
+            },
+            bytes: raw.strip_suffix(b"\r").unwrap_or(raw),
+        };
+        pos = end + 1;
+        Some(line)
+    })
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
 /// Appends a field; a name the event already has turns its value into a list (Sigma matches
 /// a list when any element matches), so a repeated name never hides a value.
 pub(crate) fn put(event: &mut Event, name: &str, value: Value) {

@@ -14,14 +14,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use vigil_core::{Event, LogSource, SourceRef, Value};
 
-use super::put;
+use super::{Line, Summary, lines, put};
 use crate::DecodeError;
-
-/// What decoding a syslog buffer found.
-pub(crate) struct Summary {
-    pub(crate) events: u64,
-    pub(crate) errors: u64,
-}
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -59,18 +53,12 @@ pub(crate) fn decode(
         events: 0,
         errors: 0,
     };
-    let mut line_no = 0u64;
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        let end = bytes[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |p| pos + p);
-        let start = pos;
-        pos = end + 1;
-        line_no += 1;
-        let raw = &bytes[start..end];
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    for Line {
+        offset: start,
+        number: line_no,
+        bytes: raw,
+    } in lines(bytes)
+    {
         if raw.trim_ascii().is_empty() {
             continue;
         }

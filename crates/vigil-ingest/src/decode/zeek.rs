@@ -9,14 +9,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use vigil_core::{Event, LogSource, SourceRef, Symbol, Value};
 
-use super::{intern, put_sym};
+use super::{Line, Summary, intern, lines, put_sym};
 use crate::DecodeError;
-
-/// What decoding a Zeek TSV buffer found.
-pub(crate) struct TsvSummary {
-    pub(crate) events: u64,
-    pub(crate) errors: u64,
-}
 
 /// The type of one Zeek column.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,8 +86,8 @@ pub(crate) fn decode_tsv(
     bytes: &[u8],
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
-) -> TsvSummary {
-    let mut summary = TsvSummary {
+) -> Summary {
+    let mut summary = Summary {
         events: 0,
         errors: 0,
     };
@@ -101,16 +95,12 @@ pub(crate) fn decode_tsv(
     let fallback = service_from_name(file);
     let ts = intern("ts");
     let mut index = 0u64;
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        let end = bytes[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |p| pos + p);
-        let start = pos;
-        let raw = &bytes[start..end];
-        pos = end + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    for Line {
+        offset: start,
+        bytes: raw,
+        ..
+    } in lines(bytes)
+    {
         let trimmed = raw.trim_ascii_start();
         if trimmed.is_empty() {
             continue;
