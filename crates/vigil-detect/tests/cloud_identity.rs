@@ -6,16 +6,15 @@
 //! (`{"rule_id": …, "log": {…}}`) and the scenario files are YAML (`Logs: [...]`); both are
 //! unwrapped here into NDJSON of the raw logs, which is what a collector would deliver.
 
+mod common;
+use common::fired;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use vigil_core::Event;
-use vigil_detect::{LoadedRules, detect, load_and_compile};
 use vigil_ingest::{DecodeOptions, decode_bytes, decode_file, discover};
-use vigil_sigma::engine::Scratch;
-use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::SigmaConfig;
 
 /// Every record of a corpus folder, decoded.
 struct Decoded {
@@ -124,46 +123,6 @@ fn counts(events: &[Event]) -> BTreeMap<String, usize> {
         *by.entry(e.logsource.to_string()).or_default() += 1;
     }
     by
-}
-
-fn rules() -> &'static LoadedRules {
-    static RULES: OnceLock<LoadedRules> = OnceLock::new();
-    RULES.get_or_init(|| {
-        let data = vigil_core::corpus::corpus_dir().unwrap();
-        let config = SigmaConfig::from_file(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../vigil-sigma/data/placeholders-sample.yml"
-        )))
-        .unwrap();
-        let dirs: Vec<PathBuf> = [
-            "rules",
-            "rules-emerging-threats",
-            "rules-threat-hunting",
-            "rules-placeholder",
-            "rules-compliance",
-        ]
-        .iter()
-        .map(|d| data.join("sigma").join(d))
-        .filter(|d| d.is_dir())
-        .collect();
-        load_and_compile(&dirs, &config, &LogsourceMapping::builtin())
-    })
-}
-
-/// Rule ids firing on `event`.
-fn fired(event: &Event) -> Vec<String> {
-    let engine = &rules().engine;
-    let mut scratch = Scratch::default();
-    let (mut matches, mut out) = (Vec::new(), Vec::new());
-    detect(
-        engine,
-        event,
-        &mut scratch,
-        &mut matches,
-        vigil_core::Level::Informational,
-        &mut out,
-    );
-    out.into_iter().filter_map(|d| d.rule_id).collect()
 }
 
 fn text<'e>(e: &'e Event, name: &str) -> Option<&'e str> {

@@ -2,55 +2,13 @@
 //! specific real auditd events (records joined by serial), and an sshd keyword rule on sshd
 //! syslog lines, with all SigmaHQ rules loaded.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
+use common::fired;
+
+use std::path::Path;
 
 use vigil_core::Event;
-use vigil_detect::{LoadedRules, detect, load_and_compile};
 use vigil_ingest::{DecodeOptions, decode_file};
-use vigil_sigma::engine::Scratch;
-use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::SigmaConfig;
-
-fn rules() -> &'static LoadedRules {
-    static RULES: OnceLock<LoadedRules> = OnceLock::new();
-    RULES.get_or_init(|| {
-        let data = vigil_core::corpus::corpus_dir().unwrap();
-        let config = SigmaConfig::from_file(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../vigil-sigma/data/placeholders-sample.yml"
-        )))
-        .unwrap();
-        let dirs: Vec<PathBuf> = [
-            "rules",
-            "rules-emerging-threats",
-            "rules-threat-hunting",
-            "rules-placeholder",
-            "rules-compliance",
-        ]
-        .iter()
-        .map(|d| data.join("sigma").join(d))
-        .filter(|d| d.is_dir())
-        .collect();
-        load_and_compile(&dirs, &config, &LogsourceMapping::builtin())
-    })
-}
-
-/// Rule ids firing on `event`.
-fn fired(event: &Event) -> Vec<String> {
-    let engine = &rules().engine;
-    let mut scratch = Scratch::default();
-    let (mut matches, mut out) = (Vec::new(), Vec::new());
-    detect(
-        engine,
-        event,
-        &mut scratch,
-        &mut matches,
-        vigil_core::Level::Informational,
-        &mut out,
-    );
-    out.into_iter().filter_map(|d| d.rule_id).collect()
-}
 
 /// Every event of one corpus file.
 fn events(path: &Path) -> Vec<Event> {
