@@ -1,0 +1,7 @@
+//! Vigil's embedded storage.
+//!
+//! - [`journal`]: the write-ahead journal between ingest and everything downstream — append-only,
+//!   checksummed segments, group commit (acknowledged only after `fdatasync`), crash recovery,
+//!   named consumer offsets and retention.
+
+pub mod journal;
