@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vigil_store::journal::{Journal, JournalOptions, RetentionPolicy};
+use vigil_store::journal::{Journal, JournalOptions, JournalStats, RetentionPolicy};
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("VIGIL_BENCH_DIR")
@@ -60,14 +60,31 @@ fn durable_appends(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         let record = Arc::new(vec![0x5a; size]);
         for appenders in [1u64, 8, 64] {
+            let before = journal.stats();
             group.bench_with_input(
                 BenchmarkId::new("appenders", appenders),
                 &appenders,
                 |b, &appenders| b.iter_custom(|iters| run(&journal, appenders, &record, iters)),
             );
+            report_batching(
+                &journal,
+                &before,
+                &format!("{label}, {appenders} appenders"),
+            );
         }
         group.finish();
     }
+}
+
+/// Prints the group-commit factor (records per fsynced batch) over one benchmark.
+fn report_batching(journal: &Journal, before: &JournalStats, what: &str) {
+    let after = journal.stats();
+    let records = after.records - before.records;
+    let batches = (after.batches - before.batches).max(1);
+    eprintln!(
+        "{what}: {records} records in {batches} batches, {:.1} records per fsync",
+        records as f64 / batches as f64
+    );
 }
 
 /// One thread appending without waiting, then waiting once for the last ticket: the upper
@@ -83,6 +100,7 @@ fn pipelined_appends(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for (label, size) in [("1KiB", 1024usize), ("64KiB", 64 * 1024)] {
         let record = vec![0x5a; size];
+        let before = journal.stats();
         group.bench_function(label, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -101,6 +119,7 @@ fn pipelined_appends(c: &mut Criterion) {
                 elapsed
             })
         });
+        report_batching(&journal, &before, &format!("{label}, pipelined"));
     }
     group.finish();
 }

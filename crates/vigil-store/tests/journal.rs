@@ -752,3 +752,70 @@ fn acknowledged_records_survive_sigkill_at_random_moments() {
     }
     assert!(acked.len() > 6);
 }
+
+#[test]
+fn lost_acknowledged_records_are_reported_and_no_consumer_skips_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    journal.register_consumer("detect").unwrap();
+    fill(&journal, 11, 0..10);
+    journal.commit_consumer("detect", 10).unwrap();
+    drop(journal);
+    // Lose the last three records at a clean record boundary (a disk that ignored flushes).
+    let segment = segment_files(dir.path()).pop().unwrap();
+    let keep: u64 = 16
+        + (0..7)
+            .map(|s| 16 + payload(11, s).len() as u64)
+            .sum::<u64>();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(keep)
+        .unwrap();
+
+    let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    let recovery = journal.recovery().clone();
+    assert_eq!(recovery.truncated_bytes, 0);
+    assert_eq!(recovery.lost_offsets, Some(7..10));
+    assert_eq!(recovery.next_offset, 10);
+    assert_eq!(journal.append(b"new").unwrap().wait().unwrap(), 10);
+    // The consumer resumes at 10 and sees the new record.
+    let resumed = read_all(&journal, journal.consumer_offset("detect").unwrap());
+    assert_eq!(
+        resumed,
+        vec![Record {
+            offset: 10,
+            payload: b"new".to_vec()
+        }]
+    );
+    // A reader from the start is told about the gap, then continues after it.
+    let items: Vec<_> = journal.read_from(0).collect();
+    assert_eq!(items.len(), 9);
+    assert!(matches!(
+        &items[7],
+        Err(JournalError::Corrupt {
+            offset: 7,
+            resume_at: Some(10),
+            ..
+        })
+    ));
+    assert_eq!(items[8].as_ref().unwrap().offset, 10);
+}
+
+#[test]
+fn stats_show_group_commit_batching() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), small_segments()).unwrap();
+    fill(&journal, 12, 0..100);
+    let stats = journal.stats();
+    assert_eq!(stats.records, 100);
+    assert_eq!(stats.durable_end, 100);
+    assert_eq!(stats.next_offset, 100);
+    assert_eq!(stats.queued_bytes, 0);
+    assert!(stats.batches >= 1 && stats.batches <= 100);
+    assert!(stats.fsyncs >= stats.batches);
+    let framed: u64 = (0..100).map(|s| 16 + payload(12, s).len() as u64).sum();
+    assert_eq!(stats.bytes_written, framed);
+    assert!(stats.segments > 10);
+}

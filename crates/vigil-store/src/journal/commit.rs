@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,11 @@ impl AppendQueue {
     /// The offset the next append will get.
     pub(crate) fn next_offset(&self) -> u64 {
         self.lock().next_offset
+    }
+
+    /// Bytes (framed records) waiting for the committer.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().buf.len()
     }
 
     /// Queues one record; blocks while the queue is full if `block`, else returns `Full`.
@@ -172,6 +178,15 @@ impl AppendQueue {
     }
 }
 
+/// Counters the committer keeps, read by [`Journal::stats`](super::Journal::stats).
+#[derive(Debug, Default)]
+pub(crate) struct CommitStats {
+    pub(crate) batches: AtomicU64,
+    pub(crate) records: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+}
+
 /// The segment the committer is appending to.
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
@@ -190,6 +205,7 @@ pub(crate) struct Committer {
     pub(crate) queue: Arc<AppendQueue>,
     pub(crate) durability: Arc<Durability>,
     pub(crate) segments: Arc<Segments>,
+    pub(crate) stats: Arc<CommitStats>,
 }
 
 impl Committer {
@@ -208,6 +224,7 @@ impl Committer {
     /// Batches until closed or until an I/O error.
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.queue.max_batch_bytes);
+        let mut durable_end = self.durability.end();
         let failure = loop {
             let Some(end) = self.queue.take_batch(&mut batch) else {
                 break None;
@@ -218,6 +235,11 @@ impl Committer {
                 break Some(reason);
             }
             self.durability.publish(end);
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .records
+                .fetch_add(end - durable_end, Ordering::Relaxed);
+            durable_end = end;
             batch.clear();
         };
         self.durability.terminate(failure);
@@ -251,6 +273,9 @@ impl Committer {
             .write_all(bytes)
             .map_err(|e| JournalError::io("write", &self.active.path, e))?;
         self.active.len += bytes.len() as u64;
+        self.stats
+            .bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -258,7 +283,9 @@ impl Committer {
         self.active
             .file
             .sync_data()
-            .map_err(|e| JournalError::io("fdatasync", &self.active.path, e))
+            .map_err(|e| JournalError::io("fdatasync", &self.active.path, e))?;
+        self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Starts a new segment at `base`. The old one is already synced, so only the newest

@@ -26,6 +26,7 @@ mod segment;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -37,7 +38,7 @@ pub use reader::{Reader, Record};
 pub use record::Damage;
 pub use retention::{RetentionPolicy, RetentionReport};
 
-use commit::{ActiveSegment, AppendQueue, Committer};
+use commit::{ActiveSegment, AppendQueue, CommitStats, Committer};
 use consumers::ConsumerOffsets;
 use durable::Durability;
 use lock::DirLock;
@@ -100,6 +101,11 @@ pub struct Recovery {
     pub truncated_bytes: u64,
     /// Where and why the newest segment was cut, if it was.
     pub torn_tail: Option<TornTail>,
+    /// Offsets a consumer had already committed past but that are not on disk: acknowledged
+    /// records were lost (a disk that ignored flushes, or files removed by hand). The journal
+    /// continues after them so that no consumer silently skips new records; readers crossing
+    /// the gap get a [`JournalError::Corrupt`] naming it.
+    pub lost_offsets: Option<Range<u64>>,
 }
 
 /// The damaged end of the newest segment, removed at open. Only records that were never
@@ -112,6 +118,29 @@ pub struct TornTail {
     pub position: u64,
     /// What was wrong there.
     pub damage: Damage,
+}
+
+/// A snapshot of the journal's counters (since open), for metrics and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// The oldest offset still stored.
+    pub first_offset: u64,
+    /// One past the newest durable offset.
+    pub durable_end: u64,
+    /// The offset the next append gets.
+    pub next_offset: u64,
+    /// Segment files on disk.
+    pub segments: usize,
+    /// Bytes of framed records waiting for the committer (bounded by `max_batch_bytes`).
+    pub queued_bytes: usize,
+    /// Batches written and synced; `records / batches` is the group-commit factor.
+    pub batches: u64,
+    /// Records made durable.
+    pub records: u64,
+    /// `fdatasync` calls on segments (one per batch, one more per segment roll).
+    pub fsyncs: u64,
+    /// Bytes of framed records (headers included) written to segments.
+    pub bytes_written: u64,
 }
 
 /// First offsets of the segments on disk, ascending; the last one is being appended to.
@@ -147,6 +176,10 @@ impl Segments {
             .copied()
     }
 
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     pub(crate) fn snapshot(&self) -> Vec<u64> {
         self.lock().clone()
     }
@@ -171,6 +204,7 @@ pub(crate) struct Shared {
     pub(crate) durability: Arc<Durability>,
     pub(crate) segments: Arc<Segments>,
     pub(crate) consumers: ConsumerOffsets,
+    stats: Arc<CommitStats>,
 }
 
 /// A journal opened for appending and reading. Cheap to clone; all clones share one committer
@@ -223,7 +257,16 @@ impl Journal {
         if torn_tail.is_some() {
             segment::truncate_segment(&path, base, scan.valid_len)?;
         }
-        let next_offset = scan.last_offset.map_or(base, |last| last + 1);
+        let mut next_offset = scan.last_offset.map_or(base, |last| last + 1);
+        let (mut base, mut path) = (base, path);
+        let mut lost_offsets = None;
+        let ahead = consumers.all().values().copied().max();
+        if let Some(ahead) = ahead.filter(|&ahead| ahead > next_offset) {
+            segment::create_segment(&dir, ahead)?;
+            bases.push(ahead);
+            lost_offsets = Some(next_offset..ahead);
+            (base, path, next_offset) = (ahead, segment::segment_path(&dir, ahead), ahead);
+        }
         let recovery = Recovery {
             segments: bases.len(),
             first_offset: bases[0],
@@ -231,6 +274,7 @@ impl Journal {
             next_offset,
             truncated_bytes: scan.file_len.saturating_sub(scan.valid_len),
             torn_tail,
+            lost_offsets,
         };
         let (file, len) = segment::open_for_append(&path)?;
         let queue = Arc::new(AppendQueue::new(next_offset, &options));
@@ -238,6 +282,7 @@ impl Journal {
         let segments = Arc::new(Segments {
             bases: Mutex::new(bases),
         });
+        let stats = Arc::new(CommitStats::default());
         let committer = Committer {
             dir: dir.clone(),
             segment_bytes: options.segment_bytes,
@@ -250,6 +295,7 @@ impl Journal {
             queue: queue.clone(),
             durability: durability.clone(),
             segments: segments.clone(),
+            stats: stats.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("vigil-journal-commit".into())
@@ -263,6 +309,7 @@ impl Journal {
                     durability,
                     segments,
                     consumers,
+                    stats,
                 }),
                 recovery,
                 committer: Mutex::new(Some(handle)),
@@ -320,6 +367,23 @@ impl Journal {
     /// The oldest offset still stored (retention moves it forward).
     pub fn first_offset(&self) -> u64 {
         self.shared().segments.first().unwrap_or(0)
+    }
+
+    /// The journal's counters since open.
+    pub fn stats(&self) -> JournalStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let shared = self.shared();
+        JournalStats {
+            first_offset: self.first_offset(),
+            durable_end: self.durable_end(),
+            next_offset: self.next_offset(),
+            segments: shared.segments.len(),
+            queued_bytes: shared.queue.queued_bytes(),
+            batches: shared.stats.batches.load(Relaxed),
+            records: shared.stats.records.load(Relaxed),
+            fsyncs: shared.stats.fsyncs.load(Relaxed),
+            bytes_written: shared.stats.bytes_written.load(Relaxed),
+        }
     }
 
     /// Reads durable records in order starting at `offset`, across segments.
