@@ -308,6 +308,18 @@ fn a_segment_torn_inside_its_header_restarts_at_its_base() {
         assert_eq!(read_all(&journal, 0).len(), 50);
         drop(journal);
     }
+    // The file's size made it to disk but not its bytes: a zero-filled page.
+    fs::write(&newest, vec![0u8; 4096]).unwrap();
+    let journal = Journal::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(journal.recovery().next_offset, next_base);
+    assert_eq!(journal.recovery().truncated_bytes, 4096);
+    assert_eq!(journal.append(b"next").unwrap().wait().unwrap(), next_base);
+    drop(journal);
+    // A foreign file under a segment name is refused, naming it.
+    fs::write(&newest, b"not a journal segment at all").unwrap();
+    let err = Journal::open(dir.path(), small_segments()).unwrap_err();
+    assert!(matches!(err, JournalError::BadSegment { .. }), "{err}");
+    assert!(err.to_string().contains(&newest.display().to_string()));
 }
 
 #[test]

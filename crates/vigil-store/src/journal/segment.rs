@@ -87,11 +87,12 @@ pub fn scan_segment(path: &Path, base: u64) -> Result<TailScan> {
     let mut header = [0u8; SEGMENT_HEADER];
     let got = record::read_full(&mut reader, &mut header)
         .map_err(|e| JournalError::io("read", path, e))?;
-    if got < SEGMENT_HEADER {
-        // A crash between creating the file and syncing its header.
-        return if header[..got].iter().all(|&b| b == 0)
-            || header[..got] == record::encode_segment_header(base)[..got]
-        {
+    let zeroed = header[..got].iter().all(|&b| b == 0);
+    if got < SEGMENT_HEADER || zeroed {
+        // A crash between creating the file and syncing its header: the header is short, or
+        // the file's size reached the disk before its data did (zeros). No record can follow,
+        // since records are only written after the header is synced.
+        return if zeroed || header[..got] == record::encode_segment_header(base)[..got] {
             Ok(TailScan {
                 last_offset: None,
                 valid_len: 0,
