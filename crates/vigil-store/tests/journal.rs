@@ -655,7 +655,8 @@ fn crash_options() -> JournalOptions {
 
 /// The child side of the crash test: does nothing in a normal run. Re-executed with the
 /// environment variables set, it appends from several threads forever and prints
-/// `ACK <offset> <writer> <seq>` after each acknowledgement, until it is killed.
+/// `ACK <offset> <writer> <seq>` after each acknowledgement, while a consumer thread reads
+/// along and prints `COMMITTED <offset>` after each consumer commit, until it is killed.
 #[test]
 fn crash_child() {
     let Ok(dir) = std::env::var(CRASH_DIR_ENV) else {
@@ -664,6 +665,19 @@ fn crash_child() {
     let run: u64 = std::env::var(CRASH_RUN_ENV).unwrap().parse().unwrap();
     let journal = Journal::open(&dir, crash_options()).unwrap();
     println!("OPENED {}", journal.recovery().next_offset);
+    let consumer = journal.clone();
+    thread::spawn(move || {
+        let mut reader = consumer.read_from(consumer.register_consumer("detect").unwrap());
+        loop {
+            for record in reader.by_ref().take(50) {
+                record.unwrap();
+            }
+            let position = reader.position();
+            consumer.commit_consumer("detect", position).unwrap();
+            println!("COMMITTED {position}");
+            consumer.when_durable(position).wait().unwrap();
+        }
+    });
     let writers: Vec<_> = (0..CRASH_WRITERS)
         .map(|w| {
             let journal = journal.clone();
@@ -689,6 +703,7 @@ fn acknowledged_records_survive_sigkill_at_random_moments() {
     let exe = std::env::current_exe().unwrap();
     let random = std::collections::hash_map::RandomState::new();
     let mut acked: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut committed = 0u64;
     for run in 1..=6u64 {
         let mut child = Command::new(&exe)
             .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
@@ -707,9 +722,9 @@ fn acknowledged_records_survive_sigkill_at_random_moments() {
             // A line cut short by the kill has no newline and is ignored.
             while stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
                 if line.starts_with("ACK ") && line.ends_with('\n') {
-                    if lines.is_empty() {
-                        let _ = first_ack_tx.send(());
-                    }
+                    let _ = first_ack_tx.send(()); // only the first one is waited for
+                    lines.push(line.trim_end().to_owned());
+                } else if line.starts_with("COMMITTED ") && line.ends_with('\n') {
                     lines.push(line.trim_end().to_owned());
                 }
                 line.clear();
@@ -727,6 +742,10 @@ fn acknowledged_records_survive_sigkill_at_random_moments() {
         let lines = collector.join().unwrap();
         assert!(!lines.is_empty());
         for line in lines {
+            if let Some(position) = line.strip_prefix("COMMITTED ") {
+                committed = committed.max(position.parse().unwrap());
+                continue;
+            }
             let fields: Vec<u64> = line[4..].split(' ').map(|f| f.parse().unwrap()).collect();
             if let [offset, writer, seq] = fields[..] {
                 let previous = acked.insert(offset, (writer, seq));
@@ -737,13 +756,21 @@ fn acknowledged_records_survive_sigkill_at_random_moments() {
         let journal = Journal::open(dir.path(), crash_options()).unwrap();
         let recovery = journal.recovery().clone();
         eprintln!(
-            "run {run}: killed after {delay} ms; {} acks so far; recovery {recovery:?}",
+            "run {run}: killed after {delay} ms; {} acks so far; consumer committed {committed}; \
+             recovery {recovery:?}",
             acked.len()
         );
         let max_acked = *acked.keys().next_back().unwrap();
         assert!(
             recovery.next_offset > max_acked,
             "run {run}: acked {max_acked} but recovered only up to {recovery:?}"
+        );
+        // The consumer offset is never behind what it reported, nor past the journal's end.
+        let detect = journal.consumer_offset("detect").unwrap();
+        assert!(
+            (committed..=recovery.next_offset).contains(&detect),
+            "run {run}: consumer at {detect}, committed {committed}, end {}",
+            recovery.next_offset
         );
         let records = read_all(&journal, 0);
         assert_eq!(records.len() as u64, recovery.next_offset);
