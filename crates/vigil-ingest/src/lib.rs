@@ -23,6 +23,7 @@
 
 mod decode;
 mod discover;
+mod entity;
 mod error;
 mod sniff;
 
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use vigil_core::Event;
 
 pub use discover::discover;
+pub use entity::entities;
 pub use error::{DecodeError, IngestError};
 
 /// A file format this crate decodes, as sniffed from the file's first bytes.
