@@ -22,7 +22,7 @@ pub use api::{ApiBuilder, ApiError, AuditNote, router};
 pub use audit::{AuditLog, VerifyReport, audit_log_path, verify};
 pub use error::Error;
 pub use role::{Role, UnknownRole};
-pub use serve::{ServeConfig, Server, serve, serve_router, shutdown_signal};
+pub use serve::{ServeConfig, Server, TlsConfig, serve, serve_router, shutdown_signal};
 pub use state::{AppState, Limits};
 pub use tokens::{
     Identity, IssuedToken, TokenInfo, create_token, ensure_bootstrap_admin, list_tokens,

@@ -3,9 +3,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -21,7 +26,22 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Request limits.
     pub limits: Limits,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
+
+/// PEM files for HTTPS (rustls, TLS 1.2 and 1.3, ring provider).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// How long requests in flight may take to finish after a TLS server is told to stop.
+const TLS_DRAIN: Duration = Duration::from_secs(30);
 
 impl Default for ServeConfig {
     fn default() -> Self {
@@ -29,6 +49,7 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./vigil-data"),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -37,6 +58,7 @@ impl Default for ServeConfig {
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<RustlsConfig>,
 }
 
 impl Server {
@@ -51,7 +73,21 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
+            tls: None,
         })
+    }
+
+    /// Serves HTTPS with the certificate and key in `tls`; fails here, before serving, if
+    /// they cannot be read.
+    pub fn with_tls(mut self, tls: &TlsConfig) -> Result<Self, Error> {
+        self.tls = Some(load_tls(tls)?);
+        Ok(self)
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -65,11 +101,54 @@ impl Server {
         router: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+        let Some(tls) = self.tls else {
+            return axum::serve(self.listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(Error::Serve);
+        };
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopper.graceful_shutdown(Some(TLS_DRAIN));
+        });
+        let listener = self.listener.into_std().map_err(Error::Serve)?;
+        axum_server::from_tcp_rustls(listener, tls)
+            .map_err(Error::Serve)?
+            .handle(handle)
+            .serve(router.into_make_service())
             .await
             .map_err(Error::Serve)
     }
+}
+
+/// Reads the PEM certificate chain and key into a rustls server configuration.
+fn load_tls(tls: &TlsConfig) -> Result<RustlsConfig, Error> {
+    let bad =
+        |path: &Path, e: &dyn std::fmt::Display| Error::Tls(format!("{}: {e}", path.display()));
+    let certs = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(&tls.cert, &e))?;
+    if certs.is_empty() {
+        return Err(bad(&tls.cert, &"no certificate in the file"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad(&tls.key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            Error::Tls(format!(
+                "{} with {}: {e}",
+                tls.cert.display(),
+                tls.key.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(RustlsConfig::from_config(Arc::new(config)))
 }
 
 /// `vigil serve` with the core routes: opens the data directory, prints a one-time admin
@@ -84,7 +163,7 @@ pub async fn serve(
 /// Like [`serve`], with the router made by `make_router` (e.g. an [`crate::ApiBuilder`]
 /// with more routes).
 ///
-/// Prints to stderr `vigil serve: listening on http://ADDR`; on a data directory's first
+/// Prints to stderr `vigil serve: listening on http://ADDR` (or `https://`); on a data directory's first
 /// start also prints the bootstrap admin token alone on a line of stdout (so scripts can
 /// capture it), with an explanation on stderr.
 pub async fn serve_router(
@@ -107,8 +186,11 @@ pub async fn serve_router(
         );
         println!("{}", admin.token);
     }
-    let server = Server::bind(config.listen).await?;
-    eprintln!("vigil serve: listening on http://{}", server.local_addr());
+    let mut server = Server::bind(config.listen).await?;
+    if let Some(tls) = &config.tls {
+        server = server.with_tls(tls)?;
+    }
+    eprintln!("vigil serve: listening on {}", server.url());
     server.run(make_router(state), shutdown).await
 }
 
