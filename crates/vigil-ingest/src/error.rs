@@ -72,4 +72,14 @@ pub enum IngestError {
         /// What its first bytes are, and why that is no format we know.
         reason: String,
     },
+    /// The bytes cannot be the format the user forced (`--input-format`).
+    #[error("{}: not {format} as forced: {reason}", path.display())]
+    FormatMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The forced format.
+        format: crate::Format,
+        /// What the bytes are instead.
+        reason: String,
+    },
 }

@@ -25,6 +25,7 @@ mod decode;
 mod discover;
 mod entity;
 mod error;
+mod logsource_map;
 mod sniff;
 
 use std::fmt;
@@ -37,6 +38,7 @@ use vigil_core::Event;
 pub use discover::discover;
 pub use entity::entities;
 pub use error::{DecodeError, IngestError};
+pub use logsource_map::{FieldTest, LogsourceMap, LogsourceRule, Predicate};
 
 /// A file format this crate decodes, as sniffed from the file's first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,13 +57,28 @@ pub enum Format {
     Auditd,
     /// Syslog text lines, RFC 3164 (with or without `<PRI>`) or RFC 5424.
     Syslog,
+    /// JSON whose (first) records are AWS CloudTrail events.
+    CloudTrail,
+    /// JSON whose (first) records are Okta System Log events.
+    Okta,
+    /// JSON whose (first) records are Entra ID (Azure AD) sign-in/audit or Azure activity logs.
+    Azure,
+    /// JSON whose (first) records are Auth0 logs.
+    Auth0,
     /// A zero-length or whitespace-only file: nothing to decode (reported as one error).
     Empty,
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.name())
+    }
+}
+
+impl Format {
+    /// The format's name, as shown in summaries and accepted by `--input-format`.
+    pub fn name(self) -> &'static str {
+        match self {
             Format::Evtx => "evtx",
             Format::Json => "json",
             Format::ZeekTsv => "zeek-tsv",
@@ -69,8 +86,72 @@ impl fmt::Display for Format {
             Format::SuricataEve => "suricata-eve",
             Format::Auditd => "auditd",
             Format::Syslog => "syslog",
+            Format::CloudTrail => "cloudtrail",
+            Format::Okta => "okta",
+            Format::Azure => "azure",
+            Format::Auth0 => "auth0",
             Format::Empty => "empty",
+        }
+    }
+
+    /// The formats a user can force (every one but [`Format::Empty`]), in `--help` order.
+    pub const SELECTABLE: [Format; 11] = [
+        Format::Evtx,
+        Format::Json,
+        Format::ZeekTsv,
+        Format::ZeekJson,
+        Format::SuricataEve,
+        Format::CloudTrail,
+        Format::Okta,
+        Format::Azure,
+        Format::Auth0,
+        Format::Auditd,
+        Format::Syslog,
+    ];
+
+    /// The cloud/identity product a JSON format stands for.
+    pub(crate) fn product(self) -> Option<decode::cloud::Product> {
+        use decode::cloud::Product;
+        Some(match self {
+            Format::CloudTrail => Product::CloudTrail,
+            Format::Okta => Product::Okta,
+            Format::Azure => Product::Azure,
+            Format::Auth0 => Product::Auth0,
+            _ => return None,
         })
+    }
+
+    /// The format label of a file whose first record a built-in recogniser claimed.
+    pub(crate) fn of_product(product: decode::cloud::Product) -> Format {
+        use decode::cloud::Product;
+        match product {
+            Product::CloudTrail => Format::CloudTrail,
+            Product::Okta => Format::Okta,
+            Product::Azure => Format::Azure,
+            Product::Auth0 => Format::Auth0,
+        }
+    }
+}
+
+/// A format name that is not one of [`Format::SELECTABLE`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown input format `{0}` (known: evtx, json, zeek-tsv, zeek-json, suricata-eve, cloudtrail, okta, azure (or entra), auth0, auditd, syslog)"
+)]
+pub struct UnknownFormatName(pub String);
+
+impl std::str::FromStr for Format {
+    type Err = UnknownFormatName;
+
+    /// A format by its displayed name (`zeek-tsv`); `entra` is accepted for `azure`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("entra") {
+            return Ok(Format::Azure);
+        }
+        Format::SELECTABLE
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownFormatName(s.to_string()))
     }
 }
 
@@ -126,6 +207,23 @@ pub struct DecodeOptions {
     pub evtx_threads: usize,
 }
 
+/// What the user says about the input that the bytes cannot: a format to use instead of the
+/// sniffed one, and logsource rules for generic JSON. The default (nothing forced, no rules)
+/// is what [`decode_file`] and [`decode_bytes`] use.
+///
+/// Kept apart from [`DecodeOptions`] (how to decode, not what the input is), so code building
+/// `DecodeOptions { evtx_threads }` keeps compiling.
+#[derive(Clone, Debug, Default)]
+pub struct InputSpec {
+    /// Decode every file as this format instead of sniffing it. Bytes that cannot be that
+    /// format at all are an [`IngestError::FormatMismatch`]; records of a forced JSON product
+    /// (`cloudtrail`, `okta`, `azure`, `auth0`, `zeek-json`, `suricata-eve`) that are not that
+    /// product's are counted errors, as are lines a forced line format cannot read.
+    pub format: Option<Format>,
+    /// Logsource rules for generic JSON records (see [`LogsourceMap`]).
+    pub json_logsource: LogsourceMap,
+}
+
 impl DecodeOptions {
     /// The number of EVTX chunk workers to use on the current thread.
     fn evtx_workers(&self) -> usize {
@@ -147,6 +245,18 @@ pub fn decode_file(
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> Result<FileStats, IngestError> {
+    decode_file_as(path, opts, &InputSpec::default(), on_event, on_error)
+}
+
+/// [`decode_file`] with what the user said about the input: a forced format, logsource rules
+/// for generic JSON.
+pub fn decode_file_as(
+    path: &Path,
+    opts: &DecodeOptions,
+    spec: &InputSpec,
+    on_event: &mut dyn FnMut(Event),
+    on_error: &mut dyn FnMut(DecodeError),
+) -> Result<FileStats, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -156,31 +266,27 @@ pub fn decode_file(
         .and_then(|f| f.take(4096).read_to_end(&mut head))
         .map_err(io)?;
     let name: Arc<str> = path.to_string_lossy().into();
-    if sniff::is_gzip(&head) {
-        let bytes = std::fs::read(path).map_err(io)?;
-        return decode_sniffed(&name, path, &bytes, opts, on_event, on_error);
+    let is_evtx = !sniff::is_gzip(&head)
+        && match spec.format {
+            Some(Format::Evtx) => true,
+            Some(_) => false,
+            None => sniff::sniff(&head) == Ok(Format::Evtx),
+        };
+    if is_evtx {
+        // Streamed from the file rather than read whole: EVTX logs can be large.
+        sniff::fits(Format::Evtx, &head).map_err(|reason| mismatch(path, Format::Evtx, reason))?;
+        let input = decode::evtx::Input::Path(path);
+        let s = decode::evtx::decode(&name, input, opts.evtx_workers(), on_event, on_error)?;
+        return Ok(FileStats {
+            format: Format::Evtx,
+            events: s.events,
+            errors: s.errors,
+            bytes: s.bytes,
+            json_shape: None,
+        });
     }
-    match sniff::sniff(&head) {
-        Ok(Format::Evtx) => {
-            let input = decode::evtx::Input::Path(path);
-            let s = decode::evtx::decode(&name, input, opts.evtx_workers(), on_event, on_error)?;
-            Ok(FileStats {
-                format: Format::Evtx,
-                events: s.events,
-                errors: s.errors,
-                bytes: s.bytes,
-                json_shape: None,
-            })
-        }
-        Ok(_) => {
-            let bytes = std::fs::read(path).map_err(io)?;
-            decode_sniffed(&name, path, &bytes, opts, on_event, on_error)
-        }
-        Err(reason) => Err(IngestError::UnknownFormat {
-            path: path.to_path_buf(),
-            reason,
-        }),
-    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    decode_any(&name, path, &bytes, opts, spec, on_event, on_error)
 }
 
 /// Same as [`decode_file`] over in-memory bytes (`name` is used in errors and events).
@@ -191,38 +297,79 @@ pub fn decode_bytes(
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> Result<FileStats, IngestError> {
-    decode_sniffed(
+    decode_bytes_as(name, bytes, opts, &InputSpec::default(), on_event, on_error)
+}
+
+/// Same as [`decode_file_as`] over in-memory bytes.
+pub fn decode_bytes_as(
+    name: &str,
+    bytes: &[u8],
+    opts: &DecodeOptions,
+    spec: &InputSpec,
+    on_event: &mut dyn FnMut(Event),
+    on_error: &mut dyn FnMut(DecodeError),
+) -> Result<FileStats, IngestError> {
+    decode_any(
         &name.into(),
         Path::new(name),
         bytes,
         opts,
+        spec,
         on_event,
         on_error,
     )
 }
 
-fn decode_sniffed(
+fn mismatch(path: &Path, format: Format, reason: String) -> IngestError {
+    IngestError::FormatMismatch {
+        path: path.to_path_buf(),
+        format,
+        reason,
+    }
+}
+
+/// The format to decode `bytes` as: the forced one when it can apply, else the sniffed one.
+fn choose_format(
+    name: &str,
+    path: &Path,
+    bytes: &[u8],
+    spec: &InputSpec,
+) -> Result<Format, IngestError> {
+    let head = &bytes[..bytes.len().min(4096)];
+    match spec.format {
+        // Forcing cannot make a blank file hold records.
+        Some(forced) if sniff::sniff(head) == Ok(Format::Empty) && forced != Format::Evtx => {
+            Ok(Format::Empty)
+        }
+        Some(forced) => sniff::fits(forced, head)
+            .map(|()| forced)
+            .map_err(|reason| mismatch(path, forced, reason)),
+        None => match sniff::sniff(head) {
+            Ok(Format::Json) => Ok(sniff::json_flavour(name, bytes)),
+            Ok(format) => Ok(format),
+            Err(reason) => Err(IngestError::UnknownFormat {
+                path: path.to_path_buf(),
+                reason,
+            }),
+        },
+    }
+}
+
+fn decode_any(
     name: &Arc<str>,
     path: &Path,
     bytes: &[u8],
     opts: &DecodeOptions,
+    spec: &InputSpec,
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> Result<FileStats, IngestError> {
     if sniff::is_gzip(bytes) {
-        return decode_gzip(name, path, bytes, opts, on_event, on_error);
+        return decode_gzip(name, path, bytes, opts, spec, on_event, on_error);
     }
-    let format = sniff::sniff(&bytes[..bytes.len().min(4096)]).map_err(|reason| {
-        IngestError::UnknownFormat {
-            path: path.to_path_buf(),
-            reason,
-        }
-    })?;
+    let format = choose_format(name, path, bytes, spec)?;
+    let forced = spec.format.is_some();
     let bytes_len = bytes.len() as u64;
-    let format = match format {
-        Format::Json => sniff::json_flavour(name, bytes),
-        other => other,
-    };
     match format {
         Format::Evtx => {
             let input = decode::evtx::Input::Bytes(bytes);
@@ -235,17 +382,31 @@ fn decode_sniffed(
                 json_shape: None,
             })
         }
-        Format::Json | Format::ZeekJson | Format::SuricataEve => {
-            let fallback = decode::zeek::service_from_name(name);
-            let mut finish = |mut event: Event| {
-                match format {
-                    Format::ZeekJson => decode::zeek::finish_json(&mut event, fallback.as_deref()),
-                    Format::SuricataEve => decode::suricata::finish(&mut event),
-                    _ => {}
-                }
-                on_event(event);
+        Format::Json
+        | Format::ZeekJson
+        | Format::SuricataEve
+        | Format::CloudTrail
+        | Format::Okta
+        | Format::Azure
+        | Format::Auth0 => {
+            use decode::json::Records;
+            let records = match format {
+                Format::ZeekJson => Records::Zeek {
+                    fallback: decode::zeek::service_from_name(name),
+                    forced,
+                },
+                Format::SuricataEve => Records::Suricata { forced },
+                _ => match format.product().filter(|_| forced) {
+                    Some(product) => Records::Product(product),
+                    None => Records::Generic(&spec.json_logsource),
+                },
             };
-            let s = decode::json::decode(name, bytes, &mut finish, on_error);
+            let s = decode::json::decode(name, bytes, &records, on_event, on_error);
+            // A sniffed JSON file is labelled by the product of its first claimed record.
+            let format = match (forced, s.first_product) {
+                (false, Some(product)) => Format::of_product(product),
+                _ => format,
+            };
             Ok(FileStats {
                 format,
                 events: s.events,
@@ -295,6 +456,7 @@ fn decode_gzip(
     path: &Path,
     bytes: &[u8],
     opts: &DecodeOptions,
+    spec: &InputSpec,
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> Result<FileStats, IngestError> {
@@ -322,7 +484,7 @@ fn decode_gzip(
             });
         }
     }
-    let mut stats = decode_sniffed(name, path, &plain, opts, on_event, on_error)?;
+    let mut stats = decode_any(name, path, &plain, opts, spec, on_event, on_error)?;
     stats.bytes = bytes.len() as u64;
     stats.errors += u64::from(broken.is_some());
     Ok(stats)

@@ -53,12 +53,65 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, String> {
     }
 }
 
+/// Whether the bytes starting with `head` can be `forced` at all (the user chose the format):
+/// EVTX needs its file magic, the JSON formats a `{`, `[` or evtx_dump `Record N` first. The
+/// line formats (Zeek TSV, auditd, syslog) fit any text: each line they cannot read is a
+/// counted error, which names the line.
+pub(crate) fn fits(forced: Format, head: &[u8]) -> Result<(), String> {
+    let first_bytes = || {
+        let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        shown.join(" ")
+    };
+    match forced {
+        Format::Evtx if head.starts_with(EVTX_MAGIC) => Ok(()),
+        Format::Evtx => Err(format!(
+            "no EVTX file header (`ElfFile\\0`); first bytes {}",
+            first_bytes()
+        )),
+        Format::Json
+        | Format::ZeekJson
+        | Format::SuricataEve
+        | Format::CloudTrail
+        | Format::Okta
+        | Format::Azure
+        | Format::Auth0 => {
+            let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+            match text.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(i) if matches!(text[i], b'{' | b'[') => Ok(()),
+                Some(i) if crate::decode::json::record_banner(text, i).is_some() => Ok(()),
+                Some(i) => Err(format!(
+                    "JSON starts with `{{` or `[`, but the first non-blank byte (offset {i}) is {:?}",
+                    char::from(text[i])
+                )),
+                None => Ok(()),
+            }
+        }
+        Format::ZeekTsv | Format::Auditd | Format::Syslog | Format::Empty => Ok(()),
+    }
+}
+
 /// True for a gzip stream (magic `1f 8b`): decompressed, then sniffed again.
 pub(crate) fn is_gzip(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
 }
 
-/// Refines [`Format::Json`] by the keys of the first record (of an array, too): Suricata EVE
+/// Broken records skipped, at most, looking for the first one that parses.
+const FLAVOUR_TRIES: usize = 16;
+
+/// The rest of `text` from the next line whose first non-blank byte is `{`.
+fn next_object_line(text: &[u8]) -> Option<&[u8]> {
+    let mut pos = 0;
+    while let Some(nl) = text[pos..].iter().position(|&b| b == b'\n') {
+        pos += nl + 1;
+        let line = text[pos..].trim_ascii_start();
+        if line.starts_with(b"{") {
+            return Some(line);
+        }
+    }
+    None
+}
+
+/// Refines [`Format::Json`] by the keys of the first record that parses (of an array, too): Suricata EVE
 /// (`event_type` with `timestamp`, `flow_id` or `src_ip`), Zeek JSON (`_path`, or `ts` with
 /// `uid`/`uids`/`id`/`fuid`/`id.orig_h`, or `ts` in a file named like a Zeek log, or a lone
 /// `name` in `loaded_scripts.log`), else JSON.
@@ -69,9 +122,25 @@ pub(crate) fn json_flavour(name: &str, bytes: &[u8]) -> Format {
     if let Some(inner) = rest.strip_prefix(b"[") {
         rest = inner.trim_ascii_start();
     }
-    let mut stream = serde_json::Deserializer::from_slice(rest)
-        .into_iter::<BTreeMap<String, serde::de::IgnoredAny>>();
-    let Some(Ok(keys)) = stream.next() else {
+    // The first record that parses decides: a broken first line must not turn an EVE or Zeek
+    // file into generic JSON (its records would lose their logsource without a word).
+    let mut keys = None;
+    for _ in 0..FLAVOUR_TRIES {
+        let mut stream = serde_json::Deserializer::from_slice(rest)
+            .into_iter::<BTreeMap<String, serde::de::IgnoredAny>>();
+        match stream.next() {
+            Some(Ok(found)) => {
+                keys = Some(found);
+                break;
+            }
+            Some(Err(_)) => match next_object_line(rest) {
+                Some(next) => rest = next,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    let Some(keys) = keys else {
         return Format::Json;
     };
     let has = |k: &str| keys.contains_key(k);
@@ -128,6 +197,21 @@ mod tests {
     }
 
     #[test]
+    fn forced_formats_fit_or_say_why() {
+        assert_eq!(fits(Format::Evtx, b"ElfFile\0\0"), Ok(()));
+        let err = fits(Format::Evtx, b"{\"a\":1}").unwrap_err();
+        assert!(err.contains("first bytes 7b 22 61"), "{err}");
+        assert_eq!(
+            fits(Format::CloudTrail, b"\xEF\xBB\xBF {\"Records\":[]}"),
+            Ok(())
+        );
+        assert_eq!(fits(Format::Json, b"Record 3\n{}"), Ok(()));
+        let err = fits(Format::SuricataEve, b"  Jun 14 15:16:01 host x: y").unwrap_err();
+        assert!(err.contains("offset 2") && err.contains("'J'"), "{err}");
+        assert_eq!(fits(Format::Syslog, b"anything at all"), Ok(()));
+    }
+
+    #[test]
     fn json_flavours() {
         let eve = b"{\"timestamp\":\"x\",\"event_type\":\"alert\"}";
         assert_eq!(json_flavour("eve.json", eve), Format::SuricataEve);
@@ -143,5 +227,8 @@ mod tests {
         assert_eq!(json_flavour("d/x.json", b"{\"ts\":1}"), Format::Json);
         assert_eq!(json_flavour("a", b"{\"Records\":[]}"), Format::Json);
         assert_eq!(json_flavour("a", b"{broken"), Format::Json);
+        // A broken first line does not hide what the file is.
+        let eve = b"{\"timestamp\": oops\nnot json\n{\"timestamp\":\"x\",\"event_type\":\"dns\"}\n";
+        assert_eq!(json_flavour("eve.json", eve), Format::SuricataEve);
     }
 }

@@ -4,7 +4,9 @@
 //! `msg=audit(…)` id and become one event. They are usually adjacent, but need not be, so a
 //! small map of open events is kept: an event is emitted at its `EOE` record, when more than
 //! [`MAX_OPEN`] events are open (oldest first), or at the end of the input. Events come out in
-//! the order of their first record.
+//! the order they are completed (EOE, eviction, end of input). A record that arrives after its event was emitted (lines
+//! out of order), or an `EOE` before any record of its event, is a counted error rather than
+//! the start of a second event with the same id.
 //!
 //! Field names are auditd's own, as SigmaHQ's `product: linux, service: auditd` rules use them
 //! (`type`, `key`, `exe`, `comm`, `a0`…, `name`, `nametype`, `syscall`); a name several records
@@ -14,6 +16,7 @@
 //! NUL separators become spaces. `SYSCALL` is the syscall's name (x86_64 numbers) when the
 //! log does not carry the enriched `SYSCALL=` already.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -24,6 +27,33 @@ use crate::DecodeError;
 
 /// Events kept open at once waiting for more records; past this the oldest is emitted.
 pub(crate) const MAX_OPEN: usize = 64;
+
+/// Emitted event ids remembered, so that a record arriving after its event was emitted is
+/// reported instead of starting a second event with the same id.
+const CLOSED_KEPT: usize = 1024;
+
+/// The ids of the last [`CLOSED_KEPT`] events emitted, oldest first, and as a set.
+#[derive(Default)]
+struct Closed {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl Closed {
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+}
+
+fn remember(closed: &mut Closed, id: String) {
+    if closed.order.len() == CLOSED_KEPT
+        && let Some(old) = closed.order.pop_front()
+    {
+        closed.set.remove(&old);
+    }
+    closed.set.insert(id.clone());
+    closed.order.push_back(id);
+}
 
 /// True when `line` looks like an audit record (`type=… msg=audit(`).
 pub(crate) fn is_audit_line(line: &[u8]) -> bool {
@@ -49,6 +79,8 @@ pub(crate) fn decode(
         errors: 0,
     };
     let mut open: Vec<Open> = Vec::new();
+    // Ids of the events emitted most recently, to tell a late record from a new event.
+    let mut closed = Closed::default();
     let mut emit = |event: Event, summary: &mut Summary| {
         summary.events += 1;
         on_event(event);
@@ -77,11 +109,41 @@ pub(crate) fn decode(
                 continue;
             }
         };
+        let is_eoe = record.kind == "EOE";
         let slot = match open.iter().position(|o| o.id == record.id) {
             Some(i) => i,
             None => {
+                // A record for an event already emitted, or an EOE with nothing before it,
+                // cannot be joined: starting a new event would split one kernel event in two
+                // without a word.
+                let late = closed.contains(record.id);
+                if late || is_eoe {
+                    let reason = if late {
+                        format!(
+                            "line {line_no}: {} record of audit({}) comes after that event was \
+                             emitted (at its EOE, or when {MAX_OPEN} newer events were open); \
+                             skipped",
+                            record.kind, record.id
+                        )
+                    } else {
+                        format!(
+                            "line {line_no}: EOE of audit({}) before any other record of that \
+                             event (lines out of order); skipped",
+                            record.id
+                        )
+                    };
+                    summary.errors += 1;
+                    on_error(DecodeError::new(
+                        file,
+                        Some(start as u64),
+                        Some(line_no),
+                        reason,
+                    ));
+                    continue;
+                }
                 if open.len() >= MAX_OPEN {
                     let oldest = open.remove(0);
+                    remember(&mut closed, oldest.id);
                     emit(finish(oldest.event), &mut summary);
                 }
                 index += 1;
@@ -103,10 +165,10 @@ pub(crate) fn decode(
                 open.len() - 1
             }
         };
-        let is_eoe = record.kind == "EOE";
         add_record(&mut open[slot].event, &record);
         if is_eoe {
             let done = open.remove(slot);
+            remember(&mut closed, done.id);
             emit(finish(done.event), &mut summary);
         }
     }

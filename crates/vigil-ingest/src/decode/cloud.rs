@@ -9,6 +9,17 @@ use vigil_core::{Event, LogSource, Symbol, Value};
 use super::put;
 use super::windows::parse_time;
 
+/// The cloud and identity products recognised here; each is also a [`crate::Format`] a user
+/// can force (`--input-format cloudtrail`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Product {
+    CloudTrail,
+    Okta,
+    /// Entra ID sign-in and audit logs, Azure activity logs.
+    Azure,
+    Auth0,
+}
+
 /// Which source a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -21,17 +32,71 @@ enum Kind {
     Auth0(bool),
 }
 
+impl Kind {
+    fn product(self) -> Product {
+        match self {
+            Kind::CloudTrail => Product::CloudTrail,
+            Kind::Okta => Product::Okta,
+            Kind::AzureSignIn | Kind::AzureAudit | Kind::AzureActivity => Product::Azure,
+            Kind::Auth0(_) => Product::Auth0,
+        }
+    }
+}
+
 /// Recognises `event` (a flattened non-Windows JSON record); when it is one of the sources
-/// above, sets its logsource, time and alias fields and returns true.
-pub(crate) fn assign(event: &mut Event) -> bool {
+/// above, sets its logsource, time and alias fields and returns its product.
+pub(crate) fn assign(event: &mut Event) -> Option<Product> {
+    restore_case_if_lowered(event);
+    let kind = recognise(event)?;
+    apply(event, kind);
+    Some(kind.product())
+}
+
+/// [`assign`] for a record the user said is `product` (a forced format): that product's
+/// recogniser alone is asked (so no other product can claim the record first), and a record it
+/// does not claim is an error saying what the product's records carry.
+pub(crate) fn assign_as(event: &mut Event, product: Product) -> Result<(), String> {
+    restore_case_if_lowered(event);
+    let kind = match product {
+        Product::CloudTrail => cloudtrail(event).then_some(Kind::CloudTrail),
+        Product::Okta => okta(event).then_some(Kind::Okta),
+        Product::Azure => azure(event),
+        Product::Auth0 => auth0(event),
+    };
+    let Some(kind) = kind else {
+        return Err(match product {
+            Product::CloudTrail => {
+                "not a CloudTrail record (needs eventVersion + eventSource + eventName, a \
+                 userIdentity, or an eventSource ending .amazonaws.com with an eventName)"
+            }
+            Product::Okta => {
+                "not an Okta System Log record (needs eventType + published + actor.*, or \
+                 uuid + legacyEventType)"
+            }
+            Product::Azure => {
+                "not an Entra ID sign-in/audit or Azure activity record (needs a \
+                 category/Type such as SignInLogs or AuditLogs, or their properties)"
+            }
+            Product::Auth0 => {
+                "not an Auth0 log record (needs a short `type` code with client_id or log_id)"
+            }
+        }
+        .to_string());
+    };
+    apply(event, kind);
+    Ok(())
+}
+
+fn restore_case_if_lowered(event: &mut Event) {
     if (has(event, "eventtype") && !has(event, "eventType"))
         || (has(event, "eventsource") && !has(event, "eventSource"))
     {
         restore_case(event);
     }
-    let Some(kind) = recognise(event) else {
-        return false;
-    };
+}
+
+/// Sets the logsource, time and alias fields of a record recognised as `kind`.
+fn apply(event: &mut Event, kind: Kind) {
     let (logsource, times): (LogSource, &[&str]) = match kind {
         Kind::CloudTrail => (
             LogSource::product("aws").with_service("cloudtrail"),
@@ -79,31 +144,39 @@ pub(crate) fn assign(event: &mut Event) -> bool {
     ) {
         azure_aliases(event, kind);
     }
-    true
 }
 
+/// The first product whose recogniser claims the record, in the order the README's table
+/// gives.
 fn recognise(event: &Event) -> Option<Kind> {
+    if cloudtrail(event) {
+        return Some(Kind::CloudTrail);
+    }
+    if okta(event) {
+        return Some(Kind::Okta);
+    }
+    azure(event).or_else(|| auth0(event))
+}
+
+/// CloudTrail: its record header, or the caller identity every record carries.
+fn cloudtrail(event: &Event) -> bool {
     let has = |name: &str| has(event, name);
-    // CloudTrail: its record header, or the caller identity every record carries.
-    if (has("eventVersion") && has("eventSource") && has("eventName"))
+    (has("eventVersion") && has("eventSource") && has("eventName"))
         || has("userIdentity.type")
         || has("userIdentity.arn")
         || has("userIdentity.principalId")
         || (has("eventName")
             && text(event, "eventSource").is_some_and(|s| s.ends_with(".amazonaws.com")))
-    {
-        return Some(Kind::CloudTrail);
-    }
-    // Okta System Log.
-    if (has("eventType") && has("published") && has_prefix(event, "actor."))
-        || (has("uuid") && has("legacyEventType"))
-    {
-        return Some(Kind::Okta);
-    }
-    if let Some(kind) = azure(event) {
-        return Some(kind);
-    }
-    // Auth0: a short `type` code plus a client or log id, at the top or under `data`.
+}
+
+/// Okta System Log.
+fn okta(event: &Event) -> bool {
+    (has(event, "eventType") && has(event, "published") && has_prefix(event, "actor."))
+        || (has(event, "uuid") && has(event, "legacyEventType"))
+}
+
+/// Auth0: a short `type` code plus a client or log id, at the top or under `data`.
+fn auth0(event: &Event) -> Option<Kind> {
     for (prefix, nested) in [("", false), ("data.", true)] {
         let code = text(event, &format!("{prefix}type"));
         let short = code.is_some_and(|c| {
@@ -113,8 +186,8 @@ fn recognise(event: &Event) -> Option<Kind> {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         });
         if short
-            && (has(&format!("{prefix}client_id")) || has(&format!("{prefix}log_id")))
-            && !has("eventType")
+            && (has(event, &format!("{prefix}client_id")) || has(event, &format!("{prefix}log_id")))
+            && !has(event, "eventType")
         {
             return Some(Kind::Auth0(nested));
         }

@@ -15,34 +15,58 @@ use std::sync::Arc;
 
 use vigil_core::{Event, SourceRef, Symbol, Value};
 
-use super::cloud;
+use super::cloud::{self, Product};
 use super::flatten::{Scalars, flatten};
 use super::tree::Json;
-use super::windows;
-use crate::{DecodeError, JsonShape};
+use super::{suricata, windows, zeek};
+use crate::{DecodeError, JsonShape, LogsourceMap};
+
+/// Who claims the records of a JSON file once framed and flattened.
+pub(crate) enum Records<'m> {
+    /// Sniffed JSON (or forced `json`): Windows renderings are normalised; any other record
+    /// is offered to the user's `override` rules, then the cloud/identity recognisers, then
+    /// the user's other rules; unclaimed, its logsource stays empty.
+    Generic(&'m LogsourceMap),
+    /// Zeek JSON: logsource from `_path` or the file name (`fallback`). `forced`: a record
+    /// with neither `ts` nor `_path`, or a Windows rendering, is an error.
+    Zeek {
+        fallback: Option<String>,
+        forced: bool,
+    },
+    /// Suricata EVE. `forced`: a record without `event_type`, or a Windows rendering, is an
+    /// error.
+    Suricata { forced: bool },
+    /// A forced cloud/identity product: a record its recogniser does not claim is an error.
+    Product(Product),
+}
 
 /// What decoding a JSON buffer found.
 pub(crate) struct JsonSummary {
     pub(crate) shape: JsonShape,
     pub(crate) events: u64,
     pub(crate) errors: u64,
+    /// The product the built-in recognisers gave the first event ([`Records::Generic`]).
+    pub(crate) first_product: Option<Product>,
 }
 
 /// Decodes every record of `bytes` (the whole file), in file order.
 pub(crate) fn decode(
     file: &Arc<str>,
     bytes: &[u8],
+    records: &Records<'_>,
     on_event: &mut dyn FnMut(Event),
     on_error: &mut dyn FnMut(DecodeError),
 ) -> JsonSummary {
     let mut decoder = Decoder {
         file,
         bytes,
+        records,
         index: 0,
         summary: JsonSummary {
             shape: JsonShape::Single,
             events: 0,
             errors: 0,
+            first_product: None,
         },
         multi_line: false,
         saw_array: false,
@@ -70,6 +94,7 @@ pub(crate) fn decode(
 struct Decoder<'a, 'f> {
     file: &'a Arc<str>,
     bytes: &'a [u8],
+    records: &'a Records<'a>,
     /// 1-based index of the record being decoded (counting broken ones).
     index: u64,
     summary: JsonSummary,
@@ -170,8 +195,11 @@ impl Decoder<'_, '_> {
             record_id: Some(self.index),
             offset: Some(start as u64),
         });
-        match windows::rendering(record) {
-            Some(kind) => windows::normalise(kind, record, &mut event),
+        let is_windows = match windows::rendering(record) {
+            Some(kind) => {
+                windows::normalise(kind, record, &mut event);
+                true
+            }
             None => {
                 flatten(&mut String::new(), record, Scalars::Native, &mut event);
                 event.time = ["@timestamp", "timestamp", "time", "eventTime"]
@@ -180,11 +208,19 @@ impl Decoder<'_, '_> {
                     .filter_map(|name| event.get(name))
                     .filter_map(Value::as_text)
                     .find_map(|t| windows::parse_time(t.as_str()));
-                cloud::assign(&mut event);
+                false
             }
+        };
+        match claim(self.records, &mut event, is_windows) {
+            Ok(product) => {
+                if self.summary.events == 0 {
+                    self.summary.first_product = product;
+                }
+                self.summary.events += 1;
+                (self.on_event)(event);
+            }
+            Err(reason) => self.error(start, reason),
         }
-        self.summary.events += 1;
-        (self.on_event)(event);
     }
 
     fn error(&mut self, start: usize, reason: String) {
@@ -196,6 +232,58 @@ impl Decoder<'_, '_> {
             Some(self.index),
             reason,
         ));
+    }
+}
+
+/// Gives a decoded record its logsource according to `records`; returns the built-in product
+/// that claimed it, or why a forced format cannot take it.
+fn claim(
+    records: &Records<'_>,
+    event: &mut Event,
+    is_windows: bool,
+) -> Result<Option<Product>, String> {
+    let has = |event: &Event, name: &str| {
+        Symbol::lookup(name).is_some_and(|s| event.get(s).is_some_and(|v| *v != Value::Null))
+    };
+    const WINDOWS: &str = "a Windows event rendering, not";
+    match records {
+        Records::Generic(_) if is_windows => Ok(None),
+        Records::Generic(map) => {
+            if let Some(rule) = map.find(event, true) {
+                rule.apply(event);
+                return Ok(None);
+            }
+            if let Some(product) = cloud::assign(event) {
+                return Ok(Some(product));
+            }
+            if let Some(rule) = map.find(event, false) {
+                rule.apply(event);
+            }
+            Ok(None)
+        }
+        Records::Zeek { forced: true, .. } if is_windows => Err(format!("{WINDOWS} Zeek")),
+        Records::Zeek {
+            forced: true,
+            fallback: _,
+        } if !has(event, "ts") && !has(event, "_path") => {
+            Err("not a Zeek record (neither `ts` nor `_path`)".to_string())
+        }
+        Records::Zeek { fallback, .. } => {
+            zeek::finish_json(event, fallback.as_deref());
+            Ok(None)
+        }
+        Records::Suricata { forced: true } if is_windows => Err(format!("{WINDOWS} Suricata EVE")),
+        Records::Suricata { forced: true } if !has(event, "event_type") => {
+            Err("not a Suricata EVE record (no `event_type`)".to_string())
+        }
+        Records::Suricata { .. } => {
+            suricata::finish(event);
+            Ok(None)
+        }
+        Records::Product(product) if is_windows => {
+            Err(format!("{WINDOWS} {}", crate::Format::of_product(*product)))
+        }
+        Records::Product(product) => cloud::assign_as(event, *product).map(|()| None),
     }
 }
 
@@ -287,9 +375,14 @@ mod tests {
     fn run(text: &[u8]) -> (JsonSummary, Vec<Event>, Vec<DecodeError>) {
         let file: Arc<str> = "t.json".into();
         let (mut events, mut errors) = (Vec::new(), Vec::new());
-        let s = decode(&file, text, &mut |e| events.push(e), &mut |e| {
-            errors.push(e)
-        });
+        let map = LogsourceMap::default();
+        let s = decode(
+            &file,
+            text,
+            &Records::Generic(&map),
+            &mut |e| events.push(e),
+            &mut |e| errors.push(e),
+        );
         (s, events, errors)
     }
 
