@@ -10,7 +10,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use fs4::FileExt;
@@ -47,7 +47,7 @@ struct Stamp {
 pub struct FileTokenStore {
     path: PathBuf,
     lock_path: PathBuf,
-    cache: Mutex<Option<(Stamp, TokenFile)>>,
+    cache: Mutex<Option<(Stamp, Arc<TokenFile>)>>,
 }
 
 impl FileTokenStore {
@@ -67,11 +67,12 @@ impl FileTokenStore {
         &self.path
     }
 
-    /// The current contents, from memory when the file has not changed since last read.
-    fn current(&self) -> Result<TokenFile, Error> {
+    /// The current contents, from memory when the file has not changed since last read
+    /// (one `stat` per call; no copy of the records).
+    fn current(&self) -> Result<Arc<TokenFile>, Error> {
         let stamp = match fs::metadata(&self.path) {
             Ok(m) => stamp_of(&m),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(empty_file()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Arc::new(empty_file())),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -81,6 +82,7 @@ impl FileTokenStore {
             return Ok(file.clone());
         }
         let (stamp, file) = self.read_from_disk()?;
+        let file = Arc::new(file);
         *cache = Some((stamp, file.clone()));
         Ok(file)
     }
@@ -166,11 +168,11 @@ impl FileTokenStore {
 
 impl TokenStore for FileTokenStore {
     fn get(&self, id: &str) -> Result<Option<TokenRecord>, Error> {
-        Ok(self.current()?.tokens.into_iter().find(|t| t.id == id))
+        Ok(self.current()?.tokens.iter().find(|t| t.id == id).cloned())
     }
 
     fn list(&self) -> Result<Vec<TokenRecord>, Error> {
-        Ok(self.current()?.tokens)
+        Ok(self.current()?.tokens.clone())
     }
 
     fn insert(&self, record: TokenRecord) -> Result<(), Error> {
