@@ -425,11 +425,11 @@ impl Engine {
             .into_iter()
             .chain(groups.iter().map(|&g| &self.logsource_groups[g as usize].1));
 
-        for bucket in buckets.clone() {
-            if let Some(p) = &bucket.prefilter {
-                p.scan(event, scan);
-            }
-        }
+        Prefilter::scan_all(
+            buckets.clone().filter_map(|b| b.prefilter.as_ref()),
+            event,
+            scan,
+        );
         let always = buckets.flat_map(|b| b.always.iter().copied());
         // A variant is a candidate when its first set was seen, and its second too if it has
         // one (a second set seen alone only confirms).

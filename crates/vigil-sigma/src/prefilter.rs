@@ -24,11 +24,14 @@ use crate::matcher::Matcher;
 /// [`selective`]).
 pub const MIN_LITERAL_LEN: usize = 3;
 
-/// True when `lit` is worth a place in the automaton: at least [`MIN_LITERAL_LEN`] bytes, or two
-/// bytes one of which is rare in logs (`^^`, `%%`, a non-ASCII letter).
+/// True when `lit` is worth a place in the automaton: at least [`MIN_LITERAL_LEN`] bytes, two
+/// bytes one of which is rare in logs (`^^`, `%%`, a non-ASCII letter), or one byte that is
+/// very rare in logs (PowerShell's escape `` ` ``, cmd's `^`).
 pub fn selective(lit: &str) -> bool {
     let rare = |b: &u8| !(b.is_ascii_alphanumeric() || b" \\/.:-_,=\"'()".contains(b));
-    lit.len() >= MIN_LITERAL_LEN || (lit.len() == 2 && lit.as_bytes().iter().any(rare))
+    lit.len() >= MIN_LITERAL_LEN
+        || (lit.len() == 2 && lit.as_bytes().iter().any(rare))
+        || matches!(lit.as_bytes(), [b'`' | b'^'])
 }
 
 /// A required literal: lowercased text, and the field whose value must contain it (`None`: any
@@ -313,7 +316,11 @@ pub struct Prefilter {
     any_field: Option<Automaton>,
     /// Patterns over all automata (each has its own range, for [`ScanState`]'s seen table).
     patterns: usize,
+    /// Unique among all prefilters of the process (keys the per-thread field plans).
+    id: u64,
 }
+
+static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[derive(Debug)]
 struct Automaton {
@@ -324,6 +331,8 @@ struct Automaton {
     gate: Option<AhoCorasick>,
     /// Pattern id → item ids that list this literal.
     items: Vec<Vec<u32>>,
+    /// Length of the shortest pattern (shorter values cannot contain one).
+    min_len: usize,
     /// First index of this automaton's patterns in the seen table.
     offset: usize,
 }
@@ -345,6 +354,8 @@ pub struct ScanState {
     joined: String,
     /// Scan results of recently seen short values (see [`Memo`]).
     memo: Memo,
+    /// Which fields the automata of recent passes look at (see [`PassPlan`]).
+    plans: Vec<PassPlan>,
 }
 
 /// Values up to this many bytes have their scan results remembered.
@@ -407,6 +418,42 @@ impl Memo {
 }
 
 impl ScanState {
+    /// The index in `plans` of the plan for these prefilters and `event`'s fields (made or
+    /// remade when the slot holds other prefilters or other field names).
+    fn plan(
+        &mut self,
+        pass: &[Option<&Prefilter>; PASS_MAX],
+        ids: &[u64; PASS_MAX],
+        event: &Event,
+    ) -> usize {
+        if self.plans.is_empty() {
+            self.plans.resize_with(PLAN_SLOTS, PassPlan::default);
+        }
+        let key = ids.iter().fold(0u64, |h, &id| {
+            h.rotate_left(13) ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        let i = (key % PLAN_SLOTS as u64) as usize;
+        let plan = &mut self.plans[i];
+        let fields = event.fields();
+        let same = plan.ids == *ids
+            && plan.names.len() == fields.len()
+            && plan.names.iter().zip(fields).all(|(n, f)| *n == f.name);
+        if !same {
+            plan.ids = *ids;
+            plan.names.clear();
+            plan.names.extend(fields.iter().map(|f| f.name));
+            plan.automata.clear();
+            for (pos, f) in fields.iter().enumerate() {
+                for (k, p) in pass.iter().flatten().enumerate() {
+                    if let Some(a) = p.field_automaton(f.name) {
+                        plan.automata.push((pos as u32, k as u32, a));
+                    }
+                }
+            }
+        }
+        i
+    }
+
     /// Starts a new event over `items` items.
     pub fn next_event(&mut self, items: usize) {
         if self.marks.len() != items {
@@ -471,6 +518,7 @@ impl Prefilter {
             let automaton = Automaton {
                 ac,
                 gate,
+                min_len: patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1),
                 items,
                 offset,
             };
@@ -484,6 +532,7 @@ impl Prefilter {
             by_field,
             any_field,
             patterns: offset,
+            id: NEXT_PREFILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -511,14 +560,58 @@ impl Prefilter {
     /// `event` (in the literal's field, or any field for keyword literals) and adds it to
     /// [`ScanState::candidates`] once.
     pub fn scan(&self, event: &Event, state: &mut ScanState) {
-        if state.seen.len() < self.patterns {
-            state.seen.resize(self.patterns, 0);
+        Prefilter::scan_all(std::iter::once(self), event, state);
+    }
+
+    /// [`Prefilter::scan`] for several prefilters (an event's channel bucket and the logsource
+    /// groups it satisfies) in one pass over the event's values: each value is visited and
+    /// copied into the keyword text once, however many prefilters look at it.
+    pub fn scan_all<'p>(
+        prefilters: impl Iterator<Item = &'p Prefilter>,
+        event: &Event,
+        state: &mut ScanState,
+    ) {
+        let mut pass: [Option<&Prefilter>; PASS_MAX] = [None; PASS_MAX];
+        let mut n = 0;
+        for p in prefilters {
+            if n == PASS_MAX {
+                Prefilter::scan_pass(&pass, event, state);
+                pass = [None; PASS_MAX];
+                n = 0;
+            }
+            pass[n] = Some(p);
+            n += 1;
+        }
+        if n > 0 {
+            Prefilter::scan_pass(&pass, event, state);
+        }
+    }
+
+    /// One pass of [`Prefilter::scan_all`] over up to [`PASS_MAX`] prefilters.
+    fn scan_pass(pass: &[Option<&Prefilter>; PASS_MAX], event: &Event, state: &mut ScanState) {
+        // Per prefilter: where its patterns start in the seen table.
+        let mut bases = [0usize; PASS_MAX];
+        let mut ids = [0u64; PASS_MAX];
+        let mut patterns = 0;
+        let mut keywords = false;
+        for (k, p) in pass.iter().flatten().enumerate() {
+            bases[k] = patterns;
+            ids[k] = p.id;
+            patterns += p.patterns;
+            keywords |= p.any_field.is_some();
+        }
+        if patterns == 0 {
+            return;
+        }
+        if state.seen.len() < patterns {
+            state.seen.resize(patterns, 0);
         }
         state.scan = state.scan.wrapping_add(1);
         if state.scan == 0 {
             state.seen.iter_mut().for_each(|s| *s = 0);
             state.scan = 1;
         }
+        let plan = state.plan(pass, &ids, event);
         let ScanState {
             marks,
             epoch,
@@ -528,6 +621,7 @@ impl Prefilter {
             num_buf,
             joined,
             memo,
+            plans,
         } = state;
         let mut hits = Hits {
             marks,
@@ -535,33 +629,67 @@ impl Prefilter {
             candidates,
             seen,
             scan: *scan,
+            base: 0,
             memo,
         };
-        joined.clear();
-        for field in event.fields() {
-            let automaton = self
-                .by_field
-                .binary_search_by_key(&field.name, |(f, _)| *f)
-                .ok()
-                .map(|i| &self.by_field[i].1);
-            for_each_text(&field.value, num_buf, &mut |text| {
-                if let Some(a) = automaton {
-                    hits.scan_value(a, text);
-                }
-                if self.any_field.is_some() {
-                    joined.push_str(text);
-                    joined.push('\n');
-                }
-            });
+        let fields = event.fields();
+        for &(i, k, a) in &plans[plan].automata {
+            let (Some(field), Some(p)) = (fields.get(i as usize), pass[k as usize]) else {
+                continue;
+            };
+            let a = &p.by_field[a as usize].1;
+            hits.base = bases[k as usize];
+            for_each_text(&field.value, num_buf, &mut |text| hits.scan_value(a, text));
         }
         // Keyword literals may occur in any value: one pass over all values joined by a
         // newline costs far less than a pass per value. Every value is present intact, so no
         // occurrence is lost; a literal spanning two values only adds a candidate, which
         // verification then rejects.
-        if let Some(a) = &self.any_field {
-            hits.scan_text(a, joined, &mut None);
+        if keywords {
+            joined.clear();
+            for field in fields {
+                for_each_text(&field.value, num_buf, &mut |text| {
+                    joined.push_str(text);
+                    joined.push('\n');
+                });
+            }
+            for (k, p) in pass.iter().flatten().enumerate() {
+                if let Some(a) = &p.any_field {
+                    hits.base = bases[k];
+                    hits.scan_text(a, joined, &mut None);
+                }
+            }
         }
     }
+
+    /// The automaton for `field`, if this prefilter has one.
+    fn field_automaton(&self, field: Symbol) -> Option<u32> {
+        self.by_field
+            .binary_search_by_key(&field, |(f, _)| *f)
+            .ok()
+            .map(|i| i as u32)
+    }
+}
+
+/// Prefilters one pass of [`Prefilter::scan_all`] serves (an event reaches one channel bucket
+/// and a few logsource groups; more are served by further passes).
+const PASS_MAX: usize = 8;
+
+/// Slots of the per-thread table of [`PassPlan`]s (direct-mapped by the prefilters' ids).
+const PLAN_SLOTS: usize = 256;
+
+/// Which fields of an event the automata of one pass's prefilters look at, remembered for the
+/// field names of the last event seen with those prefilters. Events of one kind list the same
+/// fields in the same order, so after the first, comparing the names replaces a search per
+/// field and prefilter, and only fields with an automaton are visited.
+#[derive(Debug, Default)]
+struct PassPlan {
+    /// The prefilters' ids, in pass order (all 0: an empty slot).
+    ids: [u64; PASS_MAX],
+    /// The field names of the event the plan was made for, in order.
+    names: Vec<Symbol>,
+    /// (field position, prefilter's place in the pass, index in its `by_field`).
+    automata: Vec<(u32, u32, u32)>,
 }
 
 /// Calls `f` with the lowercased string form of each scalar in `value` (list elements one by
@@ -591,6 +719,8 @@ struct Hits<'a> {
     candidates: &'a mut Vec<u32>,
     seen: &'a mut Vec<u32>,
     scan: u32,
+    /// Index in `seen` of the current prefilter's first pattern (several share one scan).
+    base: usize,
     memo: &'a mut Memo,
 }
 
@@ -630,13 +760,12 @@ impl Hits<'_> {
     /// Marks the items of every pattern of `a` occurring in `text`; records the patterns in
     /// `found` (which becomes `None` when there are too many to remember).
     fn scan_text(&mut self, a: &Automaton, text: &str, found: &mut Option<Found>) {
-        // The shortest literal kept is two (rare) bytes.
-        if text.len() < 2 {
+        if text.len() < a.min_len {
             return;
         }
         // Most values contain no literal at all: the plain search uses the automaton's
         // prefilter and skips ahead, where an overlapping search walks every byte.
-        if !a.gate.as_ref().unwrap_or(&a.ac).is_match(text) {
+        if a.gate.as_ref().is_some_and(|g| !g.is_match(text)) {
             return;
         }
         for m in a.ac.find_overlapping_iter(text) {
@@ -656,10 +785,11 @@ impl Hits<'_> {
     /// Marks the items listing pattern `p` of `a` (once per scan).
     #[inline]
     fn mark(&mut self, a: &Automaton, p: usize) {
-        if self.seen[a.offset + p] == self.scan {
+        let k = self.base + a.offset + p;
+        if self.seen[k] == self.scan {
             return;
         }
-        self.seen[a.offset + p] = self.scan;
+        self.seen[k] = self.scan;
         for &item in &a.items[p] {
             if self.marks[item as usize] != self.epoch {
                 self.marks[item as usize] = self.epoch;
