@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use vigil_core::{Event, Level};
-use vigil_ingest::{DecodeError, DecodeOptions, IngestError, decode_file};
+use vigil_core::{Event, Level, LogSource};
+use vigil_ingest::{DecodeError, DecodeOptions, IngestError, InputSpec, decode_file_as};
 use vigil_sigma::engine::{Engine, Scratch};
 
 use crate::detection::{Detection, detect};
@@ -47,12 +47,27 @@ pub struct HuntSummary {
     pub bytes: u64,
     /// Records skipped because they could not be decoded.
     pub decode_errors: u64,
-    /// Events per detected format (`evtx`, `json`…).
+    /// Events per detected format (`evtx`, `json`…); the same as `formats[f].events`.
     pub events_by_format: BTreeMap<String, u64>,
+    /// Files, events and decode errors per detected format (files that failed entirely are
+    /// in `files_failed` only: they have no format).
+    pub formats: BTreeMap<String, FormatCounts>,
+    /// Events per logsource, keyed by its display (`product: zeek, service: dns`; `(none)`
+    /// for events no decoder or rule gave one).
+    pub events_by_logsource: BTreeMap<String, u64>,
     pub detections: u64,
     pub detections_by_level: BTreeMap<Level, u64>,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+/// What the files of one format held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FormatCounts {
+    pub files: u64,
+    pub events: u64,
+    /// Records skipped because they could not be decoded.
+    pub errors: u64,
 }
 
 impl HuntSummary {
@@ -71,6 +86,8 @@ struct FileResult {
     format: Option<String>,
     events: u64,
     bytes: u64,
+    /// Events per logsource, in order of first appearance.
+    logsources: Vec<(LogSource, u64)>,
 }
 
 /// Callbacks a hunt reports through, always called on the calling thread, in file order.
@@ -92,6 +109,18 @@ pub fn hunt(
     opts: &HuntOptions,
     sink: &mut dyn HuntSink,
 ) -> Result<HuntSummary, rayon::ThreadPoolBuildError> {
+    hunt_with(files, engine, opts, &InputSpec::default(), sink)
+}
+
+/// [`hunt`] with what the user said about the input (a forced format, logsource rules for
+/// generic JSON).
+pub fn hunt_with(
+    files: &[PathBuf],
+    engine: &Engine,
+    opts: &HuntOptions,
+    input: &InputSpec,
+    sink: &mut dyn HuntSink,
+) -> Result<HuntSummary, rayon::ThreadPoolBuildError> {
     let start = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -100,6 +129,12 @@ pub fn hunt(
     // cores; a single file still gets all threads.
     let evtx_threads = if files.len() == 1 { opts.threads } else { 1 };
     let decode = DecodeOptions { evtx_threads };
+    let job = Job {
+        engine,
+        opts,
+        decode: &decode,
+        input,
+    };
     let (tx, rx) = crossbeam_channel::unbounded::<FileResult>();
     let mut summary = HuntSummary::default();
     std::thread::scope(|scope| {
@@ -109,7 +144,7 @@ pub fn hunt(
                 files.par_iter().enumerate().for_each_init(
                     || (Scratch::new(engine), Vec::new()),
                     |(scratch, matches), (index, path)| {
-                        let r = hunt_file(index, path, engine, opts, &decode, scratch, matches);
+                        let r = hunt_file(index, path, &job, scratch, matches);
                         let _ = tx.send(r);
                     },
                 );
@@ -128,7 +163,19 @@ pub fn hunt(
                 summary.bytes += r.bytes;
                 summary.decode_errors += r.errors.len() as u64;
                 if let Some(f) = r.format {
-                    *summary.events_by_format.entry(f).or_default() += r.events;
+                    *summary.events_by_format.entry(f.clone()).or_default() += r.events;
+                    let counts = summary.formats.entry(f).or_default();
+                    counts.files += 1;
+                    counts.events += r.events;
+                    counts.errors += r.errors.len() as u64;
+                }
+                for (logsource, n) in &r.logsources {
+                    let key = if *logsource == LogSource::default() {
+                        "(none)".to_string()
+                    } else {
+                        logsource.to_string()
+                    };
+                    *summary.events_by_logsource.entry(key).or_default() += n;
                 }
                 for e in &r.errors {
                     sink.decode_error(e);
@@ -153,18 +200,32 @@ pub fn hunt(
 /// Events decoded before they are run through the engine together.
 const BATCH: usize = 128;
 
+/// What every file of a hunt is decoded and detected with.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    engine: &'a Engine,
+    opts: &'a HuntOptions,
+    decode: &'a DecodeOptions,
+    input: &'a InputSpec,
+}
+
 fn hunt_file(
     index: usize,
     path: &std::path::Path,
-    engine: &Engine,
-    opts: &HuntOptions,
-    decode: &DecodeOptions,
+    job: &Job<'_>,
     scratch: &mut Scratch,
     matches: &mut Vec<vigil_sigma::engine::RuleMatch>,
 ) -> FileResult {
+    let Job {
+        engine,
+        opts,
+        decode,
+        input,
+    } = *job;
     let mut detections = Vec::new();
     let mut errors = Vec::new();
     let mut events = 0u64;
+    let mut logsources: Vec<(LogSource, u64)> = Vec::new();
     // Events are detected in batches rather than one by one as decoded: the decoder and the
     // engine each keep their working set in cache for a whole batch instead of evicting each
     // other on every event (measured: the same instructions ran markedly slower interleaved).
@@ -174,11 +235,13 @@ fn hunt_file(
             detect(engine, &event, scratch, matches, opts.min_level, detections);
         }
     };
-    let result = decode_file(
+    let result = decode_file_as(
         path,
         decode,
+        input,
         &mut |event| {
             events += 1;
+            count_logsource(&mut logsources, &event.logsource);
             if !opts.decode_only {
                 batch.push(event);
                 if batch.len() == BATCH {
@@ -201,5 +264,21 @@ fn hunt_file(
         format,
         events,
         bytes,
+        logsources,
+    }
+}
+
+/// Counts one event's logsource; consecutive events mostly share theirs, so the last entry
+/// is tried first and nothing is cloned for them.
+fn count_logsource(counts: &mut Vec<(LogSource, u64)>, logsource: &LogSource) {
+    if let Some(last) = counts.last_mut()
+        && last.0 == *logsource
+    {
+        last.1 += 1;
+        return;
+    }
+    match counts.iter_mut().find(|(l, _)| l == logsource) {
+        Some(entry) => entry.1 += 1,
+        None => counts.push((logsource.clone(), 1)),
     }
 }

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use crate::IngestError;
 
 /// Extensions that are never logs (documentation, rule and config files that sit beside
-/// corpora); anything else is sniffed.
+/// corpora); anything else is sniffed. `.gz` is not among them: Zeek rotates its logs to
+/// `.log.gz` and CloudTrail delivers `.json.gz`, which the decoders read (a `.tar.gz` is
+/// skipped by name).
 const NOT_LOGS: &[&str] = &[
     "md", "markdown", "txt", "rst", "yml", "yaml", "toml", "ini", "cfg", "html", "htm", "pdf",
-    "png", "jpg", "jpeg", "gif", "svg", "zip", "gz", "tgz", "bz2", "xz", "7z", "rar", "py", "ps1",
-    "sh", "rs", "exe", "dll", "lock",
+    "png", "jpg", "jpeg", "gif", "svg", "zip", "tgz", "bz2", "xz", "7z", "rar", "py", "ps1", "sh",
+    "rs", "exe", "dll", "lock",
 ];
 
 /// Expands files and directories (recursively, sorted, skipping hidden files and obvious
@@ -69,6 +71,7 @@ fn is_excluded(path: &Path) -> bool {
         .map(|n| n.to_string_lossy().to_ascii_uppercase())
         .unwrap_or_default();
     ext.is_some_and(|e| NOT_LOGS.contains(&e.as_str()))
+        || name.ends_with(".TAR.GZ")
         || matches!(name.as_str(), "LICENSE" | "README" | "NOTICE" | "COPYING")
 }
 
@@ -120,5 +123,7 @@ mod tests {
         assert!(!is_excluded(Path::new("a/x.evtx")));
         assert!(!is_excluded(Path::new("a/x.json")));
         assert!(!is_excluded(Path::new("a/x.log")));
+        assert!(!is_excluded(Path::new("zeek/conn.log.gz")));
+        assert!(is_excluded(Path::new("a/sigma.tar.gz")));
     }
 }

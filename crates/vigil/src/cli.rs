@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigil_core::Level;
+use vigil_ingest::Format;
 
 /// Vigil — threat management in one binary.
 ///
@@ -23,9 +25,13 @@ pub struct Cli {
 pub enum Command {
     /// Hunt log files and directories with Sigma rules.
     ///
-    /// Formats are sniffed: EVTX, NDJSON, concatenated or single JSON objects, OTRF and
-    /// Winlogbeat/ECS renderings. Detections go to stdout (or --output); the summary and any
-    /// decode warnings go to stderr.
+    /// Each file's format is sniffed (or forced with --input-format): Windows EVTX; JSON in any
+    /// framing (NDJSON, single, concatenated, arrays, CloudTrail envelopes) holding Windows
+    /// renderings (evtx_dump, OTRF, Winlogbeat/ECS), CloudTrail, Okta, Entra ID/Azure, Auth0 or
+    /// any other records; Zeek TSV and JSON; Suricata EVE; Linux auditd; syslog (RFC 3164/5424);
+    /// any of them gzip-compressed. Generic JSON gets a logsource from the configuration's
+    /// [[ingest.json_logsource]] rules. Detections go to stdout (or --output); the summary (per
+    /// format and per logsource) and any decode warnings go to stderr.
     Hunt(HuntArgs),
     /// Work with rule sets: regression tests and linting.
     Rules {
@@ -68,9 +74,14 @@ pub struct HuntArgs {
     /// Report only detections at or above this level.
     #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
     pub min_level: Option<Level>,
-    /// Output format.
+    /// Output format of the detections.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Decode every input file as FORMAT instead of sniffing it. A file that cannot be FORMAT
+    /// at all is reported and skipped; a record of it that FORMAT cannot read (a non-Okta
+    /// record under `okta`, a line that is not auditd under `auditd`) is a counted warning.
+    #[arg(long, value_name = "FORMAT", value_parser = input_format_parser())]
+    pub input_format: Option<Format>,
     /// Write detections to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -143,6 +154,19 @@ pub enum BenchCommand {
 pub enum ConfigCommand {
     /// Print the default configuration with every setting.
     Default,
+}
+
+/// `--input-format` names: those of [`Format::SELECTABLE`], `entra` also for `azure`.
+fn input_format_parser() -> impl TypedValueParser<Value = Format> {
+    let names = Format::SELECTABLE.map(|f| {
+        let value = PossibleValue::new(f.name());
+        if f == Format::Azure {
+            value.alias("entra")
+        } else {
+            value
+        }
+    });
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<Format>())
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use vigil_ingest::LogsourceRule;
 
 /// All settings. `vigil config default` prints this with its defaults.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -11,6 +12,16 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub rules: RulesConfig,
     pub hunt: HuntConfig,
+    pub ingest: IngestConfig,
+}
+
+/// How input is read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Logsource rules for generic JSON records, tried in order (first match wins); a rule
+    /// that can never apply is an error naming its line.
+    pub json_logsource: Vec<LogsourceRule>,
 }
 
 /// Where rules come from.
@@ -85,7 +96,18 @@ impl Config {
              #   paths = [\"/opt/sigma/rules\", \"/opt/sigma/rules-emerging-threats\"]\n\
              # [rules] placeholders: YAML file of placeholder values for |expand.\n\
              # [rules] mappings: extra logsource mapping files.\n\
-             # [hunt] threads: 0 = one per core. min_level: informational|low|medium|high|critical.\n\n{body}"
+             # [hunt] threads: 0 = one per core. min_level: informational|low|medium|high|critical.\n\
+             # [ingest] json_logsource: logsource rules for generic JSON (records no built-in\n\
+             #   decoder recognises), tried in order, first match wins. Each rule has `when` =\n\
+             #   {{ field = NAME, equals = VALUE | prefix = TEXT | exists = true|false }}\n\
+             #   (flattened names, case-sensitive), at least one of product/service/category,\n\
+             #   optionally time_field = NAME, and override = true to win over the built-in\n\
+             #   CloudTrail/Okta/Azure/Auth0 recognisers. E.g.\n\
+             #   [[ingest.json_logsource]]\n\
+             #   when = {{ field = \"source\", equals = \"myapp\" }}\n\
+             #   product = \"myapp\"\n\
+             #   service = \"audit\"\n\
+             #   time_field = \"ts\"\n\n{body}"
         )
     }
 }
@@ -100,6 +122,26 @@ mod tests {
         let parsed: Config = toml::from_str(&text).unwrap();
         assert_eq!(parsed.hunt.threads, 0);
         assert!(parsed.rules.paths.is_empty());
+    }
+
+    #[test]
+    fn json_logsource_rules_load_and_bad_ones_name_their_line() {
+        let text = "[[ingest.json_logsource]]\n\
+                    when = { field = \"source\", equals = \"myapp\" }\n\
+                    product = \"MyApp\"\n\
+                    time_field = \"ts\"\n";
+        let config: Config = toml::from_str(text).unwrap();
+        let rule = &config.ingest.json_logsource[0];
+        assert_eq!(rule.logsource.product.as_deref(), Some("myapp"));
+        assert_eq!(rule.time_field.as_deref(), Some("ts"));
+        let bad = "[hunt]\nthreads = 1\n\n[[ingest.json_logsource]]\n\
+                   when = { field = \"source\" }\nproduct = \"x\"\n";
+        let err = toml::from_str::<Config>(bad).unwrap_err().to_string();
+        assert!(err.contains("line 5, column 8"), "{err}");
+        assert!(
+            err.contains("needs one of `equals`, `prefix` or `exists`"),
+            "{err}"
+        );
     }
 
     #[test]

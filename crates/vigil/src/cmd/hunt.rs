@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use vigil_core::Level;
 use vigil_detect::Detection;
-use vigil_detect::hunt::{HuntOptions, HuntSink, HuntSummary, hunt};
-use vigil_ingest::{DecodeError, IngestError, discover};
+use vigil_detect::hunt::{HuntOptions, HuntSink, HuntSummary, hunt_with};
+use vigil_ingest::{DecodeError, IngestError, InputSpec, LogsourceMap, discover};
 
 use crate::cli::HuntArgs;
 use crate::config::Config;
@@ -99,7 +99,11 @@ pub fn run(args: HuntArgs, config: &Config) -> Result<ExitCode> {
         min_level,
         decode_only: false,
     };
-    let summary = hunt(&files, &rules.engine, &opts, &mut sink)?;
+    let input = InputSpec {
+        format: args.input_format,
+        json_logsource: LogsourceMap::new(config.ingest.json_logsource.clone()),
+    };
+    let summary = hunt_with(&files, &rules.engine, &opts, &input, &mut sink)?;
     sink.progress.finish_and_clear();
     if let Some(e) = sink.write_error {
         return Err(e.context("writing detections"));
@@ -120,8 +124,23 @@ pub fn run(args: HuntArgs, config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The end-of-run summary.
+/// The end-of-run summary: one line of totals, then a line per detected format (files,
+/// events, decode errors) and per logsource (events).
 pub fn summary_text(s: &HuntSummary) -> String {
+    let mut text = totals_line(s);
+    for (format, c) in &s.formats {
+        text.push_str(&format!(
+            "\n  format {format}: {} files, {} events, {} errors",
+            c.files, c.events, c.errors
+        ));
+    }
+    for (logsource, n) in &s.events_by_logsource {
+        text.push_str(&format!("\n  logsource {logsource}: {n} events"));
+    }
+    text
+}
+
+fn totals_line(s: &HuntSummary) -> String {
     let formats: Vec<String> = s
         .events_by_format
         .iter()
