@@ -737,10 +737,12 @@ fn linux_auditd_and_syslog() {
 // ---------------------------------------------------------------- every event
 
 /// Every file of the corpus folders (Panther rule-test JSONL unwrapped to its logs; gzip
-/// logs, which `discover` leaves out as archives, included).
+/// logs included, whether or not `discover` lists them).
 fn decode_folder(dir: &Path, on_event: &mut dyn FnMut(Event)) {
     let mut files = discover(&[dir.to_path_buf()]).unwrap();
     files.extend(files_with_ext(dir, "gz"));
+    files.sort();
+    files.dedup();
     for path in files {
         let name = path.to_string_lossy().to_string();
         if name.ends_with("_rule_tests.jsonl") {

@@ -11,36 +11,40 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::ActorUserUid,
-        &["userIdentity.arn", "userIdentity.principalId"],
+        &syms!["userIdentity.arn", "userIdentity.principalId"],
     );
     e.put(
         out,
         F::ActorUserName,
-        &[
+        &syms![
             "userIdentity.userName",
             "userIdentity.sessionContext.sessionIssuer.userName",
         ],
     );
-    e.put(out, F::ActorUserAccountUid, &["userIdentity.accountId"]);
+    e.put(
+        out,
+        F::ActorUserAccountUid,
+        &syms!["userIdentity.accountId"],
+    );
 
     // `sourceIPAddress` is an address, or the DNS name of the AWS service that acted
     // (`ec2.amazonaws.com`, `AWS Internal`): only a name with a dot is a domain.
-    if let Some(source) = e.text("sourceIPAddress") {
+    if let Some(source) = e.text(sym!("sourceIPAddress")) {
         if parse_ip(source).is_some() {
             out.add_str(F::SrcIp, source);
         } else if source.contains('.') && !source.contains(' ') {
             out.add_str(F::SrcDomain, source);
         }
     }
-    e.put(out, F::UserAgent, &["userAgent"]);
+    e.put(out, F::UserAgent, &syms!["userAgent"]);
 
     e.put(
         out,
         F::CloudAccountUid,
-        &["recipientAccountId", "userIdentity.accountId"],
+        &syms!["recipientAccountId", "userIdentity.accountId"],
     );
-    e.put(out, F::CloudRegion, &["awsRegion"]);
+    e.put(out, F::CloudRegion, &syms!["awsRegion"]);
     out.add_str(F::CloudProvider, "AWS");
-    e.put(out, F::ApiOperation, &["eventName"]);
-    e.put(out, F::ApiServiceName, &["eventSource"]);
+    e.put(out, F::ApiOperation, &syms!["eventName"]);
+    e.put(out, F::ApiServiceName, &syms!["eventSource"]);
 }

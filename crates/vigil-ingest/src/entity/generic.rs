@@ -10,7 +10,7 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::DeviceHostname,
-        &[
+        &syms![
             "Computer",
             "HostName",
             "host.name",
@@ -18,33 +18,33 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
             "host.hostname",
         ],
     );
-    e.put(out, F::DeviceIp, &["HostIP", "host.ip"]);
+    e.put(out, F::DeviceIp, &syms!["HostIP", "host.ip"]);
     e.put(
         out,
         F::SrcIp,
-        &["source.ip", "src_ip", "SrcIpAddr", "ClientIP", "client_ip"],
+        &syms!["source.ip", "src_ip", "SrcIpAddr", "ClientIP", "client_ip"],
     );
     e.put(
         out,
         F::SrcPort,
-        &["source.port", "src_port", "SrcPortNumber"],
+        &syms!["source.port", "src_port", "SrcPortNumber"],
     );
     e.put(
         out,
         F::DstIp,
-        &["destination.ip", "dest_ip", "dst_ip", "DstIpAddr"],
+        &syms!["destination.ip", "dest_ip", "dst_ip", "DstIpAddr"],
     );
     e.put(
         out,
         F::DstPort,
-        &["destination.port", "dest_port", "dst_port", "DstPortNumber"],
+        &syms!["destination.port", "dest_port", "dst_port", "DstPortNumber"],
     );
     e.put(
         out,
         F::ActorUserName,
-        &["user.name", "UserName", "user_name", "AccountName"],
+        &syms!["user.name", "UserName", "user_name", "AccountName"],
     );
-    e.put(out, F::ProcessName, &["ProcessName", "process.name"]);
-    e.put(out, F::ProcessPid, &["ProcessID", "process.pid"]);
-    e.put(out, F::ProcessCmdLine, &["process.command_line"]);
+    e.put(out, F::ProcessName, &syms!["ProcessName", "process.name"]);
+    e.put(out, F::ProcessPid, &syms!["ProcessID", "process.pid"]);
+    e.put(out, F::ProcessCmdLine, &syms!["process.command_line"]);
 }

@@ -16,27 +16,31 @@ pub(super) fn extract<'e>(e: Fields<'e>, product: &str, out: &mut Entities<'e>) 
 }
 
 fn okta<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
-    e.put(out, F::ActorUserUid, &["actor.id"]);
+    e.put(out, F::ActorUserUid, &syms!["actor.id"]);
     // `alternateId` is the login (an e-mail address for people, a client id for apps).
-    if let Some(login) = e.text("actor.alternateId") {
+    if let Some(login) = e.text(sym!("actor.alternateId")) {
         out.add_str(F::ActorUserName, login);
         if login.contains('@') {
             out.add_str(F::ActorUserEmail, login);
         }
     }
-    e.put(out, F::SrcIp, &["client.ipAddress", "client.ipaddress"]);
+    e.put(
+        out,
+        F::SrcIp,
+        &syms!["client.ipAddress", "client.ipaddress"],
+    );
     e.put(
         out,
         F::UserAgent,
-        &[
+        &syms![
             "client.userAgent.rawUserAgent",
             "client.useragent.rawuseragent",
         ],
     );
     // A single target that is a user is the account acted on.
-    if e.text("target.type") == Some("User") {
-        e.put(out, F::UserName, &["target.alternateId"]);
-        e.put(out, F::UserUid, &["target.id"]);
+    if e.text(sym!("target.type")) == Some("User") {
+        e.put(out, F::UserName, &syms!["target.alternateId"]);
+        e.put(out, F::UserUid, &syms!["target.id"]);
     }
 }
 
@@ -45,7 +49,7 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::ActorUserName,
-        &[
+        &syms![
             "properties.userPrincipalName",
             "UserPrincipalName",
             "identity",
@@ -58,7 +62,7 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::ActorUserUid,
-        &[
+        &syms![
             "properties.userId",
             "UserId",
             "properties.initiatedBy.user.id",
@@ -67,7 +71,7 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::SrcIp,
-        &[
+        &syms![
             "properties.ipAddress",
             "IPAddress",
             "callerIpAddress",
@@ -75,9 +79,13 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
             "properties.initiatedBy.user.ipAddress",
         ],
     );
-    e.put(out, F::UserAgent, &["properties.userAgent", "UserAgent"]);
+    e.put(
+        out,
+        F::UserAgent,
+        &syms!["properties.userAgent", "UserAgent"],
+    );
     // Sentinel's AuditLogs keep `InitiatedBy` as a JSON string.
-    if let Some(json) = e.text("InitiatedBy")
+    if let Some(json) = e.text(sym!("InitiatedBy"))
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(json)
     {
         let user = &v["user"];
@@ -94,26 +102,39 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::CloudAccountUid,
-        &["tenantId", "TenantId", "AADTenantId", "properties.tenantId"],
+        &syms!["tenantId", "TenantId", "AADTenantId", "properties.tenantId"],
     );
     out.add_str(F::CloudProvider, "Azure");
-    e.put(out, F::ApiOperation, &["operationName", "OperationName"]);
+    e.put(
+        out,
+        F::ApiOperation,
+        &syms!["operationName", "OperationName"],
+    );
 }
 
 fn auth0<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     // Log streams wrap the log in `data`.
-    for prefix in ["", "data."] {
-        let name = |n: &str| format!("{prefix}{n}");
-        if let Some(user) = e.text(&name("user_name")) {
+    let names = [
+        syms!["user_name", "user_id", "ip", "user_agent", "hostname"],
+        syms![
+            "data.user_name",
+            "data.user_id",
+            "data.ip",
+            "data.user_agent",
+            "data.hostname"
+        ],
+    ];
+    for [user_name, user_id, ip, user_agent, hostname] in names {
+        if let Some(user) = e.text(user_name) {
             out.add_str(F::ActorUserName, user);
             if user.contains('@') {
                 out.add_str(F::ActorUserEmail, user);
             }
         }
-        e.put(out, F::ActorUserUid, &[&name("user_id")]);
-        e.put(out, F::SrcIp, &[&name("ip")]);
-        e.put(out, F::UserAgent, &[&name("user_agent")]);
+        e.put(out, F::ActorUserUid, &[user_id]);
+        e.put(out, F::SrcIp, &[ip]);
+        e.put(out, F::UserAgent, &[user_agent]);
         // The tenant's own host name (`example.auth0.com`), the side that was called.
-        e.put(out, F::DstHostname, &[&name("hostname")]);
+        e.put(out, F::DstHostname, &[hostname]);
     }
 }

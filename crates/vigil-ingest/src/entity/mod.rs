@@ -9,6 +9,22 @@
 //! What it is not for: decoding. Decoders never call it, so decode throughput does not pay for
 //! entities most events never need; the README's table lists the mapping per source.
 
+/// The interned symbol of a field name, interned once per process (extractors look up dozens
+/// of names per event; a string lookup in the interner would hash each one every time).
+macro_rules! sym {
+    ($name:literal) => {{
+        static SYM: std::sync::OnceLock<vigil_core::Symbol> = std::sync::OnceLock::new();
+        *SYM.get_or_init(|| vigil_core::Symbol::intern($name))
+    }};
+}
+
+/// An array of [`sym!`]s.
+macro_rules! syms {
+    ($($name:literal),* $(,)?) => {
+        [$(sym!($name)),*]
+    };
+}
+
 mod cloudtrail;
 mod generic;
 mod identity;
@@ -46,18 +62,18 @@ pub fn entities(event: &Event) -> Entities<'_> {
 struct Fields<'e>(&'e Event);
 
 impl<'e> Fields<'e> {
-    /// The value of field `name` (names never interned cannot be present).
-    fn get(self, name: &str) -> Option<&'e Value> {
-        Symbol::lookup(name).and_then(|s| self.0.get(s))
+    /// The value of field `name`.
+    fn get(self, name: Symbol) -> Option<&'e Value> {
+        self.0.get(name)
     }
 
     /// The first of `names` that is present.
-    fn first(self, names: &[&str]) -> Option<&'e Value> {
-        names.iter().find_map(|n| self.get(n))
+    fn first(self, names: &[Symbol]) -> Option<&'e Value> {
+        names.iter().find_map(|n| self.get(*n))
     }
 
     /// The text of field `name`, when it is a string other than a placeholder (blank, `-`).
-    fn text(self, name: &str) -> Option<&'e str> {
+    fn text(self, name: Symbol) -> Option<&'e str> {
         self.get(name)
             .and_then(Value::as_text)
             .map(|t| t.as_str())
@@ -65,14 +81,14 @@ impl<'e> Fields<'e> {
     }
 
     /// The text of the first of `names` that holds a string other than a placeholder.
-    fn first_text(self, names: &[&str]) -> Option<&'e str> {
-        names.iter().find_map(|n| self.text(n))
+    fn first_text(self, names: &[Symbol]) -> Option<&'e str> {
+        names.iter().find_map(|n| self.text(*n))
     }
 
     /// Adds the first of `names` present to `field` (a list contributes its first element).
     /// Returns whether a value was added.
-    fn put(self, out: &mut Entities<'e>, field: EntityField, names: &[&str]) -> bool {
-        names.iter().any(|n| match self.get(n) {
+    fn put(self, out: &mut Entities<'e>, field: EntityField, names: &[Symbol]) -> bool {
+        names.iter().any(|n| match self.get(*n) {
             Some(Value::List(items)) => items.first().is_some_and(|v| out.add(field, v)),
             Some(v) => out.add(field, v),
             None => false,

@@ -8,59 +8,62 @@ use super::{Fields, put_account, put_path};
 const NULL_SID: &str = "S-1-0-0";
 
 pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
-    e.put(out, F::DeviceHostname, &["Computer"]);
-    let event_id = e.get("EventID").and_then(|v| match v {
+    e.put(out, F::DeviceHostname, &syms!["Computer"]);
+    let event_id = e.get(sym!("EventID")).and_then(|v| match v {
         Value::Int(i) => Some(*i),
         _ => None,
     });
-    let provider = e.text("Provider_Name").unwrap_or_default();
+    let provider = e.text(sym!("Provider_Name")).unwrap_or_default();
     let sysmon = provider.eq_ignore_ascii_case("Microsoft-Windows-Sysmon");
 
     // The process the event is about. Security 4688 names the new process `NewProcessName`
     // and its creator `ProcessId`/`ParentProcessName`; elsewhere `ProcessName`/`ProcessId`
     // (4624, 4625, 4648, 4663…) or `Application`/`ProcessID` (5156) are the acting process.
     // Sysmon 8/10 (remote thread, process access) act from `SourceImage`.
-    if let Some(path) = e.first_text(&["Image", "NewProcessName", "SourceImage"]) {
+    if let Some(path) = e.first_text(&syms!["Image", "NewProcessName", "SourceImage"]) {
         put_path(out, F::ProcessPath, F::ProcessName, path);
-        let pid: &[&str] = if e.get("NewProcessName").is_some() {
-            &["NewProcessId"]
+        if e.get(sym!("NewProcessName")).is_some() {
+            e.put(out, F::ProcessPid, &syms!["NewProcessId"]);
         } else {
-            &["ProcessId", "SourceProcessId"]
-        };
-        e.put(out, F::ProcessPid, pid);
-        if e.get("NewProcessName").is_some() {
-            if let Some(parent) = e.text("ParentProcessName") {
+            e.put(out, F::ProcessPid, &syms!["ProcessId", "SourceProcessId"]);
+        }
+        if e.get(sym!("NewProcessName")).is_some() {
+            if let Some(parent) = e.text(sym!("ParentProcessName")) {
                 put_path(out, F::ParentPath, F::ParentName, parent);
             }
-            e.put(out, F::ParentPid, &["ProcessId"]);
+            e.put(out, F::ParentPid, &syms!["ProcessId"]);
         }
-    } else if let Some(path) = e.first_text(&["ProcessName", "Application"]) {
+    } else if let Some(path) = e.first_text(&syms!["ProcessName", "Application"]) {
         put_path(out, F::ProcessPath, F::ProcessName, path);
-        e.put(out, F::ProcessPid, &["ProcessId", "ProcessID"]);
+        e.put(out, F::ProcessPid, &syms!["ProcessId", "ProcessID"]);
     }
-    e.put(out, F::ProcessCmdLine, &["CommandLine"]);
-    e.put(out, F::ProcessUid, &["ProcessGuid", "SourceProcessGuid"]);
-    if let Some(parent) = e.text("ParentImage") {
+    e.put(out, F::ProcessCmdLine, &syms!["CommandLine"]);
+    e.put(
+        out,
+        F::ProcessUid,
+        &syms!["ProcessGuid", "SourceProcessGuid"],
+    );
+    if let Some(parent) = e.text(sym!("ParentImage")) {
         put_path(out, F::ParentPath, F::ParentName, parent);
     }
-    e.put(out, F::ParentCmdLine, &["ParentCommandLine"]);
-    e.put(out, F::ParentPid, &["ParentProcessId"]);
-    e.put(out, F::ParentUid, &["ParentProcessGuid"]);
+    e.put(out, F::ParentCmdLine, &syms!["ParentCommandLine"]);
+    e.put(out, F::ParentPid, &syms!["ParentProcessId"]);
+    e.put(out, F::ParentUid, &syms!["ParentProcessGuid"]);
 
     // Users: Sysmon's `User` is `DOMAIN\name`; Security's Subject* is who acted and Target*
     // whom it acted on (the account logged on, created, changed).
-    if let Some(user) = e.text("User").filter(|_| sysmon) {
+    if let Some(user) = e.text(sym!("User")).filter(|_| sysmon) {
         put_account(out, F::ActorUserName, F::ActorUserDomain, user);
     }
-    e.put(out, F::ActorUserName, &["SubjectUserName"]);
-    e.put(out, F::ActorUserDomain, &["SubjectDomainName"]);
+    e.put(out, F::ActorUserName, &syms!["SubjectUserName"]);
+    e.put(out, F::ActorUserDomain, &syms!["SubjectDomainName"]);
     // S-1-0-0 is the NULL SID Windows writes when there is no account.
-    if let Some(sid) = e.text("SubjectUserSid").filter(|s| *s != NULL_SID) {
+    if let Some(sid) = e.text(sym!("SubjectUserSid")).filter(|s| *s != NULL_SID) {
         out.add_str(F::ActorUserUid, sid);
     }
-    e.put(out, F::UserName, &["TargetUserName"]);
-    e.put(out, F::UserDomain, &["TargetDomainName"]);
-    if let Some(sid) = e.text("TargetUserSid").filter(|s| *s != NULL_SID) {
+    e.put(out, F::UserName, &syms!["TargetUserName"]);
+    e.put(out, F::UserDomain, &syms!["TargetDomainName"]);
+    if let Some(sid) = e.text(sym!("TargetUserSid")).filter(|s| *s != NULL_SID) {
         out.add_str(F::UserUid, sid);
     }
 
@@ -69,33 +72,40 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::SrcIp,
-        &["SourceIp", "IpAddress", "ClientAddress", "SourceAddress"],
+        &syms!["SourceIp", "IpAddress", "ClientAddress", "SourceAddress"],
     );
-    e.put(out, F::SrcPort, &["SourcePort", "IpPort", "ClientPort"]);
+    e.put(
+        out,
+        F::SrcPort,
+        &syms!["SourcePort", "IpPort", "ClientPort"],
+    );
     e.put(
         out,
         F::SrcHostname,
-        &["SourceHostname", "WorkstationName", "Workstation"],
+        &syms!["SourceHostname", "WorkstationName", "Workstation"],
     );
-    e.put(out, F::DstIp, &["DestinationIp", "DestAddress"]);
-    e.put(out, F::DstPort, &["DestinationPort", "DestPort"]);
-    e.put(out, F::DstHostname, &["DestinationHostname"]);
-    e.put(out, F::QueryHostname, &["QueryName"]);
+    e.put(out, F::DstIp, &syms!["DestinationIp", "DestAddress"]);
+    e.put(out, F::DstPort, &syms!["DestinationPort", "DestPort"]);
+    e.put(out, F::DstHostname, &syms!["DestinationHostname"]);
+    e.put(out, F::QueryHostname, &syms!["QueryName"]);
 
     // Files: Sysmon 2/11/15/23/26 `TargetFilename`, 6/7 `ImageLoaded`; a service's binary
     // (4697 `ServiceFileName`, 7045 `ImagePath`); a PowerShell script's `Path` (4104); an
     // audited file object (4656/4663 with `ObjectType: File`).
     let file = e
-        .first_text(&[
+        .first_text(&syms![
             "TargetFilename",
             "ImageLoaded",
             "ServiceFileName",
             "ImagePath",
         ])
-        .or_else(|| e.text("Path").filter(|_| provider.contains("PowerShell")))
         .or_else(|| {
-            e.text("ObjectName")
-                .filter(|_| e.text("ObjectType") == Some("File"))
+            e.text(sym!("Path"))
+                .filter(|_| provider.contains("PowerShell"))
+        })
+        .or_else(|| {
+            e.text(sym!("ObjectName"))
+                .filter(|_| e.text(sym!("ObjectType")) == Some("File"))
         });
     if let Some(file) = file {
         put_path(out, F::FilePath, F::FileName, file);
@@ -103,9 +113,9 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
 
     // Sysmon `Hashes` (`SHA1=…,MD5=…,SHA256=…,IMPHASH=…`): the process image's in event 1,
     // the file's otherwise (6, 7, 15 `Hash`, 23, 26, 29).
-    if let Some(hashes) = e.first_text(&["Hashes", "Hash"]) {
+    if let Some(hashes) = e.first_text(&syms!["Hashes", "Hash"]) {
         let as_process = event_id == Some(1)
-            || (event_id.is_none() && e.get("Image").is_some() && file.is_none());
+            || (event_id.is_none() && e.get(sym!("Image")).is_some() && file.is_none());
         put_hashes(out, hashes, as_process);
     }
 }
