@@ -210,6 +210,24 @@ fn windows_otrf_security_and_sysmon() {
         ],
     );
 
+    // Line 68: 4769 Kerberos service ticket on the DC; `IpAddress` is IPv4-mapped IPv6.
+    let ticket = d.at(68);
+    check(
+        ticket,
+        &[
+            (F::DeviceHostname, "MORDORDC.theshire.local"),
+            (F::UserName, "pgustavo@THESHIRE.LOCAL"),
+            (F::SrcIp, "172.18.39.5"),
+            (F::SrcPort, "62783"),
+        ],
+    );
+    assert!(
+        entities(ticket)
+            .get(F::SrcIp)
+            .and_then(EntityValue::as_ip)
+            .is_some_and(|ip| ip.is_ipv4())
+    );
+
     let Some(d) = corpus(
         "security-datasets/windows/credential_access/host/cmd_lsass_memory_dumpert_syscalls_2020-10-1822561997.json",
     ) else {
