@@ -9,8 +9,8 @@ use vigil_ingest::Format;
 
 /// Vigil — threat management in one binary.
 ///
-/// Hunt Windows event logs (EVTX, JSON) with the whole SigmaHQ rule set, test and lint rules,
-/// and measure throughput.
+/// Hunt Windows, network (Zeek, Suricata), cloud, identity and Linux logs with the whole SigmaHQ
+/// rule set, test and lint rules, and measure throughput.
 #[derive(Parser, Debug)]
 #[command(name = "vigil", version, about, long_about = None)]
 pub struct Cli {
