@@ -86,7 +86,9 @@ pub(crate) fn fits(forced: Format, head: &[u8]) -> Result<(), String> {
                 None => Ok(()),
             }
         }
-        Format::ZeekTsv | Format::Auditd | Format::Syslog | Format::Empty => Ok(()),
+        Format::ZeekTsv | Format::Auditd | Format::Syslog => Ok(()),
+        // What a blank file is found to be, not a way to read one with records.
+        Format::Empty => Err("`empty` cannot be forced on a file that is not blank".to_string()),
     }
 }
 
@@ -209,6 +211,7 @@ mod tests {
         let err = fits(Format::SuricataEve, b"  Jun 14 15:16:01 host x: y").unwrap_err();
         assert!(err.contains("offset 2") && err.contains("'J'"), "{err}");
         assert_eq!(fits(Format::Syslog, b"anything at all"), Ok(()));
+        assert!(fits(Format::Empty, b"{}").is_err());
     }
 
     #[test]
