@@ -1,6 +1,7 @@
 //! Linux corpus (`linux/`): specific SigmaHQ `product: linux, service: auditd` rules fire on
 //! specific real auditd events (records joined by serial), and an sshd keyword rule on sshd
-//! syslog lines, with all SigmaHQ rules loaded.
+//! syslog lines and a `product: linux` rule on a plain syslog line, with all SigmaHQ rules
+//! loaded.
 
 mod common;
 use common::fired;
@@ -95,4 +96,36 @@ Dec 10 06:55:46 LabSZ other[24200]: Corrupted MAC on input. [preauth]
         let n: usize = evs.iter().map(|e| fired(e).len()).sum();
         assert_eq!(n, 0, "{f}");
     }
+}
+
+/// A product-only `product: linux` rule on plain syslog: loghub has no `useradd` line, so two
+/// self-made ones in shadow-utils' format (host `combo` as in loghub's Linux_2k.log): "Privileged
+/// User Has Been Created" fires on a new user in the root group and not on an ordinary user.
+#[test]
+fn sigma_linux_rule_fires_on_syslog_line() {
+    if vigil_core::corpus::corpus_dir().is_none() {
+        return;
+    }
+    let log = "\
+Jun 19 04:09:11 combo useradd[2113]: new user: name=svc-backup, UID=1001, GID=0, home=/root, shell=/bin/bash
+Jun 19 04:09:40 combo useradd[2118]: new user: name=alice, UID=1002, GID=1002, home=/home/alice, shell=/bin/bash
+";
+    let mut evs = Vec::new();
+    vigil_ingest::decode_bytes(
+        "secure",
+        log.as_bytes(),
+        &DecodeOptions::default(),
+        &mut |e| evs.push(e),
+        &mut |e| panic!("{e}"),
+    )
+    .unwrap();
+    assert_eq!(evs.len(), 2);
+    assert_eq!(
+        evs[0].logsource.to_string(),
+        "product: linux, service: syslog"
+    );
+    let rule = "0ac15ec3-d24f-4246-aa2a-3077bb1cf90e";
+    let ids = fired(&evs[0]);
+    assert!(ids.iter().any(|i| i == rule), "{ids:?}");
+    assert!(!fired(&evs[1]).iter().any(|i| i == rule));
 }
