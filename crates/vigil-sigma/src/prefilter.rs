@@ -648,10 +648,17 @@ impl Prefilter {
         if keywords {
             joined.clear();
             for field in fields {
-                for_each_text(&field.value, num_buf, &mut |text| {
-                    joined.push_str(text);
-                    joined.push('\n');
-                });
+                match &field.value {
+                    // Most values are strings: copy them without the generic walk.
+                    Value::Str(t) => {
+                        joined.push_str(t.lower());
+                        joined.push('\n');
+                    }
+                    other => for_each_text(other, num_buf, &mut |text| {
+                        joined.push_str(text);
+                        joined.push('\n');
+                    }),
+                }
             }
             for (k, p) in pass.iter().flatten().enumerate() {
                 if let Some(a) = &p.any_field {
