@@ -3,5 +3,7 @@
 //! - [`journal`]: the write-ahead journal between ingest and everything downstream — append-only,
 //!   checksummed segments, group commit (acknowledged only after `fdatasync`), crash recovery,
 //!   named consumer offsets and retention.
+//! - [`state`]: the state database (SQLite) — alerts with evidence, dedup, triage and comments.
 
 pub mod journal;
+pub mod state;
