@@ -51,6 +51,12 @@ impl SqliteStore {
         };
         let mut writer = Connection::open(&path).map_err(open_err)?;
         configure(&writer, &options).map_err(open_err)?;
+        // 32 MiB of page cache for the writer only (readers keep SQLite's 2 MiB, so memory stays
+        // bounded however many read): alert ids and hit keys are random, so inserts touch index
+        // pages all over; keeping them cached saves a read per insert.
+        writer
+            .pragma_update(None, "cache_size", -32 * 1024)
+            .map_err(open_err)?;
         // WAL is a property of the file: set once here, readers inherit it.
         let mode: String = writer
             .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
@@ -136,9 +142,6 @@ fn configure(conn: &Connection, options: &StateOptions) -> rusqlite::Result<()> 
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 32 MiB of page cache (default 2 MiB): the alert id and hit key indexes take random keys,
-    // so inserts touch pages all over them; keeping them cached avoids a read per insert.
-    conn.pragma_update(None, "cache_size", -32 * 1024)?;
     Ok(())
 }
 
