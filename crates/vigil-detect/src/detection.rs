@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use vigil_core::{Event, Level, Symbol, Timestamp, Value};
+use vigil_core::{EntityField, Event, Level, Symbol, Timestamp, Value};
 use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
 use vigil_sigma::eval::Evidence;
 
@@ -28,6 +28,14 @@ pub struct Detection {
     pub tags: Vec<String>,
     /// Which search, field and value made the rule fire.
     pub evidence: Vec<EvidenceItem>,
+    /// The event's entities under OCSF names, nested (`{"src_endpoint": {"ip": …}}`): what
+    /// intel, risk and correlation key on, the same for every source.
+    #[serde(skip_serializing_if = "is_empty_object")]
+    pub entities: serde_json::Value,
+}
+
+fn is_empty_object(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|o| o.is_empty())
 }
 
 /// One piece of evidence: a search identifier and the field/value that satisfied it.
@@ -69,9 +77,14 @@ impl Detection {
             Some(v) => v.as_f64().map(|f| f as i64),
             None => None,
         };
+        let entities = vigil_ingest::entities(event);
         Detection {
             time: event.time,
-            host: field_str(event, &["Computer", "Hostname", "host.name"]),
+            host: field_str(event, &["Computer", "Hostname", "host.name"]).or_else(|| {
+                entities
+                    .get_str(EntityField::DeviceHostname)
+                    .map(str::to_string)
+            }),
             channel: field_str(event, &["Channel"]),
             event_id,
             record_id: event.source.record_id,
@@ -86,6 +99,7 @@ impl Detection {
                 .into_iter()
                 .map(EvidenceItem::from)
                 .collect(),
+            entities: entities.to_json(),
         }
     }
 }

@@ -55,6 +55,7 @@ impl DetectionWriter {
                         "file",
                         "tags",
                         "evidence",
+                        "entities",
                     ])?;
                     self.header_done = true;
                 }
@@ -71,6 +72,7 @@ impl DetectionWriter {
                     d.file.to_string(),
                     d.tags.join(" "),
                     evidence_line(d),
+                    d.entities.to_string(),
                 ])?;
             }
             OutputFormat::Table => {

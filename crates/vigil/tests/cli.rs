@@ -77,6 +77,21 @@ fn hunt_bundled_sample_finds_the_story() {
             .iter()
             .any(|t| t == "t1033")
     );
+    // Entities under OCSF names, nested, from the 4688's native fields.
+    let entities = &whoami["entities"];
+    assert_eq!(entities["device"]["hostname"], "SRV-DC-01.corp.example");
+    assert!(
+        entities["process"]["cmd_line"]
+            .as_str()
+            .unwrap()
+            .contains("whoami /priv"),
+        "{entities}"
+    );
+    assert_eq!(entities["process"]["name"], "whoami.exe", "{entities}");
+    assert_eq!(
+        entities["actor"]["user"]["name"], "svc-backup",
+        "{entities}"
+    );
     let evidence = whoami["evidence"].as_array().unwrap();
     assert!(
         evidence
