@@ -190,6 +190,10 @@ impl Decoder<'_, '_> {
             }
             return;
         }
+        if let Some(log) = rule_test_log(record).filter(|_| top) {
+            self.emit(start, log, false);
+            return;
+        }
         let mut event = Event::new(SourceRef {
             file: Arc::clone(self.file),
             record_id: Some(self.index),
@@ -295,6 +299,20 @@ fn envelope<'a, 'j>(record: &'a Json<'j>) -> Option<&'a [Json<'j>]> {
     };
     let all_objects = !items.is_empty() && items.iter().all(|i| matches!(i, Json::Object(_)));
     all_objects.then_some(items.as_slice())
+}
+
+/// The event inside a Panther rule unit test (`{"analysis_type": "rule", "test_name": …,
+/// "log": {…}}`, one per line as exported from panther-analysis): the log is what the rule
+/// saw, so it is what gets decoded — recognised as Okta, Entra, CloudTrail… like any record.
+/// The test's own metadata (expected result, mocks) is not telemetry and is dropped.
+fn rule_test_log<'a, 'j>(record: &'a Json<'j>) -> Option<&'a Json<'j>> {
+    if !matches!(record.get("analysis_type")?, Json::Str(_)) {
+        return None;
+    }
+    record.get("test_name")?;
+    record
+        .get("log")
+        .filter(|log| matches!(log, Json::Object(_)))
 }
 
 /// evtx_dump writes a `Record N` line before each record unless told not to; such a line is
@@ -429,6 +447,26 @@ mod tests {
             ev[0].get_str("items.k"),
             Some(&Value::List(vec![Value::Int(1), Value::Int(2)]))
         );
+    }
+
+    #[test]
+    fn rule_test_wrappers_yield_their_log() {
+        let text = br#"{"analysis_type": "rule", "rule_id": "Okta.X", "test_name": "t", "expected_result": true, "log": {"eventType": "user.session.start", "actor": {"alternateId": "homer@springfield.gov"}}}
+{"analysis_type": "rule", "test_name": "scalar log", "log": "not an object"}
+"#;
+        let (summary, events, errors) = run(text);
+        assert_eq!((summary.events, errors.len()), (2, 0), "{errors:?}");
+        let inner = &events[0];
+        assert_eq!(
+            inner
+                .get_str("actor.alternateId")
+                .and_then(Value::as_text)
+                .map(|t| t.as_str()),
+            Some("homer@springfield.gov")
+        );
+        assert!(inner.get_str("test_name").is_none());
+        // A `log` that is not an object is not a wrapped event: the record is kept whole.
+        assert!(events[1].get_str("test_name").is_some());
     }
 
     #[test]
