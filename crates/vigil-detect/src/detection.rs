@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use vigil_core::{EntityField, Event, Level, Symbol, Timestamp, Value};
+use vigil_core::{Entities, EntityField, Event, Level, Symbol, Timestamp, Value};
 use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
 use vigil_sigma::eval::Evidence;
 
@@ -30,12 +30,16 @@ pub struct Detection {
     pub evidence: Vec<EvidenceItem>,
     /// The event's entities under OCSF names, nested (`{"src_endpoint": {"ip": …}}`): what
     /// intel, risk and correlation key on, the same for every source.
-    #[serde(skip_serializing_if = "is_empty_object")]
-    pub entities: serde_json::Value,
+    /// Kept as extracted; the nested JSON is built only when the detection is written.
+    #[serde(
+        serialize_with = "entities_as_json",
+        skip_serializing_if = "Entities::is_empty"
+    )]
+    pub entities: Entities<'static>,
 }
 
-fn is_empty_object(v: &serde_json::Value) -> bool {
-    v.as_object().is_some_and(|o| o.is_empty())
+fn entities_as_json<S: serde::Serializer>(e: &Entities<'static>, s: S) -> Result<S::Ok, S::Error> {
+    e.to_json().serialize(s)
 }
 
 /// One piece of evidence: a search identifier and the field/value that satisfied it.
@@ -99,7 +103,7 @@ impl Detection {
                 .into_iter()
                 .map(EvidenceItem::from)
                 .collect(),
-            entities: entities.to_json(),
+            entities: entities.into_owned(),
         }
     }
 }

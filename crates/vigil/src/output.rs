@@ -72,7 +72,7 @@ impl DetectionWriter {
                     d.file.to_string(),
                     d.tags.join(" "),
                     evidence_line(d),
-                    d.entities.to_string(),
+                    d.entities.to_json().to_string(),
                 ])?;
             }
             OutputFormat::Table => {
