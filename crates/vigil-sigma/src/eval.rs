@@ -58,7 +58,39 @@ impl Detection {
                 search.explain(event, &mut out);
             }
         }
+        if out.is_empty() {
+            // A rule that fired through negation alone (`condition: not filter`): the
+            // explanation is which negated searches did not match.
+            let mut negated = Vec::new();
+            negated_searches(&self.condition, false, &mut negated);
+            for i in negated {
+                let search = &self.searches[i];
+                if !search.matches(event) {
+                    out.push(Evidence {
+                        search: format!("not {}", search.name),
+                        field: None,
+                        value: "(no match)".to_string(),
+                        pattern: format!("not {}", search.name),
+                    });
+                }
+            }
+        }
         out
+    }
+}
+
+/// The searches that appear under a `not` in `c`.
+fn negated_searches(c: &Condition, under_not: bool, out: &mut Vec<usize>) {
+    match c {
+        Condition::Search(i) => {
+            if under_not && !out.contains(i) {
+                out.push(*i);
+            }
+        }
+        Condition::And(items) | Condition::Or(items) => items
+            .iter()
+            .for_each(|c| negated_searches(c, under_not, out)),
+        Condition::Not(inner) => negated_searches(inner, !under_not, out),
     }
 }
 
