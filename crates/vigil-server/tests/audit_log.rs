@@ -71,13 +71,7 @@ async fn mutating_calls_are_chained_and_tampering_is_found() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = srv
-        .client
-        .get(srv.url("/api/v1/tokens"))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .unwrap();
+    let r = srv.get("/api/v1/tokens", &admin.token).await;
     assert_eq!(r.status(), StatusCode::OK);
     // 5: a CLI call on the same data directory joins the same chain.
     vigil_server::create_token(srv.data_dir(), Role::Viewer, "cli", None).unwrap();

@@ -14,12 +14,8 @@ async fn bootstrap_admin_is_issued_once_and_works() {
         .expect("first start issues one");
     assert_eq!(admin.info.role, Role::Admin);
     let me: serde_json::Value = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&admin.token)
-        .send()
+        .get("/api/v1/whoami", &admin.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -28,13 +24,7 @@ async fn bootstrap_admin_is_issued_once_and_works() {
     // Revoking every token does not bring a new bootstrap token back.
     revoke_token(srv.data_dir(), &admin.info.id).unwrap();
     assert!(ensure_bootstrap_admin(srv.data_dir()).unwrap().is_none());
-    let r = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .unwrap();
+    let r = srv.get("/api/v1/whoami", &admin.token).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     srv.stop().await;
 }

@@ -64,13 +64,7 @@ async fn oversize_body_is_413_with_a_json_error() {
 async fn every_error_is_json() {
     let mut srv = TestServer::start(Limits::default()).await;
     let admin = srv.token(Role::Admin);
-    let r = srv
-        .client
-        .get(srv.url("/api/v1/nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = srv.get("/api/v1/nope", &admin).await;
     expect_error(r, StatusCode::NOT_FOUND, "not_found").await;
     let r = srv.client.get(srv.url("/elsewhere")).send().await.unwrap();
     expect_error(r, StatusCode::NOT_FOUND, "not_found").await;
@@ -173,12 +167,8 @@ async fn added_routes_get_roles_audit_and_a_place_in_the_document() {
     assert_eq!(r.text().await.unwrap(), "analyst");
 
     let doc: serde_json::Value = srv
-        .client
-        .get(srv.url("/api/v1/openapi.json"))
-        .bearer_auth(&viewer)
-        .send()
+        .get("/api/v1/openapi.json", &viewer)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -269,26 +259,12 @@ async fn metrics_count_requests_per_route_and_status() {
     let mut srv = TestServer::start(Limits::default()).await;
     let viewer = srv.token(Role::Viewer);
     for _ in 0..3 {
-        srv.client
-            .get(srv.url("/api/v1/whoami"))
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap();
+        srv.get("/api/v1/whoami", &viewer).await;
     }
-    srv.client
-        .get(srv.url("/api/v1/tokens"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
+    srv.get("/api/v1/tokens", &viewer).await;
     let text = srv
-        .client
-        .get(srv.url("/api/v1/metrics"))
-        .bearer_auth(&viewer)
-        .send()
+        .get("/api/v1/metrics", &viewer)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

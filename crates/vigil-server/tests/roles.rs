@@ -220,12 +220,8 @@ async fn whoami_and_health_say_what_they_should() {
         .issue(Role::Responder, "on-call", None)
         .unwrap();
     let me: serde_json::Value = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&issued.token)
-        .send()
+        .get("/api/v1/whoami", &issued.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -265,22 +261,12 @@ async fn token_api_issues_lists_and_revokes() {
     let id = issued["info"]["id"].as_str().unwrap().to_string();
     assert_eq!(issued["info"]["role"], "analyst");
 
-    let who = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let who = srv.get("/api/v1/whoami", &token).await;
     assert_eq!(who.status(), StatusCode::OK);
 
     let list: Vec<serde_json::Value> = srv
-        .client
-        .get(srv.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .send()
+        .get("/api/v1/tokens", &admin)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -297,13 +283,7 @@ async fn token_api_issues_lists_and_revokes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let who = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let who = srv.get("/api/v1/whoami", &token).await;
     expect_error(who, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
     let missing = srv
@@ -340,34 +320,18 @@ async fn token_created_by_the_cli_works_on_a_running_server_at_once() {
     let mut srv = TestServer::start(Limits::default()).await;
     // Prime the server's token cache, then issue through a separate store (as the CLI does).
     let viewer = srv.token(Role::Viewer);
-    let r = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
+    let r = srv.get("/api/v1/whoami", &viewer).await;
     assert_eq!(r.status(), StatusCode::OK);
     let cli = vigil_server::create_token(srv.data_dir(), Role::Analyst, "from cli", None).unwrap();
     let me: serde_json::Value = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&cli.token)
-        .send()
+        .get("/api/v1/whoami", &cli.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(me["role"], "analyst");
     vigil_server::revoke_token(srv.data_dir(), &cli.info.id).unwrap();
-    let r = srv
-        .client
-        .get(srv.url("/api/v1/whoami"))
-        .bearer_auth(&cli.token)
-        .send()
-        .await
-        .unwrap();
+    let r = srv.get("/api/v1/whoami", &cli.token).await;
     expect_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     srv.stop().await;
 }

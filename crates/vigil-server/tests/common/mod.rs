@@ -52,6 +52,16 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path` with `token` as the bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
