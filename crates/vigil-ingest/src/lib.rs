@@ -7,7 +7,8 @@
 //! Windows events get the same field names and types whichever form they arrive in (see
 //! `decode/windows.rs` and the README's table).
 //!
-//! What it is not for: evaluating rules, storing events, or tailing live sources (yet).
+//! What it is not for: evaluating rules or storing events. Live sources (syslog listeners,
+//! watched files) are in [`source`]: they deliver raw records, which these decoders then read.
 //!
 //! ```no_run
 //! use vigil_ingest::{DecodeOptions, decode_file, discover};
@@ -27,6 +28,9 @@ mod entity;
 mod error;
 mod logsource_map;
 mod sniff;
+/// Live sources (syslog UDP/TCP listeners, watched files with checkpoints) feeding raw records
+/// to an ingest pipeline in acknowledged batches.
+pub mod source;
 
 use std::fmt;
 use std::io::Read;
