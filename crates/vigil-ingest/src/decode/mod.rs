@@ -8,6 +8,7 @@ pub(crate) mod flatten;
 pub(crate) mod json;
 pub(crate) mod suricata;
 pub(crate) mod syslog;
+pub(crate) mod sysmon;
 pub(crate) mod tree;
 pub(crate) mod windows;
 pub(crate) mod zeek;

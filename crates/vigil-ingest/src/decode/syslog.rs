@@ -8,13 +8,15 @@
 //! keyword rules match). sshd, sudo and su messages are also parsed into fields (`user`,
 //! `src_ip`, `src_port`, `auth_method`, `auth_result`, `target_user`, `command`, …).
 //! Logsource: `product: linux`, `service: sshd | sudo | su` for those programs, else `syslog`.
+//! A Sysmon for Linux line (`sysmon: <Event>…`) is decoded by `sysmon` on top of these fields
+//! (`service: sysmon` and the EventID's category); its broken XML is a counted error.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use vigil_core::{Event, LogSource, SourceRef, Value};
 
-use super::{Line, Summary, lines, put};
+use super::{Line, Summary, lines, put, sysmon};
 use crate::DecodeError;
 
 const MONTHS: [&str; 12] = [
@@ -76,21 +78,33 @@ pub(crate) fn decode(
                 continue;
             }
         };
-        let event = build(
-            parsed,
-            SourceRef {
-                file: Arc::clone(file),
-                record_id: Some(line_no),
-                offset: Some(start as u64),
-            },
-        );
-        summary.events += 1;
-        on_event(event);
+        let source = SourceRef {
+            file: Arc::clone(file),
+            record_id: Some(line_no),
+            offset: Some(start as u64),
+        };
+        match build(parsed, source) {
+            Ok(event) => {
+                summary.events += 1;
+                on_event(event);
+            }
+            Err(reason) => {
+                summary.errors += 1;
+                on_error(DecodeError::new(
+                    file,
+                    Some(start as u64),
+                    Some(line_no),
+                    format!("line {line_no}: {reason}"),
+                ));
+            }
+        }
     }
     summary
 }
 
-fn build(p: Parsed<'_>, source: SourceRef) -> Event {
+/// The event of one parsed line; `Err` when the line is a Sysmon for Linux event whose XML
+/// is broken.
+fn build(p: Parsed<'_>, source: SourceRef) -> Result<Event, String> {
     let mut event = Event::with_capacity(source, 16);
     event.time = p.time;
     if let Some(pri) = p.pri {
@@ -139,7 +153,10 @@ fn build(p: Parsed<'_>, source: SourceRef) -> Event {
     };
     pam_fields(&mut event, p.msg);
     event.logsource = LogSource::product("linux").with_service(service);
-    event
+    if sysmon::is_sysmon_message(program.as_deref(), p.msg) {
+        sysmon::decode_into(p.msg, &mut event)?;
+    }
+    Ok(event)
 }
 
 fn parse(line: &str) -> Result<Parsed<'_>, String> {

@@ -187,7 +187,7 @@ fn data_value(value: &Json) -> Value {
 /// System's plain child names. A data item with one of these names is kept as
 /// `Section.Name` (`UserData.Channel` in event 104, `EventData.Version` in Sysmon event 4), so
 /// System's own value stays a scalar: routing reads `Channel` and `EventID` as scalars.
-const SYSTEM_NAMES: &[&str] = &[
+pub(crate) const SYSTEM_NAMES: &[&str] = &[
     "EventID",
     "Version",
     "Level",

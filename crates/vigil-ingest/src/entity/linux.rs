@@ -1,16 +1,25 @@
-//! Linux: auditd events (records joined by serial) and syslog lines with the sshd, sudo, su
-//! and pam_unix fields the syslog decoder parses.
+//! Linux: auditd events (records joined by serial), syslog lines with the sshd, sudo, su
+//! and pam_unix fields the syslog decoder parses, and Sysmon for Linux events.
 
 use vigil_core::{Entities, EntityField as F, Value, parse_ip};
 
 use super::{Fields, put_path};
 
 pub(super) fn extract<'e>(e: Fields<'e>, service: Option<&str>, out: &mut Entities<'e>) {
-    if service == Some("auditd") {
-        auditd(e, out);
-    } else {
-        syslog(e, service, out);
+    match service {
+        Some("auditd") => auditd(e, out),
+        Some("sysmon") => sysmon(e, out),
+        _ => syslog(e, service, out),
     }
+}
+
+/// Sysmon for Linux names its fields as Sysmon for Windows does (`Image`, `ParentImage`,
+/// `TargetFilename`, `DestinationIp`…), so the Windows extractor reads them; the syslog
+/// envelope adds the host's address (Sentinel's `HostIP`) and name.
+fn sysmon<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+    super::windows::extract(e, out);
+    e.put(out, F::DeviceHostname, &syms!["hostname", "HostName"]);
+    e.put(out, F::DeviceIp, &syms!["HostIP"]);
 }
 
 fn auditd<'e>(e: Fields<'e>, out: &mut Entities<'e>) {

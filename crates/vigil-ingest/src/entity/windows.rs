@@ -14,7 +14,9 @@ pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
         _ => None,
     });
     let provider = e.text(sym!("Provider_Name")).unwrap_or_default();
-    let sysmon = provider.eq_ignore_ascii_case("Microsoft-Windows-Sysmon");
+    // Sysmon for Linux (`Linux-Sysmon`) shares the field names; its `User` is a bare name.
+    let sysmon = provider.eq_ignore_ascii_case("Microsoft-Windows-Sysmon")
+        || provider.eq_ignore_ascii_case("Linux-Sysmon");
 
     // The process the event is about. Security 4688 names the new process `NewProcessName`
     // and its creator `ProcessId`/`ParentProcessName`; elsewhere `ProcessName`/`ProcessId`
