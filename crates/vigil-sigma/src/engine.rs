@@ -10,7 +10,9 @@
 //! `process_creation`, the 4688 one with renamed fields) or one variant routed by the event's
 //! own logsource (non-Windows sources). Windows variants sit in buckets keyed by (channel,
 //! EventID) — or by channel alone when the target names no EventID — so an event's `Channel` and
-//! `EventID` are looked up once; logsource variants are grouped by the rule's logsource. Within
+//! `EventID` are looked up once; logsource variants are grouped by the rule's logsource, and
+//! variants of a logsource target (Zeek `http` events for `category: proxy` rules, with renamed
+//! fields) by the logsource the target names. Within
 //! the event's buckets, a variant with a required literal set (see [`crate::prefilter`]) is
 //! verified only if its bucket's Aho-Corasick automata found one of those literals in the field
 //! it must occur in; the scan yields those candidates directly, so the cost follows the number
@@ -47,11 +49,11 @@ pub struct EngineStats {
     pub variants: usize,
     /// Variants routed by channel (and EventID).
     pub channel_variants: usize,
-    /// Variants routed by the event's logsource.
+    /// Variants routed by the event's logsource (the rule's own, or a logsource target's).
     pub logsource_variants: usize,
     /// Non-empty (channel, EventID) and per-channel buckets.
     pub channel_buckets: usize,
-    /// Distinct rule logsources among logsource-routed variants.
+    /// Distinct logsources among logsource-routed variants (rules' own and targets').
     pub logsource_buckets: usize,
     /// Variants verified only when the prefilter found one of their literals.
     pub prefiltered_variants: usize,
@@ -69,7 +71,7 @@ pub struct EngineStats {
 #[derive(Clone, Debug)]
 enum Route {
     /// A mapping target (channel, EventIDs, extra conditions).
-    Channel(Target),
+    Channel(Box<Target>),
     /// The event's logsource satisfies the rule's.
     Logsource,
 }
@@ -263,7 +265,7 @@ impl Engine {
                 variants.push(Variant {
                     rule: r,
                     detection,
-                    route: Route::Channel(target.clone()),
+                    route: Route::Channel(Box::new(target.clone())),
                     prefiltered: !sets.is_empty(),
                     two_sets: sets.len() == 2,
                 });
@@ -288,9 +290,23 @@ impl Engine {
         // Per channel: any-EventID variants that may match every EventID of it.
         let mut unrestricted: HashMap<String, Vec<u32>> = HashMap::new();
         let mut logsource_groups: Vec<(LogSource, Bucket)> = Vec::new();
+        let mut group =
+            |ls: &LogSource, i: u32| match logsource_groups.iter_mut().find(|(l, _)| l == ls) {
+                Some((_, b)) => b.push(i),
+                None => {
+                    let mut b = Bucket::default();
+                    b.push(i);
+                    logsource_groups.push((ls.clone(), b));
+                }
+            };
         for (i, v) in variants.iter().enumerate() {
             let i = i as u32;
             match &v.route {
+                // A logsource target (Zeek `http` for `category: proxy`): grouped under the
+                // event logsource it names, with its renamed detection.
+                Route::Channel(t) if t.event_logsource.is_some() => {
+                    group(t.event_logsource.as_ref().expect("checked"), i);
+                }
                 Route::Channel(t) => {
                     // A `service:` rule usually tests `EventID` itself: file it under those
                     // EventIDs only (and the any-EventID bucket, which events without a
@@ -323,17 +339,7 @@ impl Engine {
                         }
                     }
                 }
-                Route::Logsource => {
-                    let ls = &accepted[v.rule as usize].logsource;
-                    match logsource_groups.iter_mut().find(|(l, _)| l == ls) {
-                        Some((_, b)) => b.push(i),
-                        None => {
-                            let mut b = Bucket::default();
-                            b.push(i);
-                            logsource_groups.push((ls.clone(), b));
-                        }
-                    }
-                }
+                Route::Logsource => group(&accepted[v.rule as usize].logsource, i),
             }
         }
         // An event reaches one channel bucket: its (channel, EventID) bucket also holds the
@@ -441,11 +447,17 @@ impl Engine {
         });
         for vi in candidates.chain(always) {
             let v = &self.variants[vi as usize];
-            if let Route::Channel(t) = &v.route
-                && !t.conditions.is_empty()
-                && !t.conditions_hold(event)
-            {
-                continue;
+            if let Route::Channel(t) = &v.route {
+                // A logsource target's group was chosen by logsource; its EventIDs and
+                // conditions are still to check. A channel target's bucket settled the rest.
+                let routed = if t.event_logsource.is_some() {
+                    t.accepts(event)
+                } else {
+                    t.conditions.is_empty() || t.conditions_hold(event)
+                };
+                if !routed {
+                    continue;
+                }
             }
             if self.detection(v).matches(event) {
                 out.push(self.rule_match(vi));
@@ -514,7 +526,7 @@ impl Engine {
         let channel = self
             .variants
             .iter()
-            .filter(|v| matches!(v.route, Route::Channel(_)))
+            .filter(|v| matches!(&v.route, Route::Channel(t) if t.event_logsource.is_none()))
             .count();
         let buckets: Vec<&Bucket> = self
             .channels

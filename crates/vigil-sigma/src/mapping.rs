@@ -9,9 +9,12 @@
 //! override entries with their own file ([`LogsourceMapping::from_file`] +
 //! [`LogsourceMapping::extend`]).
 //!
-//! What it is not for: non-Windows sources. Their decoders set [`Event::logsource`] and rules
-//! route by [`LogSource::satisfies`]; a mapping entry for a product-less logsource (e.g.
-//! `category: antivirus`) *adds* channel targets to that.
+//! Non-Windows sources: their decoders set [`Event::logsource`] and rules route by
+//! [`LogSource::satisfies`]. A mapping entry for a non-Windows or product-less logsource *adds*
+//! targets to that: channel targets (`category: antivirus` → Defender's channel) or *logsource
+//! targets*, which stand for the events whose own logsource satisfies a given one, with their
+//! field names (`category: proxy` → Zeek `http` events, `c-uri` renamed to `uri`). The
+//! built-in table for those is `data/logsource-network.yml`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +26,10 @@ use vigil_core::{Event, LogSource, Symbol, Value};
 
 /// The built-in Windows mapping, embedded at build time.
 const BUILTIN_WINDOWS: &str = include_str!("../data/logsource-windows.yml");
+
+/// The built-in logsource targets for network and Linux sources (Zeek, Suricata → the
+/// product-less proxy/webserver/dns/firewall categories), embedded at build time.
+const BUILTIN_NETWORK: &str = include_str!("../data/logsource-network.yml");
 
 static CHANNEL: LazyLock<Symbol> = LazyLock::new(|| Symbol::intern("Channel"));
 static EVENT_ID: LazyLock<Symbol> = LazyLock::new(|| Symbol::intern("EventID"));
@@ -73,10 +80,16 @@ pub struct FieldCondition {
 }
 
 /// One concrete kind of event that implements a rule logsource, and the renames that apply.
+///
+/// A target is either a *channel target* (Windows: `channels`, optional EventIDs) or a
+/// *logsource target* (`event_logsource`: events whose own logsource satisfies it, such as
+/// `product: zeek, service: http`); `channels` is empty for the latter.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
-    /// A short name for stats and evidence (`sysmon-1`, `security-4688`).
+    /// A short name for stats and evidence (`sysmon-1`, `security-4688`, `zeek-http`).
     pub name: String,
+    /// For a logsource target, the logsource an event's own must satisfy (lowercased).
+    pub event_logsource: Option<LogSource>,
     /// Channel names as written in the mapping.
     pub channels: Vec<String>,
     /// The same names lowercased, for case-insensitive comparison.
@@ -90,8 +103,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// True when `event` is one of this target's events (channel, EventID and conditions).
+    /// True when `event` is one of this target's events (channel or logsource, EventID and
+    /// conditions).
     pub fn accepts(&self, event: &Event) -> bool {
+        if let Some(logsource) = &self.event_logsource {
+            return event.logsource.satisfies(logsource)
+                && (self.event_ids.is_empty()
+                    || event_id(event).is_some_and(|id| self.event_ids.contains(&id)))
+                && self.conditions_hold(event);
+        }
         let Some(channel) = event_channel(event) else {
             return false;
         };
@@ -158,11 +178,17 @@ pub struct LogsourceMapping {
 }
 
 impl LogsourceMapping {
-    /// The built-in Windows mapping (`data/logsource-windows.yml`).
+    /// The built-in mapping: Windows channels (`data/logsource-windows.yml`) and the network
+    /// logsource targets (`data/logsource-network.yml`).
     pub fn builtin() -> Self {
-        // The embedded file is covered by tests; failing here would be a build defect.
-        Self::from_yaml(BUILTIN_WINDOWS, "builtin:logsource-windows.yml")
-            .expect("the built-in logsource mapping parses")
+        // The embedded files are covered by tests; failing here would be a build defect.
+        let mut mapping = Self::from_yaml(BUILTIN_WINDOWS, "builtin:logsource-windows.yml")
+            .expect("the built-in Windows logsource mapping parses");
+        mapping.extend(
+            Self::from_yaml(BUILTIN_NETWORK, "builtin:logsource-network.yml")
+                .expect("the built-in network logsource mapping parses"),
+        );
+        mapping
     }
 
     /// A mapping with no entries: only logsource routing (no Windows rule can be mapped).
@@ -233,8 +259,8 @@ impl LogsourceMapping {
     /// Windows rules (`product: windows`) with a category or service need an entry; without one
     /// this is `Err` with the logsource's text (`product: windows, category: x`), which rule
     /// loading reports as an unmapped logsource. A Windows rule naming neither routes by the
-    /// event's logsource. Every other rule routes by the event's logsource, plus any channel
-    /// targets an entry lists for it.
+    /// event's logsource. Every other rule routes by the event's logsource, plus any channel or
+    /// logsource targets an entry lists for it.
     pub fn resolve(&self, rule: &LogSource) -> Result<Resolved<'_>, String> {
         let windows = rule.product.as_deref() == Some("windows");
         let entry = self.entry(rule).or_else(|| {
@@ -287,12 +313,22 @@ struct EntryDoc {
 #[serde(deny_unknown_fields)]
 struct TargetDoc {
     name: Option<String>,
-    channel: OneOrMany<String>,
+    channel: Option<OneOrMany<String>>,
+    logsource: Option<LogsourceDoc>,
     event_id: Option<OneOrMany<i64>>,
     #[serde(default, rename = "where")]
     conditions: BTreeMap<String, OneOrMany<serde_json::Value>>,
     #[serde(default)]
     rename: BTreeMap<String, String>,
+}
+
+/// An event logsource as a logsource target names it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsourceDoc {
+    product: Option<String>,
+    category: Option<String>,
+    service: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -339,8 +375,38 @@ impl EntryDoc {
 
 impl TargetDoc {
     fn build(self, logsource: &LogSource, index: usize) -> Result<Target, String> {
-        let channels = self.channel.into_vec();
-        if channels.is_empty() {
+        let lower = |s: Option<String>| s.map(|s| s.to_ascii_lowercase());
+        let (channels, event_logsource) = match (self.channel, self.logsource) {
+            (Some(c), None) => (c.into_vec(), None),
+            (None, Some(l)) => {
+                let ls = LogSource {
+                    product: lower(l.product),
+                    category: lower(l.category),
+                    service: lower(l.service),
+                };
+                if ls == LogSource::default() {
+                    return Err(format!("target {index}: an empty `logsource`"));
+                }
+                if ls == *logsource {
+                    // Events of the rule's own logsource already reach it.
+                    return Err(format!(
+                        "target {index}: `logsource` is the entry's own ({ls})"
+                    ));
+                }
+                (Vec::new(), Some(ls))
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "target {index}: `channel` and `logsource` are exclusive"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "target {index}: needs a `channel` or a `logsource`"
+                ));
+            }
+        };
+        if channels.is_empty() && event_logsource.is_none() {
             return Err(format!("target {index}: no channel"));
         }
         let conditions = self
@@ -367,6 +433,7 @@ impl TargetDoc {
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Target {
             name: self.name.unwrap_or_else(|| format!("{logsource} #{index}")),
+            event_logsource,
             channels_lower: channels.iter().map(|c| c.to_lowercase()).collect(),
             channels,
             event_ids: self.event_id.map(OneOrMany::into_vec).unwrap_or_default(),
@@ -555,6 +622,59 @@ mod tests {
             .resolve(&LogSource::product("windows").with_category("process_creation"))
             .unwrap();
         assert_eq!(pc.targets.len(), 1);
+    }
+
+    #[test]
+    fn logsource_targets_rename_for_network_events() {
+        let m = LogsourceMapping::builtin();
+        let proxy = m
+            .resolve(&LogSource::default().with_category("proxy"))
+            .unwrap();
+        assert!(proxy.by_logsource);
+        let names: Vec<&str> = proxy.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["zeek-http", "suricata-http"]);
+        let zeek = &proxy.targets[0];
+        assert_eq!(zeek.rename(Symbol::intern("c-uri")), Symbol::intern("uri"));
+        let mut e = Event::default();
+        e.logsource = LogSource::product("zeek").with_service("http");
+        assert!(zeek.accepts(&e));
+        assert!(!proxy.targets[1].accepts(&e));
+        e.logsource = LogSource::product("zeek").with_service("dns");
+        assert!(!zeek.accepts(&e));
+        for category in ["webserver", "dns", "firewall"] {
+            let r = m
+                .resolve(&LogSource::default().with_category(category))
+                .unwrap();
+            assert_eq!(r.targets.len(), 2, "{category}");
+            assert!(r.targets.iter().all(|t| t.event_logsource.is_some()));
+        }
+    }
+
+    #[test]
+    fn logsource_target_errors() {
+        for (yaml, want) in [
+            (
+                "logsources:\n  - category: proxy\n    targets: [{ channel: A, logsource: { product: zeek } }]\n",
+                "exclusive",
+            ),
+            (
+                "logsources:\n  - category: proxy\n    targets: [{ name: x }]\n",
+                "needs a `channel` or a `logsource`",
+            ),
+            (
+                "logsources:\n  - category: proxy\n    targets: [{ logsource: {} }]\n",
+                "empty `logsource`",
+            ),
+            (
+                "logsources:\n  - category: proxy\n    targets: [{ logsource: { category: proxy } }]\n",
+                "the entry's own",
+            ),
+        ] {
+            let err = LogsourceMapping::from_yaml(yaml, "u.yml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+        }
     }
 
     #[test]

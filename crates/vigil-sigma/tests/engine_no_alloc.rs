@@ -42,10 +42,29 @@ fn evaluate_allocates_nothing_once_warm() {
     else {
         return;
     };
-    let engine = common::compile_builtin(&[sigma.join("rules")], &SigmaConfig::default());
+    let engine = common::compile_builtin(
+        &[sigma.join("rules"), sigma.join("rules-emerging-threats")],
+        &SigmaConfig::default(),
+    );
     let files = common::files_with_ext(&samples, "evtx");
-    let events = common::decode_all(&files, &vigil_ingest::DecodeOptions { evtx_threads: 1 });
+    let mut events = common::decode_all(&files, &vigil_ingest::DecodeOptions { evtx_threads: 1 });
     assert!(!events.is_empty());
+    // Zeek and Suricata records reach the proxy/webserver/dns/firewall rules through logsource
+    // targets (renamed detections in logsource groups): those allocate nothing either.
+    if let (Some(zeek), Some(eve)) = (
+        corpus_path("zeek/slips/test9-mixed-zeek-dir"),
+        corpus_path("suricata/slips/test6-malicious.suricata.json"),
+    ) {
+        let network: Vec<_> = ["http.log", "dns.log", "conn.log"]
+            .iter()
+            .map(|f| zeek.join(f))
+            .chain([eve])
+            .collect();
+        events.extend(common::decode_all(
+            &network,
+            &vigil_ingest::DecodeOptions { evtx_threads: 1 },
+        ));
+    }
 
     let mut scratch = Scratch::new(&engine);
     let mut out = Vec::with_capacity(engine.len());

@@ -608,3 +608,49 @@ fn service_rules_filed_under_their_event_ids_still_see_odd_event_ids() {
     none.insert("TargetUserName", Value::str("admin"));
     assert_eq!(eval(&e, &none).len(), 1);
 }
+
+/// A product-less `category: proxy` rule reaches Zeek and Suricata `http` events through the
+/// built-in logsource targets, with `c-uri` renamed to each one's field (`uri`, `http.url`);
+/// events of other logsources, or with the rule's own field name, do not match through them,
+/// and an event labelled `category: proxy` still matches the rule as written.
+#[test]
+fn proxy_rules_reach_zeek_and_suricata_http_through_logsource_targets() {
+    let e = engine(vec![rule(
+        "webshell uri",
+        LogSource::default().with_category("proxy"),
+        vec![test("c-uri", vec![value(StrKind::Contains, "/cmd.jsp")])],
+        None,
+    )]);
+    let with = |ls: LogSource, field: &str| {
+        let mut ev = Event::default();
+        ev.insert(field, Value::str("/shell/cmd.jsp?c=id"));
+        ev.logsource = ls;
+        ev
+    };
+    let zeek = LogSource::product("zeek").with_service("http");
+    let suricata = LogSource::product("suricata").with_service("http");
+    let m = |variant| vec![RuleMatch { rule: 0, variant }];
+    let hit = with(zeek.clone(), "uri");
+    assert_eq!(eval(&e, &hit), m(0));
+    assert_eq!(e.target_name(&m(0)[0]), Some("zeek-http"));
+    let evidence = e.explain(&m(0)[0], &hit);
+    assert_eq!(evidence[0].field.as_deref(), Some("uri"));
+    assert_eq!(eval(&e, &with(suricata.clone(), "http.url")), m(1));
+    assert_eq!(e.target_name(&m(1)[0]), Some("suricata-http"));
+    // The rule's own name on a Zeek event, or Zeek's name on a Suricata event: no match.
+    assert!(eval(&e, &with(zeek, "c-uri")).is_empty());
+    assert!(eval(&e, &with(suricata, "uri")).is_empty());
+    assert!(
+        eval(
+            &e,
+            &with(LogSource::product("zeek").with_service("dns"), "uri")
+        )
+        .is_empty()
+    );
+    // A proxy log a decoder labelled as such: the rule as written (its last variant).
+    let own = with(LogSource::default().with_category("proxy"), "c-uri");
+    assert_eq!(eval(&e, &own), m(2));
+    assert_eq!(e.target_name(&m(2)[0]), None);
+    let stats = e.stats();
+    assert_eq!((stats.channel_variants, stats.logsource_variants), (0, 3));
+}

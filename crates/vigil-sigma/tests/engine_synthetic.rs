@@ -126,6 +126,14 @@ fn synthetic(rule: &Rule, target: Option<&Target>, pick: Pick) -> Event {
     let mut e = Event::default();
     e.logsource = rule.logsource.clone();
     match target {
+        // A logsource target (Zeek `http` for `category: proxy`): the event has its logsource.
+        Some(t) if t.event_logsource.is_some() => {
+            e.logsource = t.event_logsource.clone().unwrap_or_default();
+            for c in &t.conditions {
+                e.push(c.field, Value::str(c.values[0].as_str()));
+            }
+            fill(&mut e, &rule.detection, pick, &|f| t.rename(f));
+        }
         Some(t) => {
             e.insert("Channel", Value::str(t.channels[0].as_str()));
             e.insert(
