@@ -46,7 +46,7 @@ pub struct Partition {
 impl Partition {
     /// The partition holding events at `time`.
     pub fn of(time: Timestamp) -> Partition {
-        let dt = time.to_zoned(TimeZone::UTC).datetime();
+        let dt = time.to_zoned_datetime(TimeZone::UTC).datetime();
         Partition {
             date: dt.date(),
             hour: dt.hour(),
@@ -62,7 +62,7 @@ impl Partition {
     pub fn start(&self) -> Timestamp {
         self.date
             .at(self.hour, 0, 0, 0)
-            .to_zoned(TimeZone::UTC)
+            .to_zoned_datetime(TimeZone::UTC)
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::MIN)
     }
@@ -120,13 +120,16 @@ impl FileRange {
     }
 }
 
+/// Files of one partition, each with its flush range.
+pub type RangedFiles<T> = Vec<(FileRange, T)>;
+
 /// Splits the files of one partition into those a reader sees and those hidden by the
 /// visibility rule (uncommitted, or covered by a merged file). `committed` is the committed
 /// flush number (`None`: nothing is committed yet).
 pub fn visible<T>(
-    mut files: Vec<(FileRange, T)>,
+    mut files: RangedFiles<T>,
     committed: Option<u64>,
-) -> (Vec<(FileRange, T)>, Vec<(FileRange, T)>) {
+) -> (RangedFiles<T>, RangedFiles<T>) {
     let mut hidden = Vec::new();
     let mut shown = Vec::new();
     // Widest first among equal starts, so a covering file is met before what it covers.

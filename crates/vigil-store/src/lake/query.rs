@@ -17,9 +17,11 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::object_store::local::LocalFileSystem;
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
 
 use super::Lake;
 use super::error::{LakeError, Result};
@@ -154,20 +156,39 @@ impl Lake {
             .with_allow_dml(false)
             .with_allow_statements(false);
         let df = ctx.sql_with_options(sql, options).await?;
-        let df = df.limit(0, Some(limits.max_rows.saturating_add(1)))?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let mut batches = df.collect().await?;
+        // The limit lets scans stop early. EXPLAIN and EXPLAIN ANALYZE cannot take it (they
+        // must stay the root of their plan; DataFusion refuses to plan them otherwise) and
+        // return a few rows anyway; the stream below bounds every result either way.
+        let df = if matches!(
+            df.logical_plan(),
+            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
+        ) {
+            df
+        } else {
+            df.limit(0, Some(limits.max_rows.saturating_add(1)))?
+        };
+        let mut stream = df.execute_stream().await?;
+        let schema = stream.schema();
+        let mut batches = Vec::new();
         let mut row_count = 0;
         let mut truncated = false;
-        for batch in &mut batches {
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
             let room = limits.max_rows - row_count;
             if batch.num_rows() > room {
-                *batch = batch.slice(0, room);
+                // Dropping the stream cancels the rest of the query.
                 truncated = true;
+                if room > 0 {
+                    batches.push(batch.slice(0, room));
+                    row_count += room;
+                }
+                break;
             }
             row_count += batch.num_rows();
+            if batch.num_rows() > 0 {
+                batches.push(batch);
+            }
         }
-        batches.retain(|b| b.num_rows() > 0);
         Ok(QueryResult {
             schema,
             batches,

@@ -241,6 +241,29 @@ impl LakeRow {
     ) -> LakeRow {
         let mut entities = EntityColumns::default();
         fill(event, &mut entities);
+        LakeRow::with_columns(event, source, ingest_time, entities)
+    }
+
+    /// Same as [`LakeRow::from_event`] with the entity columns taken from `entities`, the
+    /// OCSF entities already extracted from `event` (`vigil_ingest::entities(&event)`), so a
+    /// pipeline that extracts them once for detection does not extract them again.
+    pub fn from_event_with_entities(
+        event: &Event,
+        entities: &Entities<'_>,
+        source: &str,
+        ingest_time: Timestamp,
+    ) -> LakeRow {
+        let mut columns = EntityColumns::default();
+        columns.fill_from(entities);
+        LakeRow::with_columns(event, source, ingest_time, columns)
+    }
+
+    fn with_columns(
+        event: &Event,
+        source: &str,
+        ingest_time: Timestamp,
+        entities: EntityColumns,
+    ) -> LakeRow {
         LakeRow {
             time: event.time.unwrap_or(ingest_time),
             ingest_time,

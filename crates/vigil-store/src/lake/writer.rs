@@ -154,6 +154,12 @@ impl LakeWriter {
         self.committed.through
     }
 
+    /// The journal offset the lake's consumer may commit (the next one to read): one past
+    /// [`LakeWriter::durable_through`]; `None` while nothing is durable.
+    pub fn consumer_offset(&self) -> Option<u64> {
+        self.committed.through.map(|p| p.saturating_add(1))
+    }
+
     /// Rows buffered and not yet durable.
     pub fn buffered_rows(&self) -> usize {
         self.rows

@@ -25,8 +25,11 @@ fn event(time: Timestamp, n: u64) -> Event {
         offset: Some(n * 100),
     });
     e.time = Some(time);
-    e.logsource =
-        LogSource::product("windows").with_service(if n % 2 == 0 { "sysmon" } else { "security" });
+    e.logsource = LogSource::product("windows").with_service(if n.is_multiple_of(2) {
+        "sysmon"
+    } else {
+        "security"
+    });
     e.insert("EventID", Value::Int(1));
     e.insert("Computer", Value::str(format!("ws{:02}.corp", n % 5)));
     e.insert("Image", Value::str("C:\\Windows\\System32\\cmd.exe"));
@@ -34,7 +37,7 @@ fn event(time: Timestamp, n: u64) -> Event {
     e.insert("DestinationIp", Value::str("10.0.0.9"));
     e.insert(
         "DestinationPort",
-        Value::Int(if n % 3 == 0 { 445 } else { 443 }),
+        Value::Int(if n.is_multiple_of(3) { 445 } else { 443 }),
     );
     e
 }
@@ -83,8 +86,10 @@ fn count(lake: &Lake, sql: &str) -> i64 {
 
 /// Every row as a sorted list of (record_id, source, time, raw) — the row multiset.
 fn multiset(lake: &Lake) -> Vec<String> {
-    let mut limits = QueryLimits::default();
-    limits.max_rows = 1_000_000;
+    let limits = QueryLimits {
+        max_rows: 1_000_000,
+        ..QueryLimits::default()
+    };
     let r = lake
         .query_blocking(
             "SELECT record_id, source, time, raw, date, hour FROM events",
@@ -736,6 +741,12 @@ fn real_evtx_files_round_trip() {
             let row = LakeRow::from_event_with(e, "corpus", ingest, |e, cols| {
                 cols.fill_from(&vigil_ingest::entities(e))
             });
+            // Entities extracted once (for detection) and handed over make the same row.
+            let entities = vigil_ingest::entities(e);
+            assert_eq!(
+                LakeRow::from_event_with_entities(e, &entities, "corpus", ingest),
+                row
+            );
             w.append(row, pos).unwrap();
         }
     }
