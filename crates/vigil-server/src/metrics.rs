@@ -77,6 +77,14 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// Sets a gauge (no labels) to `value`: how other crates publish figures they keep
+    /// themselves (pipeline lag, events processed) on this registry's page.
+    pub fn set_gauge(&self, name: &'static str, value: f64) {
+        self.recorder
+            .register_gauge(&Key::from_static_name(name), &METADATA)
+            .set(value);
+    }
+
     fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let key = Key::from_parts(
             REQUESTS,

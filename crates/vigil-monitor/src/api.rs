@@ -1,0 +1,697 @@
+//! The monitoring routes of `/api/v1`: ingest, alerts, rules, sources. Handlers are thin: they
+//! parse, call [`Monitor`], and map errors to statuses; the roles are given where the routes
+//! are added ([`routes`]).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vigil_core::Level;
+use vigil_server::{ApiBuilder, ApiError, AuditNote, Identity, Role};
+use vigil_store::state::{
+    Alert, AlertFilter, AlertStatus, AlertUpdate, Comment, Page, StateError, Verdict,
+};
+
+use crate::Monitor;
+use crate::ingest::{BadRecord, Refusal};
+use crate::rules::{ReloadReport, rule_key};
+use crate::sources::SourceStats;
+use crate::unit::UnitHeader;
+
+type Mon = Extension<Arc<Monitor>>;
+
+/// Adds the monitoring routes to `api`, each group behind the least role it needs.
+pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
+    let ext = Extension(monitor);
+    api.routes(
+        Role::Viewer,
+        OpenApiRouter::new()
+            .routes(routes!(list_alerts))
+            .routes(routes!(get_alert))
+            .routes(routes!(list_rules))
+            .routes(routes!(list_sources))
+            .layer(ext.clone()),
+    )
+    .routes(
+        Role::Analyst,
+        OpenApiRouter::new()
+            .routes(routes!(ingest))
+            .routes(routes!(update_alert))
+            .routes(routes!(add_comment))
+            .routes(routes!(query))
+            .layer(ext.clone()),
+    )
+    .routes(
+        Role::Admin,
+        OpenApiRouter::new()
+            .routes(routes!(set_rule))
+            .routes(routes!(reload_rules))
+            .layer(ext),
+    )
+}
+
+fn state_error(e: StateError) -> ApiError {
+    match e {
+        StateError::NotFound(_) => ApiError::not_found(e.to_string()),
+        e if e.is_client_error() => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        e => ApiError::internal(e.to_string()),
+    }
+}
+
+/// Runs store calls off the async threads (SQLite blocks).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest
+
+/// Query of `POST /api/v1/ingest`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IngestQuery {
+    /// Source tag the events are counted under (`http:<source>`); default `http:default`.
+    pub source: Option<String>,
+    /// Decode as this format (`evtx`, `json`, `zeek-tsv`, `zeek-json`, `suricata-eve`,
+    /// `cloudtrail`, `okta`, `azure`, `auth0`, `auditd`, `syslog`) instead of sniffing.
+    pub format: Option<String>,
+    /// Accept the good records of a body with bad ones (reported and counted) instead of
+    /// refusing it whole.
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// Answer of `POST /api/v1/ingest`: sent only once the events are durable.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestReceipt {
+    pub source: String,
+    /// Events accepted (durable, and queued for detection).
+    pub events: u64,
+    /// Records refused (only with `partial=true`).
+    pub rejected: u64,
+    pub format: String,
+    /// Journal offset of the unit.
+    pub offset: u64,
+    /// The refused records, at most 20.
+    pub errors: Vec<BadRecord>,
+}
+
+/// Ingests a body of events in any supported format (NDJSON, JSON, EVTX, Zeek, Suricata,
+/// CloudTrail, Okta, Entra, Auth0, auditd, syslog; gzip accepted). Answers only once the
+/// events are durable. A malformed record refuses the whole body (400 naming its line) unless
+/// `partial=true`; 429 when detection is too far behind.
+#[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", params(IngestQuery),
+    request_body(content = String, description = "Events, as a log file would hold them", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Durable", body = IngestReceipt),
+        (status = 400, description = "Malformed body; the message names the line"),
+        (status = 413, description = "Body too large"),
+        (status = 429, description = "Detection is behind; retry after the delay given"),
+    ))]
+pub async fn ingest(
+    Extension(monitor): Mon,
+    Query(q): Query<IngestQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tag = q.source.unwrap_or_else(|| "default".into());
+    if tag.is_empty() || tag.len() > 128 || tag.chars().any(|c| c.is_control()) {
+        return Err(ApiError::bad_request(
+            "source must be 1-128 printable characters",
+        ));
+    }
+    let header = UnitHeader {
+        source: format!("http:{tag}"),
+        format: q.format,
+        received: Timestamp::now(),
+        peer: None,
+        path: None,
+    };
+    let ingestor = monitor.ingestor.clone();
+    let partial = q.partial;
+    let accepted = tokio::task::spawn_blocking(move || {
+        let checked = ingestor.check(&header, &body, partial)?;
+        let ticket = ingestor.append(&header, &body)?;
+        Ok::<_, Refusal>((checked, ticket, header))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))?;
+    let (checked, ticket, header) = match accepted {
+        Ok(parts) => parts,
+        Err(r) => return Ok(refusal(r)),
+    };
+    let offset = ticket.await.map_err(|e| {
+        ApiError::internal(format!(
+            "the journal could not make the events durable: {e}"
+        ))
+    })?;
+    let receipt = IngestReceipt {
+        source: header.source,
+        events: checked.events,
+        rejected: checked.rejected,
+        format: checked.format,
+        offset,
+        errors: checked.errors,
+    };
+    let note = AuditNote(format!(
+        "ingested {} events ({}) from {} at offset {offset}",
+        receipt.events, receipt.format, receipt.source
+    ));
+    Ok((Extension(note), Json(receipt)).into_response())
+}
+
+/// The answer to a refused unit: the JSON error body, plus the bad records for a malformed
+/// body and `Retry-After` when the server is behind.
+fn refusal(r: Refusal) -> Response {
+    let status = match &r {
+        Refusal::Empty
+        | Refusal::Malformed { .. }
+        | Refusal::Undecodable(_)
+        | Refusal::UnknownFormat(_) => StatusCode::BAD_REQUEST,
+        Refusal::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::Journal(vigil_store::journal::JournalError::Full { .. }) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Refusal::Journal(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut error = serde_json::json!({
+        "code": vigil_server::api::error::code_for(status),
+        "message": r.to_string(),
+    });
+    if let Refusal::Malformed { errors, total } = &r {
+        error["records"] = serde_json::json!(errors);
+        error["malformed"] = serde_json::json!(total);
+    }
+    let mut resp = (status, Json(serde_json::json!({ "error": error }))).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+/// Filters of `GET /api/v1/alerts`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+pub struct AlertQuery {
+    /// Comma-separated statuses (`new,acknowledged`).
+    pub status: Option<String>,
+    /// Rule level at or above this one.
+    pub min_level: Option<String>,
+    pub rule_id: Option<String>,
+    /// Host, user, source or destination IP.
+    pub entity: Option<String>,
+    /// Alerts active at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Alerts that started before this time (RFC 3339).
+    pub until: Option<String>,
+    /// Substring of title, id, entities, tags or evidence.
+    pub text: Option<String>,
+    pub assignee: Option<String>,
+    pub verdict: Option<String>,
+    /// Page size (default 50, at most 1000).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl AlertQuery {
+    fn into_filter(self) -> Result<AlertFilter, ApiError> {
+        fn parse<T: std::str::FromStr>(what: &str, s: Option<String>) -> Result<Option<T>, ApiError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            s.map(|s| {
+                s.parse::<T>()
+                    .map_err(|e| ApiError::bad_request(format!("{what} `{s}`: {e}")))
+            })
+            .transpose()
+        }
+        let status = match self.status {
+            Some(list) => list
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim()
+                        .parse::<AlertStatus>()
+                        .map_err(|e| ApiError::bad_request(format!("status `{s}`: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(AlertFilter {
+            status,
+            min_level: parse::<Level>("min_level", self.min_level)?,
+            rule_id: self.rule_id,
+            entity: self.entity,
+            since: parse::<Timestamp>("since", self.since)?,
+            until: parse::<Timestamp>("until", self.until)?,
+            text: self.text,
+            assignee: self.assignee,
+            verdict: parse::<Verdict>("verdict", self.verdict)?,
+            limit: self.limit,
+            cursor: self.cursor,
+        })
+    }
+}
+
+/// Lists alerts, newest first, with filters and cursor paging.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, description = "One page of alerts", content_type = "application/json")))]
+pub async fn list_alerts(
+    Extension(monitor): Mon,
+    Query(q): Query<AlertQuery>,
+) -> Result<Json<Page<Alert>>, ApiError> {
+    let filter = q.into_filter()?;
+    blocking(move || monitor.store.list(&filter).map_err(state_error))
+        .await
+        .map(Json)
+}
+
+/// An alert with its comments.
+#[derive(Debug, Serialize)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub comments: Vec<Comment>,
+}
+
+/// One alert, with its evidence, sample events and comments.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, description = "The alert", content_type = "application/json"),
+              (status = 404, description = "No such alert")))]
+pub async fn get_alert(
+    Extension(monitor): Mon,
+    Path(id): Path<String>,
+) -> Result<Json<AlertDetail>, ApiError> {
+    blocking(move || {
+        let alert = monitor
+            .store
+            .get(&id)
+            .map_err(state_error)?
+            .ok_or_else(|| ApiError::not_found(format!("no alert with id {id:?}")))?;
+        let comments = monitor.store.comments(&id).map_err(state_error)?;
+        Ok(AlertDetail { alert, comments })
+    })
+    .await
+    .map(Json)
+}
+
+/// Body of `PATCH /api/v1/alerts/{id}`: any of status, assignee, verdict, with a comment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertChange {
+    /// `new`, `acknowledged`, `in-progress`, `closed`…
+    pub status: Option<String>,
+    /// Assignee; the empty string removes it.
+    pub assignee: Option<String>,
+    /// `true-positive`, `false-positive` or `benign`; required when closing.
+    pub verdict: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Changes an alert's status, assignee or verdict (the workflow decides which moves are
+/// allowed), with an optional comment recorded in the same transaction.
+#[utoipa::path(patch, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")), request_body = AlertChange,
+    responses((status = 200, description = "The alert as it is now", content_type = "application/json"),
+              (status = 404, description = "No such alert"),
+              (status = 422, description = "Not an allowed change")))]
+pub async fn update_alert(
+    Extension(monitor): Mon,
+    Extension(who): Extension<Identity>,
+    Path(id): Path<String>,
+    Json(change): Json<AlertChange>,
+) -> Result<Response, ApiError> {
+    let parse_err =
+        |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
+    let update = AlertUpdate {
+        author: author(&who),
+        status: change
+            .status
+            .as_deref()
+            .map(str::parse::<AlertStatus>)
+            .transpose()
+            .map_err(|e| parse_err("status", &e))?,
+        assignee: change.assignee,
+        verdict: change
+            .verdict
+            .as_deref()
+            .map(str::parse::<Verdict>)
+            .transpose()
+            .map_err(|e| parse_err("verdict", &e))?,
+        comment: change.comment,
+    };
+    let note = format!(
+        "alert {id}: {}",
+        serde_json::to_string(&update).unwrap_or_default()
+    );
+    let alert = blocking(move || monitor.store.update(&id, &update).map_err(state_error)).await?;
+    Ok((Extension(AuditNote(note)), Json(alert)).into_response())
+}
+
+fn author(who: &Identity) -> String {
+    if who.label.is_empty() {
+        format!("token:{}", who.token_id)
+    } else {
+        format!("{} (token:{})", who.label, who.token_id)
+    }
+}
+
+/// Body of `POST /api/v1/alerts/{id}/comments`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    pub text: String,
+}
+
+/// Adds a comment to an alert.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/comments", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")), request_body = NewComment,
+    responses((status = 201, description = "The comment", content_type = "application/json"),
+              (status = 404, description = "No such alert")))]
+pub async fn add_comment(
+    Extension(monitor): Mon,
+    Extension(who): Extension<Identity>,
+    Path(id): Path<String>,
+    Json(body): Json<NewComment>,
+) -> Result<Response, ApiError> {
+    let author = author(&who);
+    let note = AuditNote(format!("comment on alert {id}"));
+    let comment = blocking(move || {
+        monitor
+            .store
+            .add_comment(&id, &author, &body.text)
+            .map_err(state_error)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Extension(note), Json(comment)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+/// One loaded rule as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleInfo {
+    /// The rule's id (its title when it has none): what enable/disable and alerts use.
+    pub id: String,
+    pub title: String,
+    pub level: String,
+    pub status: Option<String>,
+    /// `product/category/service` as the rule names them.
+    pub logsource: String,
+    pub enabled: bool,
+    /// Alerts raised by this rule (after dedup).
+    pub alerts: u64,
+    /// Events that matched it.
+    pub events: u64,
+    #[schema(value_type = Option<String>)]
+    pub last_seen: Option<Timestamp>,
+    pub file: String,
+}
+
+/// A rule file or document that could not be used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleLoadError {
+    /// `file:line`.
+    pub location: String,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    /// Reason kind (`unsupported-modifier`, `unmapped-logsource`…).
+    pub kind: String,
+    pub reason: String,
+}
+
+/// Answer of `GET /api/v1/rules`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleList {
+    /// Reloads since the server started.
+    pub generation: u64,
+    pub loaded: usize,
+    pub disabled: usize,
+    pub rules: Vec<RuleInfo>,
+    pub load_errors: Vec<RuleLoadError>,
+}
+
+/// Query of `GET /api/v1/rules`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+pub struct RuleQuery {
+    /// Only rules whose id or title contains this (case-insensitive).
+    pub text: Option<String>,
+    /// Only rules that raised alerts.
+    pub fired: bool,
+}
+
+/// The rules in force with their hit counts, and every rule that could not be loaded and why.
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules", params(RuleQuery),
+    responses((status = 200, description = "Rules", body = RuleList)))]
+pub async fn list_rules(
+    Extension(monitor): Mon,
+    Query(q): Query<RuleQuery>,
+) -> Result<Json<RuleList>, ApiError> {
+    blocking(move || {
+        let snapshot = monitor.rules.current();
+        let hits: std::collections::HashMap<String, vigil_store::state::RuleHits> = monitor
+            .store
+            .rule_hits(None)
+            .map_err(state_error)?
+            .into_iter()
+            .map(|h| (h.rule_id.clone(), h))
+            .collect();
+        let needle = q.text.as_deref().map(str::to_lowercase);
+        let rules = snapshot
+            .rules
+            .engine
+            .rules()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                needle.as_deref().is_none_or(|n| {
+                    rule_key(r).to_lowercase().contains(n) || r.title.to_lowercase().contains(n)
+                })
+            })
+            .map(|(i, r)| {
+                let id = rule_key(r).to_string();
+                let h = hits.get(&id);
+                let ls = &r.logsource;
+                RuleInfo {
+                    title: r.title.clone(),
+                    level: r.level.unwrap_or(Level::Medium).to_string(),
+                    status: r.status.map(|s| s.as_str().to_string()),
+                    logsource: [&ls.product, &ls.category, &ls.service]
+                        .map(|p| p.as_deref().unwrap_or("*").to_string())
+                        .join("/"),
+                    enabled: !snapshot.is_disabled(i),
+                    alerts: h.map_or(0, |h| h.alerts),
+                    events: h.map_or(0, |h| h.events),
+                    last_seen: h.map(|h| h.last_seen),
+                    file: r.location.to_string(),
+                    id,
+                }
+            })
+            .filter(|r| !q.fired || r.alerts > 0)
+            .collect();
+        let load_errors = snapshot
+            .rules
+            .rejections()
+            .map(|r| RuleLoadError {
+                location: r.location.to_string(),
+                id: r.rule_id.clone(),
+                title: r.title.clone(),
+                kind: r.reason.kind().to_string(),
+                reason: r.reason.to_string(),
+            })
+            .collect();
+        Ok(RuleList {
+            generation: snapshot.generation,
+            loaded: snapshot.rules.loaded(),
+            disabled: snapshot.disabled_ids.len(),
+            rules,
+            load_errors,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// Body of `PATCH /api/v1/rules/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleChange {
+    pub enabled: bool,
+}
+
+/// Enables or disables a rule by id; remembered across restarts and reloads.
+#[utoipa::path(patch, path = "/api/v1/rules/{id}", tag = "rules",
+    params(("id" = String, Path, description = "Rule id (or title for rules without one)")),
+    request_body = RuleChange,
+    responses((status = 204, description = "Done"), (status = 404, description = "No such rule")))]
+pub async fn set_rule(
+    Extension(monitor): Mon,
+    Path(id): Path<String>,
+    Json(change): Json<RuleChange>,
+) -> Result<Response, ApiError> {
+    let note = AuditNote(format!(
+        "rule {id} {}",
+        if change.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    ));
+    let found = {
+        let id = id.clone();
+        blocking(move || {
+            monitor
+                .rules
+                .set_enabled(&id, change.enabled)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?
+    };
+    if !found {
+        return Err(ApiError::not_found(format!(
+            "no loaded rule with id {id:?}"
+        )));
+    }
+    Ok((StatusCode::NO_CONTENT, Extension(note)).into_response())
+}
+
+/// Reads the rule files again and swaps the new set in without a restart; on failure the
+/// rules in force stay.
+#[utoipa::path(post, path = "/api/v1/rules/reload", tag = "rules",
+    responses((status = 200, description = "Reloaded", body = ReloadReport),
+              (status = 500, description = "The rules could not be loaded; the old set stays")))]
+pub async fn reload_rules(Extension(monitor): Mon) -> Result<Response, ApiError> {
+    let report = blocking(move || {
+        monitor
+            .rules
+            .reload()
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await?;
+    let note = AuditNote(format!(
+        "rules reloaded: generation {}, {} loaded, {} rejected",
+        report.generation, report.loaded, report.rejected
+    ));
+    Ok((Extension(note), Json(report)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+/// Detection's progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PipelineStatus {
+    /// Units (journal records) received and not yet through detection.
+    pub lag_units: u64,
+    pub units: u64,
+    pub events: u64,
+    pub decode_errors: u64,
+    pub alerts_new: u64,
+    pub alerts_aggregated: u64,
+    pub alerts_duplicate: u64,
+    pub bad_units: u64,
+}
+
+/// Answer of `GET /api/v1/sources`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceList {
+    pub pipeline: PipelineStatus,
+    pub sources: Vec<SourceStats>,
+    /// Live listener and file-watcher figures (framing errors, files followed…).
+    pub listeners: Vec<serde_json::Value>,
+}
+
+/// Every source seen: units, events, decode errors (with the latest reasons), last event
+/// time; and detection's progress.
+#[utoipa::path(get, path = "/api/v1/sources", tag = "sources",
+    responses((status = 200, description = "Sources", body = SourceList)))]
+pub async fn list_sources(Extension(monitor): Mon) -> Json<SourceList> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let p = &monitor.progress;
+    Json(SourceList {
+        pipeline: PipelineStatus {
+            lag_units: monitor.ingestor.lag(),
+            units: p.units.load(Relaxed),
+            events: p.events.load(Relaxed),
+            decode_errors: p.decode_errors.load(Relaxed),
+            alerts_new: p.alerts_new.load(Relaxed),
+            alerts_aggregated: p.alerts_aggregated.load(Relaxed),
+            alerts_duplicate: p.alerts_duplicate.load(Relaxed),
+            bad_units: p.bad_units.load(Relaxed),
+        },
+        sources: monitor.sources.list(),
+        listeners: monitor.listener_stats(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hunting with SQL
+
+/// Body of `POST /api/v1/query`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// A `SELECT` (or `WITH`/`EXPLAIN`) over the table `events`.
+    pub sql: String,
+    /// Rows returned at most (default 10,000; at most 100,000).
+    pub max_rows: Option<usize>,
+}
+
+/// Runs SQL over the event lake (table `events`: time, ingest_time, source, file, record_id,
+/// byte_offset, product, service, category, OCSF entity columns, raw JSON, date, hour).
+/// Read-only; limited in rows, time and memory. Events are queryable once the lake has
+/// flushed them (seconds).
+#[utoipa::path(post, path = "/api/v1/query", tag = "hunt", request_body = QueryRequest,
+    responses((status = 200, description = "`{columns, rows, row_count, truncated}`", content_type = "application/json"),
+              (status = 400, description = "Not a query, or an SQL error"),
+              (status = 503, description = "The lake is disabled")))]
+pub async fn query(
+    Extension(monitor): Mon,
+    Json(req): Json<QueryRequest>,
+) -> Result<Response, ApiError> {
+    let Some(lake) = monitor.lake.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event lake is disabled ([monitor.lake] enabled = false)",
+        ));
+    };
+    let limits = vigil_store::lake::QueryLimits {
+        max_rows: req.max_rows.unwrap_or(10_000).clamp(1, 100_000),
+        ..vigil_store::lake::QueryLimits::default()
+    };
+    let result = lake.query(&req.sql, &limits).await.map_err(lake_error)?;
+    let body = result.to_json().map_err(lake_error)?;
+    let note = AuditNote(format!(
+        "query ({} rows): {}",
+        result.row_count,
+        req.sql.chars().take(500).collect::<String>()
+    ));
+    Ok((Extension(note), Json(body)).into_response())
+}
+
+fn lake_error(e: vigil_store::lake::LakeError) -> ApiError {
+    use vigil_store::lake::LakeError;
+    match e {
+        LakeError::Sql { .. } => ApiError::bad_request(e.to_string()),
+        LakeError::Timeout(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        e => ApiError::internal(e.to_string()),
+    }
+}

@@ -1,0 +1,256 @@
+//! Accepting input: check a unit, append it to the journal, and acknowledge once it is durable.
+//!
+//! An HTTP body is decoded once before it is accepted, so a malformed body is refused with the
+//! line and reason (nothing of it stored) instead of vanishing later; `partial` accepts the good
+//! records of a body and reports the bad ones, which are also counted against the source.
+//! Network and file sources skip the check (their records are counted and reported by
+//! detection) and are slowed down instead of refused when detection falls behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use vigil_ingest::{DecodeError, DecodeOptions, Format, InputSpec, LogsourceMap, decode_bytes_as};
+use vigil_store::journal::{Journal, JournalError, Ticket};
+
+use crate::pipeline::{Progress, lag};
+use crate::unit::{self, UnitHeader};
+
+/// How many decode errors a refusal lists (the count has them all).
+const ERRORS_SHOWN: usize = 20;
+
+/// Settings of ingest.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// Units detection may be behind before HTTP ingest answers 429 and network/file sources
+    /// wait: bounds the journal's backlog and the ingest-to-alert delay.
+    pub max_lag_units: u64,
+    /// Logsource rules for generic JSON (the same as detection's).
+    pub json_logsource: LogsourceMap,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            max_lag_units: 20_000,
+            json_logsource: LogsourceMap::default(),
+        }
+    }
+}
+
+/// One bad record of a refused or partly accepted body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BadRecord {
+    /// 1-based line of the body where the record starts, when the body is line-oriented text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The record's number in the body (1-based), when the format counts records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
+    /// Byte offset of the record (in the decompressed body for gzip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+/// Why a unit was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the body holds no events")]
+    Empty,
+    #[error("{}", describe_bad(.errors, *.total))]
+    Malformed { errors: Vec<BadRecord>, total: u64 },
+    #[error("{0}")]
+    Undecodable(String),
+    #[error("unknown format `{0}`")]
+    UnknownFormat(String),
+    #[error("detection is {lag} units behind; retry shortly")]
+    Overloaded { lag: u64 },
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+}
+
+fn describe_bad(errors: &[BadRecord], total: u64) -> String {
+    let first = errors.first().map_or_else(String::new, |e| {
+        let place = match (e.line, e.record) {
+            (Some(line), _) => format!("line {line}"),
+            (None, Some(record)) => format!("record {record}"),
+            (None, None) => "the body".into(),
+        };
+        format!(": {place}: {}", e.reason)
+    });
+    format!("{total} malformed record(s){first}")
+}
+
+/// What a check found in a unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Checked {
+    pub events: u64,
+    /// The detected (or forced) format.
+    pub format: String,
+    /// Records refused (only non-zero when partial acceptance was asked for).
+    pub rejected: u64,
+    pub errors: Vec<BadRecord>,
+}
+
+/// Appends units to the journal for the detection consumer.
+#[derive(Clone)]
+pub struct Ingestor {
+    journal: Journal,
+    progress: Arc<Progress>,
+    options: Arc<IngestOptions>,
+}
+
+impl Ingestor {
+    pub fn new(journal: Journal, progress: Arc<Progress>, options: IngestOptions) -> Self {
+        Ingestor {
+            journal,
+            progress,
+            options: Arc::new(options),
+        }
+    }
+
+    /// Detection's backlog in units.
+    pub fn lag(&self) -> u64 {
+        lag(&self.journal, &self.progress)
+    }
+
+    /// Decodes `body` as the header says, to refuse what detection could not read. CPU-bound:
+    /// call it from a blocking thread.
+    pub fn check(
+        &self,
+        header: &UnitHeader,
+        body: &[u8],
+        partial: bool,
+    ) -> Result<Checked, Refusal> {
+        let format = header
+            .forced_format()
+            .map_err(|_| Refusal::UnknownFormat(header.format.clone().unwrap_or_default()))?;
+        let spec = InputSpec {
+            format,
+            json_logsource: self.options.json_logsource.clone(),
+        };
+        let mut events = 0u64;
+        let mut errors: Vec<DecodeError> = Vec::new();
+        let mut total_errors = 0u64;
+        let stats = decode_bytes_as(
+            "body",
+            body,
+            &DecodeOptions { evtx_threads: 1 },
+            &spec,
+            &mut |_| events += 1,
+            &mut |e| {
+                total_errors += 1;
+                if errors.len() < ERRORS_SHOWN {
+                    errors.push(e);
+                }
+            },
+        )
+        .map_err(|e| Refusal::Undecodable(e.to_string().replacen("body: ", "", 1)))?;
+        let bad: Vec<BadRecord> = errors.iter().map(|e| bad_record(body, e)).collect();
+        if stats.format == Format::Empty || (events == 0 && total_errors == 0) {
+            return Err(Refusal::Empty);
+        }
+        if total_errors > 0 && (!partial || events == 0) {
+            return Err(Refusal::Malformed {
+                errors: bad,
+                total: total_errors,
+            });
+        }
+        Ok(Checked {
+            events,
+            format: stats.format.name().to_string(),
+            rejected: total_errors,
+            errors: bad,
+        })
+    }
+
+    /// Appends a checked unit unless detection is too far behind; the ticket resolves when it
+    /// is durable.
+    pub fn append(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
+        let lag = self.lag();
+        if lag > self.options.max_lag_units {
+            return Err(Refusal::Overloaded { lag });
+        }
+        Ok(self.journal.try_append(&unit::encode(header, body))?)
+    }
+
+    /// Appends a unit from a network or file source, waiting (not refusing) while detection
+    /// is too far behind: the source slows down and its sender feels it (TCP windows fill,
+    /// file reading pauses).
+    pub fn append_waiting(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
+        while self.lag() > self.options.max_lag_units {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(self.journal.append(&unit::encode(header, body))?)
+    }
+}
+
+/// A decode error as the client should see it: with the line of the body when it has lines.
+fn bad_record(body: &[u8], e: &DecodeError) -> BadRecord {
+    let gzip = body.starts_with(&[0x1f, 0x8b]);
+    let line = e
+        .offset
+        .filter(|_| !gzip)
+        .and_then(|o| body.get(..o as usize))
+        .map(|before| before.iter().filter(|b| **b == b'\n').count() as u64 + 1);
+    BadRecord {
+        line,
+        record: e.record,
+        offset: e.offset,
+        reason: e.reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_store::journal::JournalOptions;
+
+    fn ingestor(dir: &std::path::Path) -> Ingestor {
+        let journal = Journal::open(dir, JournalOptions::default()).unwrap();
+        Ingestor::new(journal, Arc::default(), IngestOptions::default())
+    }
+
+    fn header(format: Option<&str>) -> UnitHeader {
+        UnitHeader {
+            source: "http:test".into(),
+            format: format.map(str::to_string),
+            received: jiff::Timestamp::now(),
+            peer: None,
+            path: None,
+        }
+    }
+
+    #[test]
+    fn a_malformed_line_is_named_and_nothing_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let ing = ingestor(dir.path());
+        let body = b"{\"a\":1}\n{\"a\":2}\n{\"a\":\n{\"a\":4}\n";
+        match ing.check(&header(None), body, false) {
+            Err(Refusal::Malformed { errors, total }) => {
+                assert_eq!(total, 1);
+                assert_eq!(errors[0].line, Some(3), "{errors:?}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let ok = ing.check(&header(None), body, true).unwrap();
+        assert_eq!((ok.events, ok.rejected), (3, 1));
+        assert_eq!(ok.format, "json");
+    }
+
+    #[test]
+    fn empty_and_unknown_format_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ing = ingestor(dir.path());
+        assert!(matches!(
+            ing.check(&header(None), b"  \n", false),
+            Err(Refusal::Empty)
+        ));
+        assert!(matches!(
+            ing.check(&header(Some("nope")), b"{}", false),
+            Err(Refusal::UnknownFormat(_))
+        ));
+    }
+}

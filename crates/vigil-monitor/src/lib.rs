@@ -1,0 +1,313 @@
+//! Continuous monitoring — the engine of `vigil serve`.
+//!
+//! Input (HTTP bodies, syslog messages, lines of watched files) is appended to the journal as
+//! [`unit`]s and acknowledged once durable ([`ingest`]). One consumer ([`pipeline`]) decodes
+//! every unit, runs its events through the rule set in force ([`rules`]) and records hits as
+//! deduplicated alerts in the state database, counting what each source sent ([`sources`]).
+//! [`api`] adds the ingest, alert, rule and source routes to the server; [`service`] starts
+//! everything and stops it cleanly.
+//!
+//! Not here: decoding (`vigil-ingest`), rule semantics (`vigil-sigma`), storage engines
+//! (`vigil-store`), authentication and audit (`vigil-server`).
+
+pub mod api;
+pub mod demo;
+mod error;
+mod fsutil;
+pub mod ingest;
+pub mod live;
+pub mod pipeline;
+pub mod rules;
+pub mod service;
+pub mod sources;
+pub mod unit;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vigil_core::Level;
+use vigil_ingest::LogsourceMap;
+use vigil_store::journal::{Journal, JournalOptions};
+use vigil_store::lake::{FlushPolicy, Lake, LakeConfig, LakeWriter};
+use vigil_store::state::{AlertStore, DedupPolicy, Durability, SqliteStore, StateOptions};
+
+pub use error::MonitorError;
+pub use ingest::{IngestOptions, Ingestor};
+pub use pipeline::{Pipeline, PipelineHandle, PipelineOptions, Progress};
+pub use rules::{LiveRules, RuleLoader};
+pub use service::run;
+pub use sources::{SourceBook, SourceStats};
+
+/// Settings of continuous monitoring (`[monitor]` in `vigil.toml`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Lowest rule level that raises an alert.
+    pub min_level: Level,
+    /// Hits of one rule on one host/user/IP within this many seconds (event time) are one
+    /// alert with a count; 0 makes every hit its own alert.
+    pub dedup_window_secs: u64,
+    /// Units detection may be behind before HTTP ingest answers 429 and listeners slow down.
+    pub max_lag_units: u64,
+    /// Units detection handles per state transaction and offset commit.
+    pub batch_units: usize,
+    /// Journal segments are deleted once detection is past them; this also deletes unread
+    /// ones older than this many hours (0 = never), as a disk-space backstop.
+    pub journal_max_age_hours: u64,
+    /// The event lake (Parquet under `<data>/lake`, SQL as table `events`).
+    pub lake: LakeSettings,
+    /// Syslog listeners; both off unless an address is given.
+    pub syslog: SyslogConfig,
+    /// Files and directories to follow.
+    pub files: Vec<FileSourceConfig>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            min_level: Level::Informational,
+            dedup_window_secs: 15 * 60,
+            max_lag_units: IngestOptions::default().max_lag_units,
+            batch_units: PipelineOptions::default().batch_units,
+            journal_max_age_hours: 0,
+            lake: LakeSettings::default(),
+            syslog: SyslogConfig::default(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// Event lake settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeSettings {
+    /// Write every event to the lake.
+    pub enabled: bool,
+    /// Events become queryable within this many seconds at a trickle (sooner under load:
+    /// a flush also happens every `flush_rows` events).
+    pub flush_secs: u64,
+    pub flush_rows: usize,
+    /// Days to keep events of sources not listed in `retention_days_per_source`; 0 = forever.
+    pub retention_days: u32,
+    /// Days to keep each named source tag (e.g. `"http:edr" = 90`).
+    pub retention_days_per_source: std::collections::BTreeMap<String, u32>,
+    /// Seconds between compaction and retention passes.
+    pub maintenance_secs: u64,
+}
+
+impl Default for LakeSettings {
+    fn default() -> Self {
+        LakeSettings {
+            enabled: true,
+            flush_secs: 5,
+            flush_rows: 100_000,
+            retention_days: 0,
+            retention_days_per_source: Default::default(),
+            maintenance_secs: 300,
+        }
+    }
+}
+
+/// Syslog listeners (RFC 3164 and 5424; TCP with octet-counting or newline framing).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// UDP address to listen on, e.g. `127.0.0.1:5514`.
+    pub udp: Option<std::net::SocketAddr>,
+    /// TCP address to listen on.
+    pub tcp: Option<std::net::SocketAddr>,
+    /// Longest message accepted; longer ones are counted and dropped (TCP: the connection is closed).
+    pub max_message_bytes: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            udp: None,
+            tcp: None,
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A file, or the files of a directory, followed as they grow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// Source name events are counted under.
+    pub name: String,
+    /// A file, or a directory whose matching files are followed.
+    pub path: PathBuf,
+    /// For a directory: file name pattern (`*.log`); default every file.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Decode as this format instead of sniffing.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// Everything the monitor holds open: journal, state database, rules, counts.
+pub struct Monitor {
+    pub journal: Journal,
+    pub store: Arc<dyn AlertStore>,
+    pub rules: Arc<LiveRules>,
+    pub sources: Arc<SourceBook>,
+    pub progress: Arc<Progress>,
+    pub ingestor: Ingestor,
+    /// The event lake, for queries and maintenance (the writer belongs to detection).
+    pub lake: Option<Lake>,
+    pub config: MonitorConfig,
+    data_dir: PathBuf,
+    listeners: Mutex<Vec<ListenerStats>>,
+}
+
+/// A live source's figures, rendered on demand for `GET /api/v1/sources`.
+pub type ListenerStats = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+impl Monitor {
+    /// Opens the journal (`<data>/journal`, repairing a torn tail) and the state database
+    /// (`<data>/state.db`), and loads the rules.
+    pub fn open(
+        data_dir: &Path,
+        config: MonitorConfig,
+        json_logsource: LogsourceMap,
+        loader: RuleLoader,
+        max_body_bytes: usize,
+    ) -> Result<Monitor, MonitorError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| MonitorError::Io {
+            path: data_dir.to_path_buf(),
+            source: e,
+        })?;
+        // A unit is one request body plus its header: the journal must take the largest body.
+        let record = (max_body_bytes + 64 * 1024).max(JournalOptions::default().max_record_bytes);
+        let journal = Journal::open(
+            data_dir.join("journal"),
+            JournalOptions {
+                max_record_bytes: record,
+                max_batch_bytes: record.max(JournalOptions::default().max_batch_bytes) * 2,
+                ..JournalOptions::default()
+            },
+        )?;
+        let recovery = journal.recovery();
+        if let Some(torn) = &recovery.torn_tail {
+            eprintln!(
+                "vigil serve: journal: cut {} bytes of an interrupted write ({torn:?})",
+                recovery.truncated_bytes
+            );
+        }
+        let store = SqliteStore::open(
+            data_dir.join("state.db"),
+            StateOptions {
+                // Alerts are rebuilt from the journal after power loss; analyst changes go
+                // through the same connection, so keep FULL for them.
+                durability: Durability::Full,
+                dedup: DedupPolicy {
+                    window: Duration::from_secs(config.dedup_window_secs),
+                    ..DedupPolicy::default()
+                },
+                ..StateOptions::default()
+            },
+        )?;
+        let lake = if config.lake.enabled {
+            Some(
+                Lake::open(data_dir.join("lake"), LakeConfig::default())
+                    .map_err(|e| MonitorError::Data(format!("lake: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let rules = Arc::new(LiveRules::load(loader, data_dir)?);
+        let sources = Arc::new(SourceBook::open(data_dir)?);
+        let progress = Arc::new(Progress::default());
+        let ingestor = Ingestor::new(
+            journal.clone(),
+            Arc::clone(&progress),
+            IngestOptions {
+                max_lag_units: config.max_lag_units,
+                json_logsource,
+            },
+        );
+        Ok(Monitor {
+            journal,
+            store: Arc::new(store),
+            rules,
+            sources,
+            progress,
+            ingestor,
+            lake,
+            config,
+            data_dir: data_dir.to_path_buf(),
+            listeners: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Starts the detection consumer.
+    pub fn start_detection(
+        &self,
+        json_logsource: LogsourceMap,
+    ) -> Result<PipelineHandle, MonitorError> {
+        let lake = match &self.lake {
+            Some(lake) => {
+                let writer = LakeWriter::open(
+                    lake,
+                    FlushPolicy {
+                        max_rows: self.config.lake.flush_rows.max(1),
+                        max_age: Duration::from_secs(self.config.lake.flush_secs),
+                        ..FlushPolicy::default()
+                    },
+                )
+                .map_err(|e| MonitorError::Data(format!("lake: {e}")))?;
+                let r = writer.recovery();
+                if r.temp_files + r.uncommitted_files + r.replaced_files + r.trashed_partitions > 0
+                {
+                    eprintln!("vigil serve: lake: cleaned up after an interrupted write: {r:?}");
+                }
+                Some(writer)
+            }
+            None => None,
+        };
+        Pipeline {
+            lake,
+            journal: self.journal.clone(),
+            store: Arc::clone(&self.store),
+            rules: Arc::clone(&self.rules),
+            sources: Arc::clone(&self.sources),
+            progress: Arc::clone(&self.progress),
+            options: PipelineOptions {
+                min_level: self.config.min_level,
+                batch_units: self.config.batch_units.max(1),
+                json_logsource,
+            },
+        }
+        .spawn()
+        .map_err(|e| MonitorError::Io {
+            path: self.data_dir.clone(),
+            source: e,
+        })
+    }
+
+    /// Registers a live source's figures for the sources API.
+    pub fn add_listener_stats(&self, stats: ListenerStats) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(stats);
+    }
+
+    /// The live sources' figures now.
+    pub fn listener_stats(&self) -> Vec<serde_json::Value> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|f| f())
+            .collect()
+    }
+}

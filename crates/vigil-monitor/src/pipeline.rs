@@ -1,0 +1,489 @@
+//! Continuous detection: the journal consumer that decodes each acknowledged unit, runs every
+//! event through the rule set in force and records the hits as alerts.
+//!
+//! Exactly-once in effect: the consumer commits its journal offset only after the alerts of
+//! everything before it are committed in the state database (one transaction per batch). A
+//! crash in between replays those units; alert ids come from rule id + event identity (the
+//! unit's journal offset and the record's place in it), so the store recognises the replayed
+//! hits as duplicates and no alert is doubled or lost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vigil_core::{EntityField, Event, Level};
+use vigil_detect::Detection;
+use vigil_ingest::{DecodeOptions, InputSpec, LogsourceMap, decode_bytes_as};
+use vigil_sigma::engine::{RuleMatch, Scratch};
+use vigil_store::journal::Journal;
+use vigil_store::lake::{LakeRow, LakeWriter};
+use vigil_store::state::{AlertEntities, AlertStore, EventRef, Evidence, NewAlert, RuleRef};
+
+use crate::rules::{LiveRules, RuleSnapshot};
+use crate::sources::{SourceBook, UnitOutcome};
+use crate::unit::{self, UnitHeader};
+
+/// The journal consumer name of detection.
+pub const CONSUMER: &str = "detect";
+/// The journal consumer name of the lake writer: its offset trails detection by up to one
+/// lake flush, and keeps the journal segments the lake still needs.
+pub const LAKE_CONSUMER: &str = "lake";
+
+/// Settings of the detection consumer.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// Lowest rule level that raises an alert.
+    pub min_level: Level,
+    /// Units processed between two commits (one state transaction, one offset commit).
+    pub batch_units: usize,
+    /// Logsource rules for generic JSON, as in `vigil hunt`.
+    pub json_logsource: LogsourceMap,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            min_level: Level::Informational,
+            batch_units: 64,
+            json_logsource: LogsourceMap::default(),
+        }
+    }
+}
+
+/// Live figures of the consumer, read by the API, metrics and back-pressure.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The committed offset: every unit before it is fully processed.
+    pub committed: AtomicU64,
+    pub units: AtomicU64,
+    pub events: AtomicU64,
+    pub alerts_new: AtomicU64,
+    pub alerts_aggregated: AtomicU64,
+    pub alerts_duplicate: AtomicU64,
+    pub decode_errors: AtomicU64,
+    /// Journal records that were not readable units (damage, foreign payloads).
+    pub bad_units: AtomicU64,
+    /// Failed attempts to store alerts (retried; the offset is not committed meanwhile).
+    pub store_failures: AtomicU64,
+    /// Rows flushed to the lake, and the lake's committed journal offset.
+    pub lake_rows: AtomicU64,
+    pub lake_committed: AtomicU64,
+    /// Failed lake flushes (retried at the next batch).
+    pub lake_failures: AtomicU64,
+}
+
+/// Everything the consumer needs.
+pub struct Pipeline {
+    pub journal: Journal,
+    pub store: Arc<dyn AlertStore>,
+    pub rules: Arc<LiveRules>,
+    pub sources: Arc<SourceBook>,
+    pub progress: Arc<Progress>,
+    pub options: PipelineOptions,
+    /// Writes every event to the lake too, when given.
+    pub lake: Option<LakeWriter>,
+}
+
+/// The running consumer; stop it with [`PipelineHandle::stop`].
+pub struct PipelineHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PipelineHandle {
+    /// Asks the consumer to finish its batch, commit and exit, and waits for it.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Pipeline {
+    /// Starts the consumer on its own thread.
+    pub fn spawn(self) -> std::io::Result<PipelineHandle> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("vigil-detect".into())
+            .spawn(move || self.run(&flag))?;
+        Ok(PipelineHandle {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn run(mut self, stop: &AtomicBool) {
+        let detect_from = loop {
+            match self.journal.register_consumer(CONSUMER).and_then(|d| {
+                if self.lake.is_some() {
+                    self.journal.register_consumer(LAKE_CONSUMER)?;
+                }
+                Ok(d)
+            }) {
+                Ok(offset) => break offset,
+                Err(e) => {
+                    eprintln!("vigil serve: detection cannot register with the journal: {e}");
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        };
+        // The lake may trail detection: replay from the older of the two; units detection
+        // already handled only go to the lake (which itself skips rows it already holds).
+        let lake_from = self.lake.as_ref().map(|w| {
+            w.consumer_offset()
+                .unwrap_or_else(|| self.journal.first_offset())
+        });
+        let start = lake_from.map_or(detect_from, |l| l.min(detect_from));
+        self.progress
+            .committed
+            .store(detect_from, Ordering::Release);
+        if let Some(l) = lake_from {
+            self.progress.lake_committed.store(l, Ordering::Release);
+        }
+        let mut reader = self.journal.read_from(start);
+        let mut work = Worker::new(&self.options);
+        let mut detect_next = detect_from;
+        loop {
+            let stopping = stop.load(Ordering::Acquire);
+            let rules = self.rules.current();
+            let mut units = 0;
+            let mut alerts = Vec::new();
+            while units < self.options.batch_units {
+                let Some(item) = reader.next() else { break };
+                units += 1;
+                match item {
+                    Ok(record) => {
+                        let detect = record.offset >= detect_next;
+                        work.unit(
+                            &mut self,
+                            &rules,
+                            record.offset,
+                            &record.payload,
+                            detect,
+                            &mut alerts,
+                        )
+                    }
+                    Err(e) => {
+                        self.progress.bad_units.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("vigil serve: detection skipped damaged journal data: {e}");
+                    }
+                }
+            }
+            if units > 0 {
+                let position = reader.position();
+                if position > detect_next {
+                    self.commit(&alerts, position, stop);
+                    detect_next = position;
+                }
+                self.flush_lake(false);
+            } else if stopping {
+                self.flush_lake(true);
+                return;
+            } else {
+                self.flush_lake(false);
+                // Caught up: sleep until the next unit is durable, waking now and then to
+                // notice a stop request and to flush the lake on time.
+                let _ = self
+                    .journal
+                    .when_durable(reader.position())
+                    .wait_timeout(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// Flushes the lake when due (or now, on shutdown) and moves its journal offset.
+    fn flush_lake(&mut self, now: bool) {
+        let Some(writer) = self.lake.as_mut() else {
+            return;
+        };
+        let flushed = if now {
+            writer.flush()
+        } else {
+            writer.flush_if_due()
+        };
+        match flushed {
+            Ok(Some(outcome)) => {
+                self.progress
+                    .lake_rows
+                    .fetch_add(outcome.rows as u64, Ordering::Relaxed);
+                if let Some(offset) = writer.consumer_offset() {
+                    match self.journal.commit_consumer(LAKE_CONSUMER, offset) {
+                        Ok(()) => self
+                            .progress
+                            .lake_committed
+                            .store(offset, Ordering::Release),
+                        Err(e) => eprintln!("vigil serve: committing the lake offset failed: {e}"),
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.progress.lake_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("vigil serve: lake flush failed (rows kept, retried): {e}");
+            }
+        }
+    }
+
+    /// Stores the batch's alerts, then the source counts, then the offset — retrying the
+    /// store until it works, because committing the offset without it would lose alerts.
+    fn commit(&self, alerts: &[NewAlert], position: u64, stop: &AtomicBool) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.store.record_batch(alerts) {
+                Ok(outcomes) => {
+                    for o in outcomes {
+                        let counter = match o {
+                            vigil_store::state::RecordOutcome::Created { .. } => {
+                                &self.progress.alerts_new
+                            }
+                            vigil_store::state::RecordOutcome::Aggregated { .. } => {
+                                &self.progress.alerts_aggregated
+                            }
+                            vigil_store::state::RecordOutcome::Duplicate { .. } => {
+                                &self.progress.alerts_duplicate
+                            }
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    self.progress.store_failures.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "vigil serve: storing {} alerts failed, retrying: {e}",
+                        alerts.len()
+                    );
+                    if stop.load(Ordering::Acquire) {
+                        // Not committing: the units are replayed at the next start.
+                        return;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        if let Err(e) = self.sources.save() {
+            eprintln!("vigil serve: saving source counts failed: {e}");
+        }
+        match self.journal.commit_consumer(CONSUMER, position) {
+            Ok(()) => self.progress.committed.store(position, Ordering::Release),
+            Err(e) => eprintln!("vigil serve: committing the detection offset failed: {e}"),
+        }
+    }
+}
+
+/// Reusable per-thread buffers.
+struct Worker {
+    decode: DecodeOptions,
+    spec: InputSpec,
+    matches: Vec<RuleMatch>,
+    scratch: Option<(u64, usize, Scratch)>,
+}
+
+impl Worker {
+    fn new(options: &PipelineOptions) -> Self {
+        Worker {
+            decode: DecodeOptions { evtx_threads: 1 },
+            spec: InputSpec {
+                format: None,
+                json_logsource: options.json_logsource.clone(),
+            },
+            matches: Vec::new(),
+            scratch: None,
+        }
+    }
+
+    /// A scratch for this snapshot's engine (rebuilt after a reload).
+    fn scratch(&mut self, rules: &RuleSnapshot) -> &mut Scratch {
+        let key = (rules.generation, Arc::as_ptr(&rules.rules) as usize);
+        if self
+            .scratch
+            .as_ref()
+            .is_none_or(|(g, p, _)| (*g, *p) != key)
+        {
+            self.scratch = Some((key.0, key.1, Scratch::new(&rules.rules.engine)));
+        }
+        &mut self.scratch.as_mut().expect("just set").2
+    }
+
+    fn unit(
+        &mut self,
+        pipeline: &mut Pipeline,
+        rules: &RuleSnapshot,
+        offset: u64,
+        payload: &[u8],
+        detect: bool,
+        alerts: &mut Vec<NewAlert>,
+    ) {
+        let progress = Arc::clone(&pipeline.progress);
+        let (header, body) = match unit::decode(payload) {
+            Ok(parts) => parts,
+            Err(e) => {
+                progress.bad_units.fetch_add(1, Ordering::Relaxed);
+                eprintln!("vigil serve: journal record {offset} is not a unit: {e}");
+                return;
+            }
+        };
+        let mut outcome = UnitOutcome {
+            bytes: body.len() as u64,
+            received: Some(header.received),
+            ..UnitOutcome::default()
+        };
+        match header.forced_format() {
+            Ok(format) => self.spec.format = format,
+            Err(e) => {
+                outcome.error_count = 1;
+                outcome.errors.push(format!("journal record {offset}: {e}"));
+                pipeline.sources.count(offset, &header.source, outcome);
+                return;
+            }
+        }
+        let name = unit::stream_name(&header, offset);
+        let mut events = Vec::new();
+        let mut errors = Vec::new();
+        let decoded = decode_bytes_as(
+            &name,
+            body,
+            &self.decode,
+            &self.spec,
+            &mut |e| events.push(e),
+            &mut |e| errors.push(e),
+        );
+        match decoded {
+            Ok(stats) => outcome.format = Some(stats.format.name().to_string()),
+            Err(e) => {
+                outcome.error_count += 1;
+                outcome.errors.push(e.to_string());
+            }
+        }
+        outcome.error_count += errors.len() as u64;
+        outcome
+            .errors
+            .extend(errors.iter().rev().take(5).rev().map(ToString::to_string));
+        if let Some(lake) = pipeline.lake.as_mut() {
+            for event in &events {
+                let entities = vigil_ingest::entities(event);
+                let row = LakeRow::from_event_with_entities(
+                    event,
+                    &entities,
+                    &header.source,
+                    header.received,
+                );
+                if let Err(e) = lake.append(row, offset) {
+                    progress.lake_failures.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("vigil serve: lake refused an event of journal record {offset}: {e}");
+                }
+            }
+        }
+        if !detect {
+            return;
+        }
+        outcome.events = events.len() as u64;
+        outcome.last_event_time = events.iter().filter_map(|e| e.time).max();
+        progress.units.fetch_add(1, Ordering::Relaxed);
+        progress
+            .events
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        progress
+            .decode_errors
+            .fetch_add(outcome.error_count, Ordering::Relaxed);
+        for event in &events {
+            self.detect(pipeline, rules, &header, event, alerts);
+        }
+        pipeline.sources.count(offset, &header.source, outcome);
+    }
+
+    fn detect(
+        &mut self,
+        pipeline: &Pipeline,
+        rules: &RuleSnapshot,
+        header: &UnitHeader,
+        event: &Event,
+        alerts: &mut Vec<NewAlert>,
+    ) {
+        let engine = &rules.rules.engine;
+        let mut matches = std::mem::take(&mut self.matches);
+        matches.clear();
+        engine.evaluate(event, self.scratch(rules), &mut matches);
+        for m in &matches {
+            if rules.is_disabled(m.rule) {
+                continue;
+            }
+            let rule = engine.rule(m.rule);
+            if rule.level.unwrap_or(Level::Medium) < pipeline.options.min_level {
+                continue;
+            }
+            let detection = Detection::new(engine, m, event);
+            alerts.push(new_alert(rule, detection, event, header));
+        }
+        self.matches = matches;
+    }
+}
+
+/// The store's view of one detection.
+fn new_alert(
+    rule: &vigil_sigma::Rule,
+    d: Detection,
+    event: &Event,
+    header: &UnitHeader,
+) -> NewAlert {
+    let text = |f| d.entities.get_str(f).map(str::to_string);
+    let ip = |f| d.entities.get(f).and_then(|v| v.as_ip());
+    NewAlert {
+        rule: RuleRef {
+            id: d.rule_id.clone().unwrap_or_else(|| d.rule_title.clone()),
+            title: d.rule_title.clone(),
+            level: d.level,
+            status: d.status.map(str::to_string),
+            tags: rule.tags.clone(),
+        },
+        event: EventRef {
+            source: d.file.to_string(),
+            record_id: d.record_id,
+            offset: event.source.offset,
+            time: event.time.or(Some(header.received)),
+        },
+        entities: AlertEntities {
+            host: d.host.clone(),
+            user: text(EntityField::ActorUserName).or_else(|| text(EntityField::UserName)),
+            src_ip: ip(EntityField::SrcIp),
+            dst_ip: ip(EntityField::DstIp),
+        },
+        evidence: d
+            .evidence
+            .into_iter()
+            .map(|e| Evidence {
+                search: e.search,
+                field: e.field,
+                value: e.value,
+                pattern: e.pattern,
+            })
+            .collect(),
+    }
+}
+
+/// How long the consumer is behind the journal, in units (for back-pressure and health).
+pub fn lag(journal: &Journal, progress: &Progress) -> u64 {
+    journal
+        .next_offset()
+        .saturating_sub(progress.committed.load(Ordering::Acquire))
+}
+
+/// Waits (blocking) until the consumer has committed past `offset` or `timeout` passes;
+/// true when it did. For tests and `vigil bench serve`.
+pub fn wait_processed(progress: &Progress, offset: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while progress.committed.load(Ordering::Acquire) <= offset {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
