@@ -43,6 +43,28 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Run continuously: ingest over HTTP, syslog and watched files into a durable journal,
+    /// detect as events arrive, keep alerts, serve the authenticated API.
+    ///
+    /// Starts on the embedded default: data in ./vigil-data, API on http://127.0.0.1:8080.
+    /// The first start prints a one-time admin token on stdout. Stop with Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Hunt with SQL over the event lake (table `events`), on a data directory or a running
+    /// server.
+    ///
+    /// Directly: `vigil query --data DIR "SELECT …"` (works while the server runs). Remote:
+    /// `vigil query --server http://HOST:PORT --token T "SELECT …"` (analyst role).
+    Query(QueryArgs),
+    /// Manage API tokens (stored hashed in the data directory).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -147,6 +169,98 @@ pub enum BenchCommand {
         /// Paired repetitions (decode-only then decode+detect); best times and the median ratio are reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory (journal, state database, tokens, audit log). Default: configuration,
+    /// else ./vigil-data.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (port 0 picks one). Default: configuration, else 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Load the project's demo data (a generated attack scenario) once the server is up.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The SQL (`SELECT … FROM events …`).
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Ask a running server instead of reading the data directory.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Bearer token for --server (default: $VIGIL_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Rows returned at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_rows: usize,
+    /// Output: one JSON object per row, or the whole answer as one JSON document.
+    #[arg(long, value_enum, default_value_t = QueryOutput::Jsonl)]
+    pub output: QueryOutput,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryOutput {
+    /// One JSON object per row.
+    Jsonl,
+    /// `{columns, rows, row_count, truncated}`.
+    Json,
+}
+
+/// Where a data directory is, for commands that work on one offline.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Data directory. Default: configuration, else ./vigil-data.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; prints only the token on stdout.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// viewer (read), analyst (triage, hunt, ingest), responder (act), admin (everything).
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// A note saying who or what uses the token.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Expire after this many days (default: never).
+        #[arg(long, value_name = "DAYS")]
+        expires_days: Option<u32>,
+    },
+    /// List tokens (ids, roles, labels; never the secrets).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Verify the audit log's hash chain; exits 1 naming the first tampered line.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 

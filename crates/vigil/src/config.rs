@@ -13,6 +13,10 @@ pub struct Config {
     pub rules: RulesConfig,
     pub hunt: HuntConfig,
     pub ingest: IngestConfig,
+    /// `vigil serve`: where it listens, its data directory, request limits, TLS.
+    pub serve: vigil_server::ServeConfig,
+    /// `vigil serve`: detection, dedup, back-pressure, syslog listeners, watched files.
+    pub monitor: vigil_monitor::MonitorConfig,
 }
 
 /// How input is read.
@@ -25,7 +29,7 @@ pub struct IngestConfig {
 }
 
 /// Where rules come from.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
     /// Rule files/directories used when `--rules` is not given.
@@ -107,7 +111,14 @@ impl Config {
              #   when = {{ field = \"source\", equals = \"myapp\" }}\n\
              #   product = \"myapp\"\n\
              #   service = \"audit\"\n\
-             #   time_field = \"ts\"\n\n{body}"
+             #   time_field = \"ts\"\n\
+             # [serve] listen, data_dir, [serve.limits], optional [serve.tls] cert/key (PEM).\n\
+             # [monitor] min_level, dedup_window_secs (0 = every hit its own alert),\n\
+             #   max_lag_units (429 / slow-down beyond it), batch_units, journal_max_age_hours;\n\
+             #   [monitor.lake] enabled, flush_secs, flush_rows, retention_days (0 = forever),\n\
+             #   retention_days_per_source = {{ \"http:edr\" = 90 }}, maintenance_secs;\n\
+             #   [monitor.syslog] udp = \"127.0.0.1:5514\", tcp = \"127.0.0.1:5514\", max_message_bytes;\n\
+             #   [[monitor.files]] name = \"auth\", path = \"/var/log/auth.log\", pattern, format.\n\n{body}"
         )
     }
 }

@@ -1,8 +1,11 @@
 //! Subcommands: each parses its arguments into library calls and prints the result.
 
+mod admin;
 mod bench;
 mod hunt;
+mod query;
 mod rules;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +48,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 runs,
             } => bench::hunt(&paths, rules, threads, runs, &config),
         },
+        Command::Serve(args) => serve::run(args, &config),
+        Command::Query(args) => query::run(args, &config),
+        Command::Token { command } => admin::token(command, &config),
+        Command::Audit { command } => admin::audit(command, &config),
         Command::Config { command } => match command {
             ConfigCommand::Default => {
                 print!("{}", Config::default_toml());
