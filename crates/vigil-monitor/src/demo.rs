@@ -11,29 +11,38 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-/// One generated event with the time it should carry.
-fn sysmon(host: &str, time: Timestamp, event_id: u32, fields: Value) -> Value {
+/// One event in the flattened Windows shape (OTRF): channel, provider, host, time, then
+/// `fields` (which may override the provider).
+fn windows(
+    channel: &str,
+    provider: &str,
+    host: &str,
+    time: Timestamp,
+    event_id: u32,
+    fields: Value,
+) -> Value {
     let mut event = json!({
         "EventID": event_id,
-        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Channel": channel,
         "Hostname": host,
-        "SourceName": "Microsoft-Windows-Sysmon",
+        "SourceName": provider,
         "TimeCreated": time.to_string(),
     });
     merge(&mut event, fields);
     event
 }
 
+fn sysmon(host: &str, time: Timestamp, event_id: u32, fields: Value) -> Value {
+    let (channel, provider) = (
+        "Microsoft-Windows-Sysmon/Operational",
+        "Microsoft-Windows-Sysmon",
+    );
+    windows(channel, provider, host, time, event_id, fields)
+}
+
 fn security(host: &str, time: Timestamp, event_id: u32, fields: Value) -> Value {
-    let mut event = json!({
-        "EventID": event_id,
-        "Channel": "Security",
-        "Hostname": host,
-        "SourceName": "Microsoft-Windows-Security-Auditing",
-        "TimeCreated": time.to_string(),
-    });
-    merge(&mut event, fields);
-    event
+    let provider = "Microsoft-Windows-Security-Auditing";
+    windows("Security", provider, host, time, event_id, fields)
 }
 
 fn merge(into: &mut Value, from: Value) {
