@@ -170,6 +170,48 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Sustained durable ingest and ingest→alert latency of a real `vigil serve`.
+    ///
+    /// Starts this binary's `serve` as a child process on a temporary data directory, then:
+    /// appends the request bodies straight to a journal (the baseline); POSTs --events
+    /// generated Windows events as fast as they are acknowledged and waits until detection
+    /// has seen them all (events/s acknowledged and end to end); sends --rate events/s for
+    /// --seconds with one marker event per body and times each marker until its alert is
+    /// listed by the API (p50/p90/p99/max). Reports the server's CPU and peak memory.
+    Serve(BenchServeArgs),
+}
+
+/// Options of `vigil bench serve`.
+#[derive(Args, Debug)]
+pub struct BenchServeArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Events of the throughput phase (0 skips it and the baseline; then give --rate).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: u64,
+    /// Events per request body.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Concurrent HTTP clients (and journal appenders in the baseline).
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Load of the latency phase in events/s. Default: half the end-to-end rate measured in
+    /// the throughput phase.
+    #[arg(long, value_name = "EVENTS_PER_SEC")]
+    pub rate: Option<u64>,
+    /// Length of the latency phase in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Interval between two alert listings while timing markers, in milliseconds.
+    #[arg(long, default_value_t = 5)]
+    pub poll_ms: u64,
+    /// Where the temporary data directories go (default: the system's temporary directory);
+    /// put it on the disk whose durability you want measured.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print the figures as one JSON document instead of lines for people.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,4 +1,11 @@
 //! `vigil bench hunt`: decode-only and decode+detect over the same input, same run.
+//! `vigil bench serve`: durable ingest and ingest→alert latency of a real server ([`serve`]).
+
+mod child;
+mod load;
+mod serve;
+
+pub use serve::serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 threads,
                 runs,
             } => bench::hunt(&paths, rules, threads, runs, &config),
+            BenchCommand::Serve(args) => bench::serve(args, &config),
         },
         Command::Serve(args) => serve::run(args, &config),
         Command::Query(args) => query::run(args, &config),
