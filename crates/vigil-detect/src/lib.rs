@@ -11,4 +11,4 @@ pub mod rules;
 
 pub use detection::{Detection, detect};
 pub use hunt::{HuntOptions, HuntSummary, hunt};
-pub use rules::{LoadedRules, load_and_compile};
+pub use rules::{LoadedRules, compile_source, load_and_compile};

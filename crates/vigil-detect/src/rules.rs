@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use vigil_sigma::engine::Engine;
 use vigil_sigma::mapping::LogsourceMapping;
-use vigil_sigma::ruleset::{LoadReport, Rejection, SigmaConfig, load_rules};
+use vigil_sigma::ruleset::Rejection;
+use vigil_sigma::ruleset::{LoadReport, RuleSet, SigmaConfig, load_rules, load_source};
 
 /// A compiled rule set and the account of how it was built.
 pub struct LoadedRules {
@@ -51,7 +52,22 @@ pub fn load_and_compile(
     mapping: &LogsourceMapping,
 ) -> LoadedRules {
     let start = Instant::now();
-    let set = load_rules(paths, config);
+    compile(load_rules(paths, config), mapping, start)
+}
+
+/// Compiles the rules of one text (see [`vigil_sigma::ruleset::load_source`]) with `mapping`:
+/// for rules that are not files, such as one pasted into a retro-hunt.
+pub fn compile_source(
+    src: &str,
+    name: &str,
+    config: &SigmaConfig,
+    mapping: &LogsourceMapping,
+) -> LoadedRules {
+    let start = Instant::now();
+    compile(load_source(src, name, config), mapping, start)
+}
+
+fn compile(set: RuleSet, mapping: &LogsourceMapping, start: Instant) -> LoadedRules {
     let correlations = set.correlations.len();
     let filters = set.filters.len();
     let (engine, compile_rejections) = Engine::compile(set.rules, mapping);

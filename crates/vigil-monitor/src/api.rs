@@ -1,4 +1,4 @@
-//! The monitoring routes of `/api/v1`: ingest, alerts, rules, sources. Handlers are thin: they
+//! The monitoring routes of `/api/v1`: ingest, alerts, rules, sources, SQL and retro-hunts. Handlers are thin: they
 //! parse, call [`Monitor`], and map errors to statuses; the roles are given where the routes
 //! are added ([`routes`]).
 
@@ -47,6 +47,7 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(update_alert))
             .routes(routes!(add_comment))
             .routes(routes!(query))
+            .routes(routes!(retrohunt))
             .layer(ext.clone()),
     )
     .routes(
@@ -694,4 +695,124 @@ fn lake_error(e: vigil_store::lake::LakeError) -> ApiError {
         LakeError::Timeout(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         e => ApiError::internal(e.to_string()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retro-hunts
+
+/// Body of `POST /api/v1/retrohunt`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetroHuntRequest {
+    /// Events with `time >= from` (RFC 3339); default: the oldest stored.
+    pub from: Option<String>,
+    /// Events with `time < to` (RFC 3339); default: the newest stored.
+    pub to: Option<String>,
+    /// Only events that arrived under this source tag.
+    pub source: Option<String>,
+    /// Ids (or titles) of loaded rules to run; default: every enabled rule.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Sigma rule text (one or more YAML documents) to run instead of the loaded rules.
+    pub rule: Option<String>,
+    /// Lowest rule level reported (default `informational`).
+    pub min_level: Option<String>,
+    /// Detections returned at most (default 1,000; at most 100,000); all are counted.
+    pub max_matches: Option<usize>,
+}
+
+/// Runs Sigma rules over events already in the lake: the loaded rule set, some of its rules,
+/// or a rule sent with the request. Answers with the detections (not stored as alerts) and
+/// per-rule counts. One retro-hunt runs at a time.
+#[utoipa::path(post, path = "/api/v1/retrohunt", tag = "hunt", request_body = RetroHuntRequest,
+    responses((status = 200, body = crate::retrohunt::RetroHuntReport),
+              (status = 400, description = "Bad time range, unknown rule id, or rule text with no usable rule"),
+              (status = 429, description = "Another retro-hunt is running"),
+              (status = 503, description = "The lake is disabled")))]
+pub async fn retrohunt(
+    Extension(monitor): Mon,
+    Json(req): Json<RetroHuntRequest>,
+) -> Result<Response, ApiError> {
+    use crate::retrohunt::{HuntRules, RetroHunt, RetroHuntError, retro_hunt, usable};
+    let time = |what: &str, s: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
+        s.as_deref()
+            .map(|s| {
+                s.parse::<Timestamp>()
+                    .map_err(|e| ApiError::bad_request(format!("{what} `{s}`: {e}")))
+            })
+            .transpose()
+    };
+    let hunt = RetroHunt {
+        range: vigil_store::lake::ScanRange {
+            from: time("from", &req.from)?,
+            to: time("to", &req.to)?,
+            source: req.source.clone(),
+        },
+        min_level: match &req.min_level {
+            Some(l) => l
+                .parse::<Level>()
+                .map_err(|e| ApiError::bad_request(format!("min_level `{l}`: {e}")))?,
+            None => Level::Informational,
+        },
+        max_matches: req.max_matches.unwrap_or(1_000).min(100_000),
+    };
+    if req.rule.is_some() && !req.rules.is_empty() {
+        return Err(ApiError::bad_request(
+            "give either `rules` (loaded rule ids) or `rule` (rule text), not both",
+        ));
+    }
+    let what = match (&req.rule, req.rules.len()) {
+        (Some(_), _) => "rule text".to_string(),
+        (None, 0) => "all enabled rules".to_string(),
+        (None, n) => format!("{n} rule(s): {}", req.rules.join(", ")),
+    };
+    let m = Arc::clone(&monitor);
+    // A thread of its own, outside the runtime: the lake scan drives a runtime of its own,
+    // which tokio forbids on its blocking pool.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let hunt_thread = move || {
+        let lake = m.lake.as_ref().ok_or(RetroHuntError::NoLake)?;
+        let rules = match &req.rule {
+            Some(text) => HuntRules::all(usable(
+                m.compile_rule_text(text)
+                    .map_err(|e| RetroHuntError::NoRules(vec![e]))?,
+            )?),
+            None => HuntRules::from_live(&m.rules.current(), &req.rules)?,
+        };
+        let Ok(_one_at_a_time) = m.hunting.try_lock() else {
+            return Ok(None);
+        };
+        retro_hunt(lake, &rules, &hunt).map(Some)
+    };
+    std::thread::Builder::new()
+        .name("vigil-retrohunt".into())
+        .spawn(move || {
+            let _ = tx.send(hunt_thread());
+        })
+        .map_err(|e| ApiError::internal(format!("starting the retro-hunt: {e}")))?;
+    let outcome = rx
+        .await
+        .map_err(|_| ApiError::internal("the retro-hunt thread ended without an answer"))?;
+    let report = match outcome {
+        Ok(Some(report)) => report,
+        Ok(None) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "another retro-hunt is running; retry when it is done",
+            ));
+        }
+        Err(e @ RetroHuntError::NoLake) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
+        }
+        Err(RetroHuntError::Lake(e)) => return Err(lake_error(e)),
+        Err(e) => return Err(ApiError::bad_request(e.to_string())),
+    };
+    let note = AuditNote(format!(
+        "retrohunt with {what}: {} events, {} matches",
+        report.events_scanned, report.matches_total
+    ));
+    Ok((Extension(note), Json(report)).into_response())
 }

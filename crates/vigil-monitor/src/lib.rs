@@ -17,6 +17,7 @@ mod fsutil;
 pub mod ingest;
 pub mod live;
 pub mod pipeline;
+pub mod retrohunt;
 pub mod rules;
 pub mod service;
 pub mod sources;
@@ -36,7 +37,7 @@ use vigil_store::state::{AlertStore, DedupPolicy, Durability, SqliteStore, State
 pub use error::MonitorError;
 pub use ingest::{IngestOptions, Ingestor};
 pub use pipeline::{Pipeline, PipelineHandle, PipelineOptions, Progress};
-pub use rules::{LiveRules, RuleLoader};
+pub use rules::{LiveRules, RuleCompiler, RuleLoader};
 pub use service::run;
 pub use sources::{SourceBook, SourceStats};
 
@@ -161,6 +162,11 @@ pub struct Monitor {
     pub config: MonitorConfig,
     data_dir: PathBuf,
     listeners: Mutex<Vec<ListenerStats>>,
+    /// Compiles rule text sent with a retro-hunt; set by the binary (it knows the configured
+    /// placeholders and logsource mappings), else the built-in mapping.
+    compiler: std::sync::OnceLock<RuleCompiler>,
+    /// One retro-hunt at a time: each scans the lake with a core of its own.
+    pub(crate) hunting: Mutex<()>,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -240,12 +246,32 @@ impl Monitor {
             config,
             data_dir: data_dir.to_path_buf(),
             listeners: Mutex::new(Vec::new()),
+            compiler: std::sync::OnceLock::new(),
+            hunting: Mutex::new(()),
         })
     }
 
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Sets how rule text sent with a retro-hunt is compiled (once; later calls are ignored).
+    pub fn set_rule_compiler(&self, compiler: RuleCompiler) {
+        let _ = self.compiler.set(compiler);
+    }
+
+    /// Compiles rule text (a retro-hunt's own rule) the way the configured rules are.
+    pub fn compile_rule_text(&self, text: &str) -> Result<vigil_detect::LoadedRules, String> {
+        match self.compiler.get() {
+            Some(compile) => compile(text),
+            None => Ok(vigil_detect::compile_source(
+                text,
+                "request",
+                &vigil_sigma::ruleset::SigmaConfig::default(),
+                &vigil_sigma::mapping::LogsourceMapping::builtin(),
+            )),
+        }
     }
 
     /// Starts the detection consumer.

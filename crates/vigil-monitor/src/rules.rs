@@ -18,6 +18,10 @@ use crate::MonitorError;
 /// the configuration file). Called at start and on every reload, from a blocking thread.
 pub type RuleLoader = Arc<dyn Fn() -> Result<LoadedRules, String> + Send + Sync>;
 
+/// Compiles rule text that is not on disk (a rule sent with a retro-hunt) with the same
+/// placeholders and logsource mappings as the configured rules.
+pub type RuleCompiler = Arc<dyn Fn(&str) -> Result<LoadedRules, String> + Send + Sync>;
+
 /// One compiled rule set and what is switched off in it.
 pub struct RuleSnapshot {
     /// The compiled rules, shared between snapshots that differ only in what is disabled.

@@ -11,7 +11,7 @@ use vigil_ingest::LogsourceMap;
 use vigil_server::{ApiBuilder, ServeConfig};
 use vigil_store::journal::RetentionPolicy;
 
-use crate::{Monitor, MonitorConfig, MonitorError, RuleLoader, api};
+use crate::{Monitor, MonitorConfig, MonitorError, RuleCompiler, RuleLoader, api};
 
 /// Everything `vigil serve` is configured with.
 pub struct ServiceOptions {
@@ -20,6 +20,8 @@ pub struct ServiceOptions {
     /// Logsource rules for generic JSON (`[[ingest.json_logsource]]`).
     pub json_logsource: LogsourceMap,
     pub loader: RuleLoader,
+    /// Compiles a retro-hunt's own rule text (default: built-in mapping, no placeholders).
+    pub compiler: Option<RuleCompiler>,
     /// Ingest the generated demo scenario ([`crate::demo`]) once started.
     pub demo: bool,
 }
@@ -37,6 +39,7 @@ pub async fn run(
         monitor: config,
         json_logsource,
         loader,
+        compiler,
         demo,
     } = options;
     let data_dir = serve.data_dir.clone();
@@ -48,6 +51,9 @@ pub async fn run(
     .await
     .map_err(|e| MonitorError::Data(format!("opening the data directory: {e}")))??;
     let monitor = Arc::new(monitor);
+    if let Some(compiler) = compiler {
+        monitor.set_rule_compiler(compiler);
+    }
     {
         let rules = monitor.rules.current();
         eprintln!(

@@ -253,6 +253,24 @@ pub fn load_rules(paths: &[PathBuf], config: &SigmaConfig) -> RuleSet {
         })
         .collect();
     set.report.files = files.len();
+    finish(set, parsed)
+}
+
+/// Loads the rules of one text (a rule file's content that is not on disk: a rule pasted into
+/// a retro-hunt, say), named `name` in locations, with the same checks as [`load_rules`].
+pub fn load_source(src: &str, name: &str, config: &SigmaConfig) -> RuleSet {
+    let set = RuleSet {
+        report: LoadReport {
+            files: 1,
+            ..LoadReport::default()
+        },
+        ..RuleSet::default()
+    };
+    finish(set, vec![parse_source(src, name, &config.placeholders)])
+}
+
+/// Sorts parsed documents into the set, then applies filters and checks references.
+fn finish(mut set: RuleSet, parsed: Vec<crate::parse::ParsedFile>) -> RuleSet {
     for file in parsed {
         set.report.documents += file.documents;
         set.report.warnings.extend(file.warnings);

@@ -55,6 +55,14 @@ pub enum Command {
     /// Directly: `vigil query --data DIR "SELECT …"` (works while the server runs). Remote:
     /// `vigil query --server http://HOST:PORT --token T "SELECT …"` (analyst role).
     Query(QueryArgs),
+    /// Retro-hunt: run Sigma rules over events already in the event lake, on a data directory
+    /// or a running server.
+    ///
+    /// Directly: `vigil retrohunt --data DIR --rules PATH [--rule-id ID]… [--from T] [--to T]`.
+    /// Remote: `vigil retrohunt --server URL --token T` runs the server's enabled rules, or
+    /// `--rule-id ID`… of them, or the rule of `--rules FILE` (analyst role). Detections go to
+    /// stdout as JSON lines (not stored as alerts); per-rule counts go to stderr.
+    Retrohunt(RetroHuntArgs),
     /// Manage API tokens (stored hashed in the data directory).
     Token {
         #[command(subcommand)]
@@ -249,6 +257,38 @@ pub struct QueryArgs {
     /// Output: one JSON object per row, or the whole answer as one JSON document.
     #[arg(long, value_enum, default_value_t = QueryOutput::Jsonl)]
     pub output: QueryOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct RetroHuntArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Only these rules of the rule set, by id (or title for rules without one); repeatable.
+    #[arg(long = "rule-id", value_name = "ID")]
+    pub rule_ids: Vec<String>,
+    /// Events with time at or after this instant (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Events with time before this instant (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only events that arrived under this source tag.
+    #[arg(long, value_name = "TAG")]
+    pub source: Option<String>,
+    /// Report only detections at or above this level.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub min_level: Option<Level>,
+    /// Detections printed at most (all are counted).
+    #[arg(long, default_value_t = 1_000)]
+    pub max_matches: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Ask a running server instead of reading the data directory.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Bearer token for --server (default: $VIGIL_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

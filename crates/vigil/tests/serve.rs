@@ -4,6 +4,7 @@
 #[path = "common/server.rs"]
 mod server;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -284,6 +285,48 @@ fn corpus_over_http_becomes_alerts_an_analyst_can_triage() {
     );
     assert_eq!(status, 400, "{body}");
 
+    // Retro-hunt: the rules in force over the stored EVTX events find the rules that alerted
+    // on that host live; a rule sent as text runs too; viewers may not hunt.
+    let live: BTreeSet<String> = titles(&on_host).into_iter().collect();
+    let (status, hunt) = s.send_json(
+        "POST",
+        "/api/v1/retrohunt",
+        &analyst,
+        &json!({"source": "http:edr"}),
+    );
+    assert_eq!(status, 200, "{hunt}");
+    assert_eq!(hunt["events_scanned"].as_u64(), Some(evtx_events), "{hunt}");
+    assert_eq!(hunt["events_unreadable"], 0, "{hunt}");
+    let found: BTreeSet<String> = hunt["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule_title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(found, live, "{hunt}");
+    let regsvr32 = "title: regsvr32 fetching a scriptlet\nid: 3f0e0000-0000-4000-8000-0000000000aa\n\
+        logsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    \
+        Image|endswith: \\regsvr32.exe\n    CommandLine|contains: /i:http\n  condition: sel\nlevel: high\n";
+    let (status, hunt) = s.send_json(
+        "POST",
+        "/api/v1/retrohunt",
+        &analyst,
+        &json!({"rule": regsvr32, "from": "2000-01-01T00:00:00Z"}),
+    );
+    assert_eq!(status, 200, "{hunt}");
+    assert!(hunt["matches_total"].as_u64() >= Some(1), "{hunt}");
+    assert_eq!(hunt["matches"][0]["host"], "IEWIN7", "{hunt}");
+    let (status, body) = s.send_json(
+        "POST",
+        "/api/v1/retrohunt",
+        &analyst,
+        &json!({"rules": ["no-such-rule"]}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("no-such-rule"), "{body}");
+    let (status, _) = s.send_json("POST", "/api/v1/retrohunt", &viewer, &json!({}));
+    assert_eq!(status, 403, "retro-hunting is for analysts");
+
     // The metrics page carries the pipeline figures.
     let resp = s
         .http
@@ -329,6 +372,35 @@ fn corpus_over_http_becomes_alerts_an_analyst_can_triage() {
     assert_eq!(rows.len(), 5, "{rows:?}");
     assert_eq!(rows[0]["source"], "http:edr");
     assert_eq!(rows[0]["n"].as_u64(), Some(evtx_events));
+
+    // Retro-hunt straight on the data directory: same rules, same answer as the API's.
+    let out = std::process::Command::new(vigil_bin())
+        .args(["retrohunt", "--source", "http:edr", "--rules"])
+        .arg(&examples)
+        .arg("--rules")
+        .arg(&proc_rules)
+        .arg("--rules")
+        .arg(&useradd)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let offline: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["rule_title"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(offline, live, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{evtx_events} events scanned")),
+        "{stderr}"
+    );
 
     // A restart keeps alerts, the disabled rule, and prints no new admin token.
     let s = Served::start(&data, &["--rules", examples.to_str().unwrap()]);

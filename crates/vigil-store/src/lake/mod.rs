@@ -13,6 +13,7 @@
 //! - [`Lake::compact`]: merges the small files of closed partitions (background).
 //! - [`Lake::apply_retention`]: deletes expired partitions, or expired sources' rows.
 //! - [`Lake::query`]: SQL through DataFusion, with row, time and memory limits.
+//! - [`Lake::scan_blocking`]: every stored event of a time range, streamed (retro-hunts).
 //!
 //! The file layout and the rule that keeps readers from ever seeing a row twice or missing one
 //! across flushes, compactions and crashes are in [`layout`].
@@ -23,6 +24,7 @@ pub mod layout;
 mod query;
 mod retention;
 pub mod row;
+mod scan;
 mod table;
 mod writer;
 
@@ -35,6 +37,7 @@ pub use layout::Partition;
 pub use query::{QueryLimits, QueryResult};
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use row::{EntityColumns, EntityFiller, EntityInput, LakeRow, fill_from_native_fields};
+pub use scan::{ScanRange, ScanStats, StoredEvent};
 pub use writer::{FlushOutcome, FlushPolicy, LakeWriter, Recovery};
 
 /// Settings shared by the writer, compaction and queries.

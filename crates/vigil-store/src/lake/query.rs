@@ -198,7 +198,7 @@ impl Lake {
     }
 
     /// A session with the table `events` over the committed files of the lake.
-    fn session(&self, limits: &QueryLimits) -> Result<SessionContext, DataFusionError> {
+    pub(super) fn session(&self, limits: &QueryLimits) -> Result<SessionContext, DataFusionError> {
         let root = std::fs::canonicalize(self.root())?;
         let committed = Commit::read(&root).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let runtime = RuntimeEnvBuilder::new()

@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod hunt;
 mod query;
+mod retrohunt;
 mod rules;
 mod serve;
 
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         },
         Command::Serve(args) => serve::run(args, &config),
         Command::Query(args) => query::run(args, &config),
+        Command::Retrohunt(args) => retrohunt::run(args, &config),
         Command::Token { command } => admin::token(command, &config),
         Command::Audit { command } => admin::audit(command, &config),
         Command::Config { command } => match command {
@@ -86,6 +88,16 @@ pub(crate) fn load_rules(
             bail!("rule path {} does not exist", p.display());
         }
     }
+    let (sigma_config, mapping) = rule_setup(args, config)?;
+    Ok(load_and_compile(&paths, &sigma_config, &mapping))
+}
+
+/// The placeholders and logsource mappings rules are compiled with, from flags then
+/// configuration.
+pub(crate) fn rule_setup(
+    args: &RuleArgs,
+    config: &Config,
+) -> Result<(SigmaConfig, LogsourceMapping)> {
     let sigma_config = match args
         .placeholders
         .as_ref()
@@ -101,7 +113,7 @@ pub(crate) fn load_rules(
             .with_context(|| format!("reading logsource mapping {}", m.display()))?;
         mapping.extend(extra);
     }
-    Ok(load_and_compile(&paths, &sigma_config, &mapping))
+    Ok((sigma_config, mapping))
 }
 
 /// One-paragraph account of a rule load, for stderr.

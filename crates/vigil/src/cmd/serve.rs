@@ -19,6 +19,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<ExitCode> {
         serve.listen = listen;
     }
     let rule_args: RuleArgs = args.rules;
+    let rule_args_for_text = rule_args.clone();
     // Rules are read at start and again on every reload, from the same flags and file.
     let rules_config = config.rules.clone();
     let loader: vigil_monitor::RuleLoader = Arc::new(move || {
@@ -28,11 +29,22 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<ExitCode> {
         };
         super::load_rules(&rule_args, &config, &[]).map_err(|e| format!("{e:#}"))
     });
+    // A retro-hunt's own rule text is compiled with the same placeholders and mappings.
+    let (sigma_config, mapping) = super::rule_setup(&rule_args_for_text, config)?;
+    let compiler: vigil_monitor::RuleCompiler = Arc::new(move |text: &str| {
+        Ok(vigil_detect::compile_source(
+            text,
+            "request",
+            &sigma_config,
+            &mapping,
+        ))
+    });
     let options = ServiceOptions {
         serve,
         monitor: config.monitor.clone(),
         json_logsource: LogsourceMap::new(config.ingest.json_logsource.clone()),
         loader,
+        compiler: Some(compiler),
         demo: args.demo,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
