@@ -3,6 +3,7 @@
 
 mod child;
 mod load;
+mod report;
 mod serve;
 
 pub use serve::serve;

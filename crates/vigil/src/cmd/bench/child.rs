@@ -109,6 +109,11 @@ impl ServerChild {
         Ok(server)
     }
 
+    /// The server's process id (for `perf record -p`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The last lines the server printed on stderr.
     pub fn log_tail(&self) -> String {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());

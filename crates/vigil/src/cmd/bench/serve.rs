@@ -12,7 +12,7 @@
 //! - **latency**: a fixed load with one marker event per body that a rule is sure to match,
 //!   each timed from just before its POST until its alert is listed by `GET /api/v1/alerts`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -21,17 +21,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
-use serde::Serialize;
 use vigil_store::journal::{Journal, JournalOptions};
 
 use super::child::{Api, Ingested, ServerChild, own_cpu_secs};
 use super::load::{POOL_EVENTS, Pool, just_before, marker_event, marker_host, probe_host, run_tag};
+use super::report::{
+    Baseline, Latency, LoadFacts, Machine, Percentiles, Report, ServerFacts, Throughput, thousands,
+};
 use crate::cli::BenchServeArgs;
 use crate::config::{Config, IngestConfig, RulesConfig};
 
 /// How long the benchmark waits for detection to catch up, or for a marker's alert.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-const MARKER_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const MARKER_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn serve(args: BenchServeArgs, config: &Config) -> Result<ExitCode> {
     if args.batch < 2 {
@@ -98,7 +100,12 @@ pub fn serve(args: BenchServeArgs, config: &Config) -> Result<ExitCode> {
     let api = Api::new(&server)?;
     report.server.rules = server.rules_line().unwrap_or("?").to_string();
     report.server.binary = exe;
-    eprintln!("server: {} ({})", server.url, report.server.rules);
+    eprintln!(
+        "server: {} (pid {}; {})",
+        server.url,
+        server.pid(),
+        report.server.rules
+    );
 
     let tag = run_tag(now);
     let probed = probe(&api, &tag);
@@ -474,13 +481,13 @@ fn latency(api: &Api, pool: &Pool, tag: &str, rate: u64, args: &BenchServeArgs) 
                             let time = Timestamp::now();
                             let body = pool.body_with(k, &marker_event(&host, k, time));
                             let sent = Instant::now();
+                            out.last_send = out.last_send.max(sent - start);
                             outstanding
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .insert(host, (sent, time));
                             let events = send(api, body, &busy)?;
                             out.acks.push(sent.elapsed());
-                            out.last_ack = start.elapsed();
                             sent_events.fetch_add(events, Ordering::Relaxed);
                         }
                         Ok(())
@@ -509,12 +516,12 @@ fn latency(api: &Api, pool: &Pool, tag: &str, rate: u64, args: &BenchServeArgs) 
     });
     let mut acks = Vec::new();
     let mut max_late = Duration::ZERO;
-    let mut last_ack = Duration::ZERO;
+    let mut last_send = Duration::ZERO;
     for s in senders {
         let s = s?;
         acks.extend(s.acks);
         max_late = max_late.max(s.max_late);
-        last_ack = last_ack.max(s.last_ack);
+        last_send = last_send.max(s.last_send);
     }
     let polled = poller?;
     let sent = sent_events.into_inner();
@@ -527,7 +534,8 @@ fn latency(api: &Api, pool: &Pool, tag: &str, rate: u64, args: &BenchServeArgs) 
         seconds: args.seconds,
         markers: batches,
         events: sent,
-        achieved_events_per_sec: sent as f64 / last_ack.as_secs_f64().max(1e-9),
+        // Over the schedule's span: the last body is due one interval before the end.
+        achieved_events_per_sec: sent as f64 / (last_send + interval).as_secs_f64(),
         max_send_delay_ms: max_late.as_secs_f64() * 1e3,
         retries_429: busy.into_inner(),
         poll_ms: args.poll_ms,
@@ -542,7 +550,8 @@ fn latency(api: &Api, pool: &Pool, tag: &str, rate: u64, args: &BenchServeArgs) 
 struct SenderOut {
     acks: Vec<Duration>,
     max_late: Duration,
-    last_ack: Duration,
+    /// When the last body this sender sent was sent, after the phase's start.
+    last_send: Duration,
 }
 
 struct Polled {
@@ -613,288 +622,4 @@ fn join_all(workers: Vec<std::thread::ScopedJoinHandle<'_, Result<()>>>) -> Resu
         }
     }
     first
-}
-
-// ---------------------------------------------------------------------------------------------
-// The report
-
-#[derive(Serialize)]
-struct Report {
-    machine: Machine,
-    server: ServerFacts,
-    load: LoadFacts,
-    baseline: Option<Baseline>,
-    throughput: Option<Throughput>,
-    latency: Option<Latency>,
-}
-
-#[derive(Serialize)]
-struct Machine {
-    cores: usize,
-    cpu: String,
-    memory_mib: Option<u64>,
-}
-
-impl Machine {
-    fn here() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu: cpuinfo
-                .lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map_or_else(|| "?".into(), |(_, m)| m.trim().to_string()),
-            memory_mib: meminfo
-                .lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|l| l.split_whitespace().next())
-                .and_then(|kb| kb.parse::<u64>().ok())
-                .map(|kb| kb / 1024),
-        }
-    }
-}
-
-#[derive(Serialize, Default)]
-struct ServerFacts {
-    binary: PathBuf,
-    /// The server's own startup line about rules.
-    rules: String,
-    /// Rules that fired on the marker event.
-    marker_rules: Vec<String>,
-    peak_rss_after_throughput_mib: Option<f64>,
-    peak_rss_mib: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct LoadFacts {
-    batch: usize,
-    clients: usize,
-    /// Distinct events generated; longer runs cycle through them.
-    distinct_events: usize,
-    data_dir: PathBuf,
-}
-
-#[derive(Serialize)]
-struct Baseline {
-    events: u64,
-    bytes: u64,
-    seconds: f64,
-    events_per_sec: f64,
-}
-
-#[derive(Serialize)]
-struct Throughput {
-    events: u64,
-    acknowledged_events: u64,
-    bytes: u64,
-    retries_429: u64,
-    ack_seconds: f64,
-    acked_events_per_sec: f64,
-    end_to_end_seconds: f64,
-    end_to_end_events_per_sec: f64,
-    request_ms: Option<Percentiles>,
-    server_cpu_seconds: Option<f64>,
-    server_cpu_by_thread: BTreeMap<String, f64>,
-    client_cpu_seconds: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Latency {
-    rate: u64,
-    seconds: u64,
-    markers: u64,
-    events: u64,
-    achieved_events_per_sec: f64,
-    max_send_delay_ms: f64,
-    retries_429: u64,
-    poll_ms: u64,
-    poll_round_trip_ms: Option<Percentiles>,
-    missing_markers: u64,
-    alert_ms: Option<Percentiles>,
-    request_ms: Option<Percentiles>,
-}
-
-#[derive(Serialize, Debug, PartialEq)]
-struct Percentiles {
-    count: usize,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Percentiles {
-    /// Nearest-rank percentiles in milliseconds; `None` for no samples.
-    fn of(mut samples: Vec<Duration>) -> Option<Percentiles> {
-        if samples.is_empty() {
-            return None;
-        }
-        samples.sort();
-        let at = |p: f64| {
-            let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-            samples[rank - 1].as_secs_f64() * 1e3
-        };
-        Some(Percentiles {
-            count: samples.len(),
-            p50: at(0.50),
-            p90: at(0.90),
-            p99: at(0.99),
-            max: at(1.0),
-        })
-    }
-
-    fn line(p: &Option<Percentiles>) -> String {
-        match p {
-            Some(p) => format!(
-                "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
-                p.p50, p.p90, p.p99, p.max, p.count
-            ),
-            None => "no samples".into(),
-        }
-    }
-}
-
-impl Report {
-    fn print(&self) {
-        let m = &self.machine;
-        println!(
-            "machine: {} cores ({}), {} MiB; server: {} serve, child process, on {}",
-            m.cores,
-            m.cpu,
-            m.memory_mib.map_or_else(|| "?".into(), |v| v.to_string()),
-            self.server.binary.display(),
-            self.load.data_dir.display()
-        );
-        println!("rules: {}", self.server.rules);
-        println!("marker rule(s): {}", self.server.marker_rules.join("; "));
-        println!(
-            "load: NDJSON bodies of {} events ({} distinct generated Sysmon/Security events, cycled), {} HTTP clients on loopback",
-            self.load.batch,
-            thousands(self.load.distinct_events as u64),
-            self.load.clients
-        );
-        if let Some(b) = &self.baseline {
-            println!(
-                "baseline, journal append (same bodies, {} appenders, fsync, no HTTP/decode): {:>9} events/s ({:.1} MB/s, {:.2}s)",
-                self.load.clients,
-                thousands(b.events_per_sec as u64),
-                b.bytes as f64 / 1e6 / b.seconds,
-                b.seconds
-            );
-        }
-        if let Some(t) = &self.throughput {
-            println!(
-                "throughput: {} events ({:.1} MB), {} answers 429",
-                thousands(t.events),
-                t.bytes as f64 / 1e6,
-                t.retries_429
-            );
-            println!(
-                "  acknowledged (durable):             {:>9} events/s ({:.2}s)",
-                thousands(t.acked_events_per_sec as u64),
-                t.ack_seconds
-            );
-            println!(
-                "  end to end (first send → all detected): {:>9} events/s ({:.2}s)  <- sustained",
-                thousands(t.end_to_end_events_per_sec as u64),
-                t.end_to_end_seconds
-            );
-            if let Some(b) = &self.baseline {
-                println!(
-                    "  ratio to the journal baseline (time for the same events): acknowledged {:.2}, end to end {:.2}",
-                    t.ack_seconds / b.seconds,
-                    t.end_to_end_seconds / b.seconds
-                );
-            }
-            println!("  request time: {}", Percentiles::line(&t.request_ms));
-            if let Some(cpu) = t.server_cpu_seconds {
-                let threads: Vec<String> = t
-                    .server_cpu_by_thread
-                    .iter()
-                    .map(|(name, secs)| format!("{name} {secs:.1}s"))
-                    .collect();
-                println!(
-                    "  server CPU: {cpu:.1}s = {:.2} cores on average ({}); load generator {}",
-                    cpu / t.end_to_end_seconds,
-                    threads.join(", "),
-                    t.client_cpu_seconds
-                        .map_or_else(|| "?".into(), |c| format!("{c:.1}s"))
-                );
-            }
-        }
-        if let Some(l) = &self.latency {
-            println!(
-                "latency at {} events/s offered ({} achieved) for {}s: {} markers, one per body, {} answers 429, sends at most {:.1} ms behind schedule",
-                thousands(l.rate),
-                thousands(l.achieved_events_per_sec as u64),
-                l.seconds,
-                l.markers,
-                l.retries_429,
-                l.max_send_delay_ms
-            );
-            println!(
-                "  ingest → alert listed: {}",
-                Percentiles::line(&l.alert_ms)
-            );
-            println!(
-                "  resolution: alerts polled every {} ms, poll round trip {}",
-                l.poll_ms,
-                l.poll_round_trip_ms
-                    .as_ref()
-                    .map_or_else(|| "?".into(), |p| format!("p50 {:.1} ms", p.p50))
-            );
-            println!("  request (ack) time: {}", Percentiles::line(&l.request_ms));
-            if l.missing_markers > 0 {
-                println!(
-                    "  MISSING: {} markers had no alert {}s after the last send",
-                    l.missing_markers,
-                    MARKER_TIMEOUT.as_secs()
-                );
-            }
-        }
-        let mib = |v: Option<f64>| v.map_or_else(|| "?".into(), |v| format!("{v:.0} MiB"));
-        println!(
-            "server peak memory (VmHWM): {} after the throughput phase, {} at the end",
-            mib(self.server.peak_rss_after_throughput_mib),
-            mib(self.server.peak_rss_mib)
-        );
-    }
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let ms = |v: u64| Duration::from_millis(v);
-        let p = Percentiles::of((1..=100).map(ms).collect()).unwrap();
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
-        let one = Percentiles::of(vec![ms(7)]).unwrap();
-        assert_eq!((one.p50, one.p99, one.count), (7.0, 7.0, 1));
-        assert_eq!(Percentiles::of(Vec::new()), None);
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 }
