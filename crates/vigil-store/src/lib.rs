@@ -9,4 +9,5 @@
 
 pub mod journal;
 pub mod lake;
+mod lockfile;
 pub mod state;

@@ -234,11 +234,12 @@ impl Committer {
                 self.queue.fail(reason.clone());
                 break Some(reason);
             }
-            self.durability.publish(end);
+            // Counted before publishing: whoever sees its ticket resolve sees it counted.
             self.stats.batches.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .records
                 .fetch_add(end - durable_end, Ordering::Relaxed);
+            self.durability.publish(end);
             durable_end = end;
             batch.clear();
         };

@@ -1,11 +1,7 @@
-//! One writer per journal directory, enforced with `flock(2)` on a `LOCK` file.
-//!
-//! The kernel drops the lock when the process dies (even by SIGKILL), so a crash never leaves
-//! a stale lock behind.
+//! One writer per journal directory: the exclusive lock on its `LOCK` file
+//! ([`crate::lockfile`]).
 
-use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::AsRawFd;
+use std::fs::File;
 use std::path::Path;
 
 use super::error::{JournalError, Result};
@@ -17,25 +13,14 @@ pub(crate) struct DirLock {
 }
 
 impl DirLock {
-    /// Takes the exclusive lock on `dir/LOCK`, failing at once if someone else holds it.
+    /// Takes the exclusive lock on `dir/LOCK`, failing if someone else holds it for longer
+    /// than a moment.
     pub(crate) fn acquire(dir: &Path) -> Result<Self> {
         let path = dir.join("LOCK");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| JournalError::io("open", &path, e))?;
-        // SAFETY: flock only reads the descriptor, which `file` keeps open for this call.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            return Err(if err.kind() == io::ErrorKind::WouldBlock {
-                JournalError::Locked { path }
-            } else {
-                JournalError::io("lock", &path, err)
-            });
+        match crate::lockfile::lock_exclusive(&path) {
+            Ok(Some(file)) => Ok(DirLock { _file: file }),
+            Ok(None) => Err(JournalError::Locked { path }),
+            Err(e) => Err(JournalError::io("lock", &path, e)),
         }
-        Ok(DirLock { _file: file })
     }
 }

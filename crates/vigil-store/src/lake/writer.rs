@@ -7,8 +7,7 @@
 //! written or half visible; reopening deletes the orphans and the journal replays their rows.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -72,7 +71,7 @@ pub struct Recovery {
     pub trashed_partitions: usize,
 }
 
-/// Holds the exclusive `flock` on `<lake>/_lock`; the kernel releases it if the process dies.
+/// Holds the exclusive lock on `<lake>/_lock` ([`crate::lockfile`]).
 #[derive(Debug)]
 struct WriteLock {
     _file: File,
@@ -81,23 +80,11 @@ struct WriteLock {
 impl WriteLock {
     fn acquire(lake: &Path) -> Result<WriteLock> {
         let path = lake.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(LakeError::io(&path))?;
-        // SAFETY: flock only reads the descriptor, which `file` keeps open for this call.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            return Err(if err.kind() == std::io::ErrorKind::WouldBlock {
-                LakeError::Locked { path }
-            } else {
-                LakeError::io(&path)(err)
-            });
+        match crate::lockfile::lock_exclusive(&path) {
+            Ok(Some(file)) => Ok(WriteLock { _file: file }),
+            Ok(None) => Err(LakeError::Locked { path }),
+            Err(e) => Err(LakeError::io(&path)(e)),
         }
-        Ok(WriteLock { _file: file })
     }
 }
 
