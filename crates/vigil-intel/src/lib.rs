@@ -1,0 +1,42 @@
+//! Threat intelligence: indicators of compromise, their import from feeds, and matching them
+//! against the entities of events.
+//!
+//! What this is for: turning STIX 2.1 bundles, MISP events, abuse.ch CSV exports and plain
+//! lists into one [`IntelSet`] of [`Indicator`]s (one per kind and normalised value, with
+//! every feed that names it as a [`Source`]), accounting for everything an import read in an
+//! [`ImportReport`]; then compiling the set into an immutable [`Matcher`] that checks an
+//! event's OCSF [`vigil_core::Entities`] (IPs against addresses and CIDR blocks, names
+//! against domains and their subdomains, URLs, e-mail addresses, hashes, JA3, user agents,
+//! file names) and says which field matched which indicator.
+//!
+//! What it is not for: fetching feeds (TAXII, HTTP), storing indicators or sightings, or
+//! raising alerts: callers wire the matcher into detection.
+//!
+//! ```no_run
+//! use vigil_intel::{IntelSet, Matcher};
+//! # fn main() -> Result<(), vigil_intel::IntelError> {
+//! let mut set = IntelSet::new();
+//! let report = set.import_path("feeds/".as_ref())?;
+//! for (file, r) in report.rejections() {
+//!     eprintln!("{}: {}: {}", file.display(), r.location, r.reason);
+//! }
+//! let matcher = Matcher::build(&set, jiff::Timestamp::now());
+//! let mut matches = Vec::new();
+//! # let event = vigil_core::Event::new(vigil_core::SourceRef::default());
+//! matcher.match_entities(&vigil_ingest::entities(&event), &mut matches);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod import;
+mod indicator;
+mod matcher;
+mod normalise;
+mod set;
+
+pub use error::IntelError;
+pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
+pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Source, Tlp};
+pub use matcher::{BuildStats, IntelMatch, MatchHow, Matcher};
+pub use normalise::ValueError;
+pub use set::{Added, FileReport, ImportReport, IntelSet, Location, Rejection};

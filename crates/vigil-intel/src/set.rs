@@ -1,0 +1,333 @@
+//! [`IntelSet`]: the indicators collected from every import, one per (kind, normalised
+//! value), and the [`ImportReport`] that accounts for everything an import read.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::import::{self, FeedFormat, ImportOptions};
+use crate::normalise::ValueError;
+use crate::{Indicator, IndicatorKind, IntelError, NewIndicator};
+
+/// Indicators from any number of feeds. Adding a value that is already there merges the new
+/// source into the existing indicator ([`Indicator::sources`]), so each (kind, normalised
+/// value) is held once.
+///
+/// Indicators are kept behind `Arc`s so that a [`crate::Matcher`] built from the set shares
+/// them instead of copying; changing an indicator after a build copies that one only.
+#[derive(Default, Clone)]
+pub struct IntelSet {
+    indicators: Vec<Arc<Indicator>>,
+    /// Positions in `indicators`, hashed by (kind, value).
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    /// Labels, feed names and kill-chain names repeat across thousands of indicators.
+    strings: HashSet<Arc<str>>,
+}
+
+/// What [`IntelSet::add`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// A value not seen before.
+    New,
+    /// A value already there: the source was merged into it.
+    Merged,
+}
+
+impl IntelSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        IntelSet::default()
+    }
+
+    /// Number of indicators (distinct kind and value).
+    pub fn len(&self) -> usize {
+        self.indicators.len()
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.indicators.is_empty()
+    }
+
+    /// Every indicator, in the order first added.
+    pub fn iter(&self) -> impl Iterator<Item = &Indicator> {
+        self.indicators.iter().map(|i| &**i)
+    }
+
+    /// The indicators as shared handles (for the matcher).
+    pub(crate) fn shared(&self) -> &[Arc<Indicator>] {
+        &self.indicators
+    }
+
+    /// The indicator of `kind` whose value is `value` once normalised.
+    pub fn get(&self, kind: IndicatorKind, value: &str) -> Option<&Indicator> {
+        let value = kind.normalise(value).ok()?;
+        self.position(kind, &value)
+            .map(|i| &*self.indicators[i as usize])
+    }
+
+    fn position(&self, kind: IndicatorKind, value: &str) -> Option<u32> {
+        let hash = key_hash(&self.hasher, kind, value);
+        self.index
+            .find(hash, |&i| {
+                let ind = &self.indicators[i as usize];
+                ind.kind == kind && &*ind.value == value
+            })
+            .copied()
+    }
+
+    /// Adds one feed's statement of an indicator: normalises its value and either inserts it
+    /// or merges it into the indicator already holding that value.
+    pub fn add(&mut self, new: NewIndicator) -> Result<Added, ValueError> {
+        let kind = new.kind;
+        let value = kind.normalise(&new.value)?;
+        let existing = self.position(kind, &value);
+        let strings = &mut self.strings;
+        let mut intern = |s: &str| -> Arc<str> {
+            if let Some(a) = strings.get(s) {
+                return a.clone();
+            }
+            let a: Arc<str> = s.into();
+            strings.insert(a.clone());
+            a
+        };
+        if let Some(i) = existing {
+            Arc::make_mut(&mut self.indicators[i as usize]).merge(new, &mut intern);
+            return Ok(Added::Merged);
+        }
+        let mut new = new;
+        new.source.feed = intern(&new.source.feed);
+        let ind = Indicator::from_new(new, value, &mut intern);
+        let pos = u32::try_from(self.indicators.len()).expect("fewer than 2^32 indicators");
+        let hash = key_hash(&self.hasher, kind, &ind.value);
+        let (indicators, hasher) = (&self.indicators, &self.hasher);
+        self.index.insert_unique(hash, pos, |&i| {
+            let x = &indicators[i as usize];
+            key_hash(hasher, x.kind, &x.value)
+        });
+        self.indicators.push(Arc::new(ind));
+        Ok(Added::New)
+    }
+
+    /// Imports a file, or every file under a directory (recursively, in name order), sniffing
+    /// each one's format from its content. Files that cannot be read or understood, and every
+    /// object, row or line not imported, are in the report; the error is only for a `path`
+    /// that cannot be read at all.
+    pub fn import_path(&mut self, path: &Path) -> Result<ImportReport, IntelError> {
+        self.import_path_with(path, &ImportOptions::default())
+    }
+
+    /// [`IntelSet::import_path`] with options (feed name, CSV column mapping, MISP
+    /// attributes not marked for detection).
+    pub fn import_path_with(
+        &mut self,
+        path: &Path,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, IntelError> {
+        let mut report = ImportReport::default();
+        let meta = std::fs::metadata(path).map_err(|source| IntelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let files = if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files, &mut report.skipped_files)?;
+            files.sort();
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for file in files {
+            let fr = match std::fs::read(&file) {
+                Ok(bytes) => import::import_bytes(self, &file, &bytes, opts),
+                Err(e) => FileReport::unreadable(&file, format!("cannot read: {e}")),
+            };
+            report.files.push(fr);
+        }
+        Ok(report)
+    }
+
+    /// Imports bytes already in memory; `name` stands for the file in the report and as the
+    /// default feed name.
+    pub fn import_bytes(&mut self, name: &str, bytes: &[u8], opts: &ImportOptions) -> FileReport {
+        import::import_bytes(self, Path::new(name), bytes, opts)
+    }
+}
+
+fn key_hash(hasher: &foldhash::fast::FixedState, kind: IndicatorKind, value: &str) -> u64 {
+    hasher.hash_one((kind as u8, value))
+}
+
+/// Files under `dir`; licence, README and SOURCE files and dot-files are listed as skipped.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<(), IntelError> {
+    let io = |source| IntelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if path.is_dir() {
+            if !name.starts_with('.') {
+                walk(&path, out, skipped)?;
+            }
+        } else if name.starts_with('.')
+            || name.starts_with("license")
+            || name.starts_with("readme")
+            || name.starts_with("source")
+            || name.ends_with(".md")
+        {
+            skipped.push(path);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Where in a file a rejected item was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The file as a whole (unreadable, unknown format, not valid JSON).
+    File,
+    /// A line (1-based) of a list or CSV file.
+    Line(u64),
+    /// An object by its id (STIX id, MISP attribute uuid), or its position when it has none.
+    Object(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => f.write_str("file"),
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Object(id) => write!(f, "object {id}"),
+        }
+    }
+}
+
+/// Something read but not imported, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub location: Location,
+    pub reason: String,
+}
+
+/// What importing one file did. Everything read is accounted for: `added + merged` imported
+/// indicator values, `skipped` counts what is deliberately not an indicator (by reason), and
+/// `rejected` lists each thing that should have been one but could not be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileReport {
+    pub path: PathBuf,
+    /// The format sniffed from the content (`None` when it could not be told).
+    pub format: Option<FeedFormat>,
+    /// Objects, attributes, rows or lines read (comments and blank lines excluded).
+    pub read: u64,
+    /// Indicator values new to the set.
+    pub added: u64,
+    /// Indicator values already in the set, merged as another source.
+    pub merged: u64,
+    /// Deliberately not imported, counted by reason (`stix relationship`, `misp to_ids false`).
+    pub skipped: BTreeMap<String, u64>,
+    /// Not imported because of a problem, each with its place and reason.
+    pub rejected: Vec<Rejection>,
+}
+
+impl FileReport {
+    pub(crate) fn new(path: &Path) -> Self {
+        FileReport {
+            path: path.to_path_buf(),
+            ..FileReport::default()
+        }
+    }
+
+    pub(crate) fn unreadable(path: &Path, reason: String) -> Self {
+        let mut r = FileReport::new(path);
+        r.reject(Location::File, reason);
+        r
+    }
+
+    pub(crate) fn reject(&mut self, location: Location, reason: impl Into<String>) {
+        self.rejected.push(Rejection {
+            location,
+            reason: reason.into(),
+        });
+    }
+
+    pub(crate) fn skip(&mut self, reason: impl Into<String>) {
+        *self.skipped.entry(reason.into()).or_default() += 1;
+    }
+
+    /// Adds `new` to `set`, counting the outcome or rejecting it at `location`.
+    pub(crate) fn add(
+        &mut self,
+        set: &mut IntelSet,
+        location: impl FnOnce() -> Location,
+        new: NewIndicator,
+    ) {
+        let kind = new.kind;
+        match set.add(new) {
+            Ok(Added::New) => self.added += 1,
+            Ok(Added::Merged) => self.merged += 1,
+            Err(e) => self.reject(location(), format!("{kind}: {e}")),
+        }
+    }
+}
+
+/// What an import did, file by file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub files: Vec<FileReport>,
+    /// Files a directory import left out (licences, READMEs, dot-files).
+    pub skipped_files: Vec<PathBuf>,
+}
+
+impl ImportReport {
+    /// Indicator values new to the set, over all files.
+    pub fn added(&self) -> u64 {
+        self.files.iter().map(|f| f.added).sum()
+    }
+
+    /// Indicator values merged into existing indicators, over all files.
+    pub fn merged(&self) -> u64 {
+        self.files.iter().map(|f| f.merged).sum()
+    }
+
+    /// Every rejection with its file.
+    pub fn rejections(&self) -> impl Iterator<Item = (&Path, &Rejection)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.rejected.iter().map(move |r| (f.path.as_path(), r)))
+    }
+
+    /// The report of the file at `path`.
+    pub fn file(&self, path: &Path) -> Option<&FileReport> {
+        self.files.iter().find(|f| f.path == path)
+    }
+}
+
+impl fmt::Display for FileReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = self
+            .format
+            .map_or("unknown format".to_string(), |x| x.to_string());
+        write!(
+            f,
+            "{} ({format}): {} read, {} added, {} merged, {} skipped, {} rejected",
+            self.path.display(),
+            self.read,
+            self.added,
+            self.merged,
+            self.skipped.values().sum::<u64>(),
+            self.rejected.len()
+        )
+    }
+}
