@@ -236,6 +236,12 @@ pub(crate) fn guess(raw: &str) -> Result<(IndicatorKind, String), ValueError> {
         };
         return Ok((kind, net_to_string(net)));
     }
+    if raw
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b':' || b == b'/')
+    {
+        return err(format!("`{raw}` is not an IP address"));
+    }
     if raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         let kind = match raw.len() {
             32 => Some(IndicatorKind::Md5),
