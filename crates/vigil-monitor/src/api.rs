@@ -38,6 +38,9 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(get_alert))
             .routes(routes!(list_rules))
             .routes(routes!(list_sources))
+            .routes(routes!(list_incidents))
+            .routes(routes!(get_incident))
+            .routes(routes!(entity_risk))
             .layer(ext.clone()),
     )
     .routes(
@@ -815,4 +818,128 @@ pub async fn retrohunt(
         report.events_scanned, report.matches_total
     ));
     Ok((Extension(note), Json(report)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assessment: incidents and entity risk
+
+fn assess_error(e: crate::assess::AssessError) -> ApiError {
+    use crate::assess::AssessError;
+    match e {
+        AssessError::Store(e) => state_error(e),
+        e @ AssessError::Inventory { .. } => ApiError::internal(e.to_string()),
+    }
+}
+
+/// Query of `GET /api/v1/incidents`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IncidentQuery {
+    /// Incidents whose highest alert level is at least this one.
+    pub min_severity: Option<String>,
+    /// Incidents naming this host, user or IP (case-insensitive).
+    pub entity: Option<String>,
+    /// Incidents listed at most (default 100, at most 1,000).
+    pub limit: Option<usize>,
+}
+
+/// Alerts of the look-back period grouped into incidents by shared hosts, users and IPs
+/// (ubiquitous entities capped), most urgent first: each with its tactics in kill-chain order,
+/// entities, rules, affected assets and top risk score.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "assessment", params(IncidentQuery),
+    responses((status = 200, description = "`{items, total}`", content_type = "application/json"),
+              (status = 400, description = "Bad filter")))]
+pub async fn list_incidents(
+    Extension(monitor): Mon,
+    Query(q): Query<IncidentQuery>,
+) -> Result<Response, ApiError> {
+    let min = match &q.min_severity {
+        Some(l) => Some(
+            l.parse::<Level>()
+                .map_err(|e| ApiError::bad_request(format!("min_severity `{l}`: {e}")))?,
+        ),
+        None => None,
+    };
+    let entity = q.entity.as_deref().map(str::to_lowercase);
+    let limit = q.limit.unwrap_or(100).clamp(1, 1_000);
+    blocking(move || {
+        let settings = &monitor.config.assess;
+        let assessed = crate::assess::assess(
+            monitor.store.as_ref(),
+            &monitor.inventory,
+            settings,
+            Timestamp::now(),
+        )
+        .map_err(assess_error)?;
+        let matching: Vec<&crate::assess::IncidentSummary> = assessed
+            .incidents
+            .iter()
+            .filter(|i| min.is_none_or(|m| i.incident.severity >= m))
+            .filter(|i| {
+                entity.as_ref().is_none_or(|e| {
+                    i.incident
+                        .entities
+                        .iter()
+                        .chain(&i.incident.capped_entities)
+                        .any(|k| &k.value == e)
+                })
+            })
+            .collect();
+        let total = matching.len();
+        let items: Vec<_> = matching.into_iter().take(limit).collect();
+        Ok(Json(serde_json::json!({ "items": items, "total": total })).into_response())
+    })
+    .await
+}
+
+/// One incident: its alerts in time order with their risk scores and the factors of each,
+/// entities, tactics, affected assets and their blast radius.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "assessment",
+    params(("id" = String, Path, description = "Incident id (`inc-` and its first alert's id)")),
+    responses((status = 200, body = crate::assess::IncidentDetail),
+              (status = 404, description = "No such incident")))]
+pub async fn get_incident(
+    Extension(monitor): Mon,
+    Path(id): Path<String>,
+) -> Result<Json<crate::assess::IncidentDetail>, ApiError> {
+    blocking(move || {
+        let assessed = crate::assess::assess(
+            monitor.store.as_ref(),
+            &monitor.inventory,
+            &monitor.config.assess,
+            Timestamp::now(),
+        )
+        .map_err(assess_error)?;
+        assessed
+            .detail(&id)
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found(format!("no incident `{id}`")))
+    })
+    .await
+}
+
+/// Query of `GET /api/v1/entities/risk`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EntityRiskQuery {
+    /// Entities listed at most (default 50, at most 1,000).
+    pub limit: Option<usize>,
+}
+
+/// Hosts, users and IPs by accumulated risk now (alert scores, halving every half-life), and
+/// the moments an entity crossed the risk threshold (risk incidents).
+#[utoipa::path(get, path = "/api/v1/entities/risk", tag = "assessment", params(EntityRiskQuery),
+    responses((status = 200, body = crate::assess::EntityRiskReport)))]
+pub async fn entity_risk(
+    Extension(monitor): Mon,
+    Query(q): Query<EntityRiskQuery>,
+) -> Result<Json<crate::assess::EntityRiskReport>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1_000);
+    blocking(move || {
+        let now = Timestamp::now();
+        let settings = &monitor.config.assess;
+        let assessed =
+            crate::assess::assess(monitor.store.as_ref(), &monitor.inventory, settings, now)
+                .map_err(assess_error)?;
+        Ok(Json(assessed.entity_risk(settings, now, limit)))
+    })
+    .await
 }

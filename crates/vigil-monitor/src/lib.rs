@@ -11,6 +11,7 @@
 //! (`vigil-store`), authentication and audit (`vigil-server`).
 
 pub mod api;
+pub mod assess;
 pub mod demo;
 mod error;
 mod fsutil;
@@ -42,7 +43,7 @@ pub use service::run;
 pub use sources::{SourceBook, SourceStats};
 
 /// Settings of continuous monitoring (`[monitor]` in `vigil.toml`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Lowest rule level that raises an alert.
@@ -63,6 +64,8 @@ pub struct MonitorConfig {
     pub syslog: SyslogConfig,
     /// Files and directories to follow.
     pub files: Vec<FileSourceConfig>,
+    /// Alert scoring, incidents and entity risk.
+    pub assess: assess::AssessSettings,
 }
 
 impl Default for MonitorConfig {
@@ -76,6 +79,7 @@ impl Default for MonitorConfig {
             lake: LakeSettings::default(),
             syslog: SyslogConfig::default(),
             files: Vec::new(),
+            assess: assess::AssessSettings::default(),
         }
     }
 }
@@ -167,6 +171,8 @@ pub struct Monitor {
     compiler: std::sync::OnceLock<RuleCompiler>,
     /// One retro-hunt at a time: each scans the lake with a core of its own.
     pub(crate) hunting: Mutex<()>,
+    /// The asset inventory (`<data>/assets.json`).
+    pub inventory: assess::Inventory,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -248,6 +254,7 @@ impl Monitor {
             listeners: Mutex::new(Vec::new()),
             compiler: std::sync::OnceLock::new(),
             hunting: Mutex::new(()),
+            inventory: assess::Inventory::new(data_dir),
         })
     }
 

@@ -63,6 +63,11 @@ pub enum Command {
     /// `--rule-id ID`… of them, or the rule of `--rules FILE` (analyst role). Detections go to
     /// stdout as JSON lines (not stored as alerts); per-rule counts go to stderr.
     Retrohunt(RetroHuntArgs),
+    /// The asset inventory risk scoring and incidents use (`<data>/assets.json`).
+    Assets {
+        #[command(subcommand)]
+        command: AssetsCommand,
+    },
     /// Manage API tokens (stored hashed in the data directory).
     Token {
         #[command(subcommand)]
@@ -257,6 +262,22 @@ pub struct QueryArgs {
     /// Output: one JSON object per row, or the whole answer as one JSON document.
     #[arg(long, value_enum, default_value_t = QueryOutput::Jsonl)]
     pub output: QueryOutput,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AssetsCommand {
+    /// Check an inventory (CSV with a header row, or JSON) and make it the data directory's.
+    ///
+    /// Columns/fields: hostname and/or id, ips (`;`-separated), owner, business_unit,
+    /// criticality (1–5, required), tags (`;`-separated: crown-jewel, internet-facing,
+    /// domain-controller, …), depends_on (ids). Any problem is reported with its line and
+    /// nothing is changed. A running server picks the new inventory up at once.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! Subcommands: each parses its arguments into library calls and prints the result.
 
 mod admin;
+mod assets;
 mod bench;
 mod hunt;
 mod query;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(args, &config),
         Command::Query(args) => query::run(args, &config),
         Command::Retrohunt(args) => retrohunt::run(args, &config),
+        Command::Assets { command } => assets::run(command, &config),
         Command::Token { command } => admin::token(command, &config),
         Command::Audit { command } => admin::audit(command, &config),
         Command::Config { command } => match command {

@@ -1,0 +1,29 @@
+//! Assessment: what is at risk, how badly, and what belongs together.
+//!
+//! - [`asset`]: the asset inventory (criticality, owner, tags, dependencies) imported from CSV or
+//!   JSON with reasoned errors, and the blast radius of a compromised asset.
+//! - [`score`]: the risk score of one alert from severity, rule status, asset criticality, intel
+//!   confidence and ATT&CK tactic stage — a documented, configurable formula whose every factor
+//!   is reported.
+//! - [`entity`]: risk accumulated per entity (host, user, IP) with exponential decay, and the
+//!   threshold crossings that raise risk incidents.
+//! - [`incident`]: alerts grouped into incidents by the entities they share within a window,
+//!   with caps so ubiquitous entities do not glue unrelated alerts together.
+//! - [`workflow`]: the incident status workflow, its allowed transitions in one place.
+//!
+//! Not here: storage and the API (the server keeps incidents in its state database), alert
+//! production (detection), ATT&CK catalogue import.
+
+pub mod asset;
+pub mod entity;
+pub mod incident;
+pub mod score;
+pub mod tactic;
+pub mod workflow;
+
+pub use asset::{Asset, AssetError, AssetInventory, BlastRadius};
+pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
+pub use incident::{AlertView, GroupingConfig, Incident, group};
+pub use score::{Factor, RiskConfig, RiskInput, RiskScore, score};
+pub use tactic::Tactic;
+pub use workflow::{IncidentStatus, TransitionError, Verdict};
