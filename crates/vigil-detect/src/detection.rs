@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_core::{Entities, EntityField, Event, Level, Symbol, Timestamp, Value};
+use vigil_intel::{IntelMatch, MatchHow, Matcher};
 use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
 use vigil_sigma::eval::Evidence;
 
@@ -36,6 +37,25 @@ pub struct Detection {
         skip_serializing_if = "Entities::is_empty"
     )]
     pub entities: Entities<'static>,
+    /// For a threat-intel hit: the indicator that stands in for the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel: Option<IntelContext>,
+}
+
+/// The indicator behind a threat-intel detection: what it is, who says so, how sure they are.
+#[derive(Clone, Debug, Serialize)]
+pub struct IntelContext {
+    /// `ipv4`, `domain`, `sha256`, …
+    pub kind: &'static str,
+    /// The indicator's normalised value (`10.0.0.0/8`, `evil.example`).
+    pub indicator: String,
+    /// `exact`, `subdomain` (the event's name is under the indicator's domain) or `in-block`.
+    pub how: &'static str,
+    /// The feeds that list it.
+    pub sources: Vec<String>,
+    pub confidence: Option<u8>,
+    pub tlp: Option<&'static str>,
+    pub labels: Vec<String>,
 }
 
 fn entities_as_json<S: serde::Serializer>(e: &Entities<'static>, s: S) -> Result<S::Ok, S::Error> {
@@ -104,6 +124,103 @@ impl Detection {
                 .map(EvidenceItem::from)
                 .collect(),
             entities: entities.into_owned(),
+            intel: None,
+        }
+    }
+
+    /// A threat-intel hit on `event` as a detection: the rule is `intel:<kind>:<value>`, the
+    /// level follows the indicator's confidence (high from 80, medium from 50 or when none is
+    /// given, low below), the evidence is the event's field and value, and [`IntelContext`]
+    /// says which feeds list the indicator.
+    pub fn from_intel(m: &IntelMatch, event: &Event, entities: &Entities<'_>) -> Detection {
+        let ind = &m.indicator;
+        let level = match ind.confidence() {
+            Some(c) if c >= 80 => Level::High,
+            Some(c) if c < 50 => Level::Low,
+            _ => Level::Medium,
+        };
+        let how = match m.how {
+            MatchHow::Exact => "exact",
+            MatchHow::Subdomain => "subdomain",
+            MatchHow::InBlock => "in-block",
+        };
+        let tags = ind
+            .kill_chain()
+            .iter()
+            .filter(|p| p.kill_chain_name.contains("mitre"))
+            .map(|p| p.phase_name.to_string())
+            .collect();
+        Detection {
+            time: event.time,
+            host: field_str(event, &["Computer", "Hostname", "host.name"]).or_else(|| {
+                entities
+                    .get_str(EntityField::DeviceHostname)
+                    .map(str::to_string)
+            }),
+            channel: field_str(event, &["Channel"]),
+            event_id: None,
+            record_id: event.source.record_id,
+            file: event.source.file.clone(),
+            rule_id: Some(intel_rule_id(m)),
+            rule_title: format!("Threat intel: {} {}", ind.kind().name(), ind.value()),
+            level,
+            status: None,
+            tags,
+            evidence: vec![EvidenceItem {
+                search: "intel".into(),
+                field: Some(m.field.ocsf_path().to_string()),
+                value: m.value.clone(),
+                pattern: ind.value().to_string(),
+            }],
+            entities: entities.clone().into_owned(),
+            intel: Some(IntelContext {
+                kind: ind.kind().name(),
+                indicator: ind.value().to_string(),
+                how,
+                sources: ind.sources().iter().map(|s| s.feed.to_string()).collect(),
+                confidence: ind.confidence(),
+                tlp: ind.tlp().map(|t| t.as_str()),
+                labels: ind.labels().iter().map(|l| l.to_string()).collect(),
+            }),
+        }
+    }
+}
+
+/// The rule id an intel hit is recorded under: one per indicator, so dedup and rule hit counts
+/// work for indicators as for rules.
+pub fn intel_rule_id(m: &IntelMatch) -> String {
+    format!(
+        "intel:{}:{}",
+        m.indicator.kind().name(),
+        m.indicator.value()
+    )
+}
+
+/// Appends a detection for each indicator `matcher` finds among `event`'s entities — one per
+/// indicator even when it matches several fields — at or above `min_level`.
+pub fn detect_intel(
+    matcher: &Matcher,
+    event: &Event,
+    buf: &mut Vec<IntelMatch>,
+    min_level: Level,
+    out: &mut Vec<Detection>,
+) {
+    if matcher.is_empty() {
+        return;
+    }
+    let entities = vigil_ingest::entities(event);
+    buf.clear();
+    matcher.match_entities(&entities, buf);
+    for (i, m) in buf.iter().enumerate() {
+        if buf[..i]
+            .iter()
+            .any(|earlier| Arc::ptr_eq(&earlier.indicator, &m.indicator))
+        {
+            continue;
+        }
+        let d = Detection::from_intel(m, event, &entities);
+        if d.level >= min_level {
+            out.push(d);
         }
     }
 }

@@ -9,6 +9,6 @@ pub mod hunt;
 pub mod regression;
 pub mod rules;
 
-pub use detection::{Detection, detect};
+pub use detection::{Detection, IntelContext, detect, detect_intel, intel_rule_id};
 pub use hunt::{HuntOptions, HuntSummary, hunt};
 pub use rules::{LoadedRules, compile_source, load_and_compile};

@@ -56,6 +56,7 @@ fn hunt_is_deterministic_across_thread_counts() {
             threads,
             min_level: Level::Informational,
             decode_only: false,
+            intel: None,
         };
         let summary = hunt(&files, &rules.engine, &opts, &mut sink).unwrap();
         assert_eq!(summary.files as usize, files.len());
@@ -97,6 +98,7 @@ fn min_level_filters_detections() {
             threads: 2,
             min_level,
             decode_only: false,
+            intel: None,
         };
         let s = hunt(&files, &rules.engine, &opts, &mut sink).unwrap();
         (s.detections, s.detections_by_level)

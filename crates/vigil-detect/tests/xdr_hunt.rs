@@ -45,6 +45,7 @@ fn hunt_folder(folder: &str) -> Option<(u64, BTreeMap<String, u64>)> {
         threads: 2,
         min_level: Level::Informational,
         decode_only: false,
+        intel: None,
     };
     let mut sink = Collect::default();
     let summary = hunt(&files(&dir), &common::rules().engine, &opts, &mut sink).unwrap();

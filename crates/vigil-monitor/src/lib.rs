@@ -66,6 +66,17 @@ pub struct MonitorConfig {
     pub files: Vec<FileSourceConfig>,
     /// Alert scoring, incidents and entity risk.
     pub assess: assess::AssessSettings,
+    /// Threat-intel feeds matched against every event.
+    pub intel: IntelSettings,
+}
+
+/// Threat-intel feeds (`[monitor.intel]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntelSettings {
+    /// Feed files or directories (STIX 2.1 bundles, MISP events, CSV, plain lists), read at
+    /// start; a hit is an alert of rule `intel:<kind>:<value>`.
+    pub feeds: Vec<PathBuf>,
 }
 
 impl Default for MonitorConfig {
@@ -80,6 +91,7 @@ impl Default for MonitorConfig {
             syslog: SyslogConfig::default(),
             files: Vec::new(),
             assess: assess::AssessSettings::default(),
+            intel: IntelSettings::default(),
         }
     }
 }
@@ -173,6 +185,8 @@ pub struct Monitor {
     pub(crate) hunting: Mutex<()>,
     /// The asset inventory (`<data>/assets.json`).
     pub inventory: assess::Inventory,
+    /// The threat-intel indicators in force.
+    pub intel: pipeline::SharedIntel,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -241,6 +255,9 @@ impl Monitor {
                 json_logsource,
             },
         );
+        let intel = Arc::new(std::sync::RwLock::new(Arc::new(load_intel(
+            &config.intel.feeds,
+        )?)));
         Ok(Monitor {
             journal,
             store: Arc::new(store),
@@ -255,6 +272,7 @@ impl Monitor {
             compiler: std::sync::OnceLock::new(),
             hunting: Mutex::new(()),
             inventory: assess::Inventory::new(data_dir),
+            intel,
         })
     }
 
@@ -313,6 +331,7 @@ impl Monitor {
             rules: Arc::clone(&self.rules),
             sources: Arc::clone(&self.sources),
             progress: Arc::clone(&self.progress),
+            intel: Arc::clone(&self.intel),
             options: PipelineOptions {
                 min_level: self.config.min_level,
                 batch_units: self.config.batch_units.max(1),
@@ -343,4 +362,31 @@ impl Monitor {
             .map(|f| f())
             .collect()
     }
+}
+
+/// Imports the configured feeds into one matcher, printing what each gave and every
+/// rejection; a feed that cannot be read at all stops the start (naming it).
+fn load_intel(feeds: &[PathBuf]) -> Result<vigil_intel::Matcher, MonitorError> {
+    let mut set = vigil_intel::IntelSet::new();
+    for feed in feeds {
+        let report = set
+            .import_path(feed)
+            .map_err(|e| MonitorError::Data(format!("intel feed {}: {e}", feed.display())))?;
+        eprintln!(
+            "vigil serve: intel {}: {} indicators added, {} merged, {} rejected",
+            feed.display(),
+            report.added(),
+            report.merged(),
+            report.rejections().count()
+        );
+        for (file, r) in report.rejections().take(20) {
+            eprintln!(
+                "vigil serve: intel   {}: {}: {}",
+                file.display(),
+                r.location,
+                r.reason
+            );
+        }
+    }
+    Ok(vigil_intel::Matcher::build(&set, jiff::Timestamp::now()))
 }

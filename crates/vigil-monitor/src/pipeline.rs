@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vigil_core::{EntityField, Event, Level};
-use vigil_detect::Detection;
+use vigil_detect::{Detection, detect_intel};
 use vigil_ingest::{DecodeOptions, InputSpec, LogsourceMap, decode_bytes_as};
 use vigil_sigma::engine::{RuleMatch, Scratch};
 use vigil_store::journal::Journal;
@@ -83,7 +83,13 @@ pub struct Pipeline {
     pub options: PipelineOptions,
     /// Writes every event to the lake too, when given.
     pub lake: Option<LakeWriter>,
+    /// Threat-intel indicators every event's entities are matched against (swapped whole
+    /// when the feeds are reloaded).
+    pub intel: SharedIntel,
 }
+
+/// The compiled indicators in force, replaceable while detection runs.
+pub type SharedIntel = Arc<std::sync::RwLock<Arc<vigil_intel::Matcher>>>;
 
 /// The running consumer; stop it with [`PipelineHandle::stop`].
 pub struct PipelineHandle {
@@ -283,6 +289,7 @@ struct Worker {
     decode: DecodeOptions,
     spec: InputSpec,
     matches: Vec<RuleMatch>,
+    intel_buf: Vec<vigil_intel::IntelMatch>,
     scratch: Option<(u64, usize, Scratch)>,
 }
 
@@ -295,6 +302,7 @@ impl Worker {
                 json_logsource: options.json_logsource.clone(),
             },
             matches: Vec::new(),
+            intel_buf: Vec::new(),
             scratch: None,
         }
     }
@@ -420,19 +428,29 @@ impl Worker {
                 continue;
             }
             let detection = Detection::new(engine, m, event);
-            alerts.push(new_alert(rule, detection, event, header));
+            alerts.push(new_alert(rule.tags.clone(), detection, event, header));
         }
         self.matches = matches;
+        let intel = Arc::clone(&pipeline.intel.read().unwrap_or_else(|e| e.into_inner()));
+        if !intel.is_empty() {
+            let mut found = Vec::new();
+            detect_intel(
+                &intel,
+                event,
+                &mut self.intel_buf,
+                pipeline.options.min_level,
+                &mut found,
+            );
+            for d in found {
+                let tags = d.tags.iter().map(|t| format!("attack.{t}")).collect();
+                alerts.push(new_alert(tags, d, event, header));
+            }
+        }
     }
 }
 
-/// The store's view of one detection.
-fn new_alert(
-    rule: &vigil_sigma::Rule,
-    d: Detection,
-    event: &Event,
-    header: &UnitHeader,
-) -> NewAlert {
+/// The store's view of one detection (of a rule, or of an indicator).
+fn new_alert(tags: Vec<String>, d: Detection, event: &Event, header: &UnitHeader) -> NewAlert {
     let text = |f| d.entities.get_str(f).map(str::to_string);
     let ip = |f| d.entities.get(f).and_then(|v| v.as_ip());
     NewAlert {
@@ -441,7 +459,7 @@ fn new_alert(
             title: d.rule_title.clone(),
             level: d.level,
             status: d.status.map(str::to_string),
-            tags: rule.tags.clone(),
+            tags,
         },
         event: EventRef {
             source: d.file.to_string(),

@@ -106,6 +106,11 @@ pub struct HuntArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Threat-intel feed file or directory (repeatable): STIX 2.1 bundles, MISP events, CSV
+    /// (abuse.ch presets) or one-indicator-per-line lists. Every event's hosts, IPs, domains,
+    /// URLs, hashes… are matched against them; a hit is a detection `intel:<kind>:<value>`.
+    #[arg(long = "intel", value_name = "PATH")]
+    pub intel: Vec<PathBuf>,
     /// Report only detections at or above this level.
     #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
     pub min_level: Option<Level>,

@@ -86,10 +86,12 @@ pub fn hunt(
     let decode_opts = HuntOptions {
         threads,
         decode_only: true,
+        intel: None,
         ..HuntOptions::default()
     };
     let detect_opts = HuntOptions {
         decode_only: false,
+        intel: None,
         ..decode_opts.clone()
     };
     // One full decode+detect pass first: it warms the page cache so neither measured pass

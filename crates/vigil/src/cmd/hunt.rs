@@ -94,10 +94,12 @@ pub fn run(args: HuntArgs, config: &Config) -> Result<ExitCode> {
         all_warnings: args.all_warnings,
         warnings: 0,
     };
+    let intel = load_intel(&args.intel)?;
     let opts = HuntOptions {
         threads: args.threads.unwrap_or(config.hunt.threads),
         min_level,
         decode_only: false,
+        intel,
     };
     let input = InputSpec {
         format: args.input_format,
@@ -168,4 +170,40 @@ fn totals_line(s: &HuntSummary) -> String {
         s.elapsed.as_secs_f64(),
         s.events_per_sec()
     )
+}
+
+/// Imports the `--intel` feeds (STIX, MISP, CSV, lists) into one matcher, reporting what each
+/// file gave and every rejected object on stderr. `None` without `--intel`.
+fn load_intel(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<std::sync::Arc<vigil_intel::Matcher>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut set = vigil_intel::IntelSet::new();
+    for p in paths {
+        let report = set
+            .import_path(p)
+            .with_context(|| format!("reading intel {}", p.display()))?;
+        let rejected = report.rejections().count();
+        eprintln!(
+            "intel: {}: {} indicators added, {} merged, {rejected} rejected",
+            p.display(),
+            report.added(),
+            report.merged()
+        );
+        for (file, r) in report.rejections().take(20) {
+            eprintln!("intel:   {}: {}: {}", file.display(), r.location, r.reason);
+        }
+        if rejected > 20 {
+            eprintln!("intel:   … and {} more rejections", rejected - 20);
+        }
+    }
+    let matcher = vigil_intel::Matcher::build(&set, jiff::Timestamp::now());
+    let stats = matcher.stats();
+    eprintln!(
+        "intel: {} live indicators ({} expired, {} revoked, {} not yet valid left out)",
+        stats.live, stats.expired, stats.revoked, stats.not_yet_valid
+    );
+    Ok(Some(std::sync::Arc::new(matcher)))
 }
