@@ -142,6 +142,10 @@ pub async fn ingest(
         path: None,
     };
     let ingestor = monitor.ingestor.clone();
+    // Refused before decoding: under overload the CPU belongs to detection.
+    if let Err(r) = ingestor.admit() {
+        return Ok(refusal(r));
+    }
     let partial = q.partial;
     let accepted = tokio::task::spawn_blocking(move || {
         let checked = ingestor.check(&header, &body, partial)?;

@@ -166,13 +166,20 @@ impl Ingestor {
         })
     }
 
-    /// Appends a checked unit unless detection is too far behind; the ticket resolves when it
-    /// is durable.
-    pub fn append(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
+    /// Refuses at once when detection is too far behind. Call it before [`Ingestor::check`]:
+    /// an overloaded server must not spend its CPU decoding bodies it is about to refuse.
+    pub fn admit(&self) -> Result<(), Refusal> {
         let lag = self.lag();
         if lag > self.options.max_lag_units {
             return Err(Refusal::Overloaded { lag });
         }
+        Ok(())
+    }
+
+    /// Appends a checked unit unless detection is too far behind (again: the backlog may have
+    /// grown while the unit was checked); the ticket resolves when it is durable.
+    pub fn append(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
+        self.admit()?;
         Ok(self.journal.try_append(&unit::encode(header, body))?)
     }
 
@@ -238,6 +245,31 @@ mod tests {
         let ok = ing.check(&header(None), body, true).unwrap();
         assert_eq!((ok.events, ok.rejected), (3, 1));
         assert_eq!(ok.format, "json");
+    }
+
+    #[test]
+    fn admit_and_append_refuse_once_detection_is_past_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        let ing = Ingestor::new(
+            journal,
+            Arc::default(),
+            IngestOptions {
+                max_lag_units: 1,
+                ..IngestOptions::default()
+            },
+        );
+        let body = b"{\"a\":1}\n";
+        assert!(ing.admit().is_ok());
+        for _ in 0..2 {
+            ing.append(&header(None), body).unwrap().wait().unwrap();
+        }
+        // Two units nobody consumed: past the bound of one.
+        assert!(matches!(ing.admit(), Err(Refusal::Overloaded { lag: 2 })));
+        assert!(matches!(
+            ing.append(&header(None), body),
+            Err(Refusal::Overloaded { lag: 2 })
+        ));
     }
 
     #[test]
