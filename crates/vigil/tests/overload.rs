@@ -214,6 +214,16 @@ fn proc_status_bytes(pid: u32, field: &str) -> u64 {
     kib * 1024
 }
 
+/// CPU seconds (user + system) the process has used, from `/proc/<pid>/stat` (USER_HZ = 100).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
 /// The marker inside an alert's evidence.
 fn alert_marker(alert: &Value) -> String {
     alert["evidence"]
@@ -287,6 +297,7 @@ fn flooded_ingest_pushes_back_stays_bounded_and_loses_nothing_acknowledged() {
         b["pipeline"]["lag_units"] == 0
     });
     let hwm_after_flood = proc_status_bytes(pid, "VmHWM");
+    let server_cpu = cpu_seconds(pid);
     for (c, bodies) in &acked {
         let tag = format!("http:flood-{c}");
         let src = sources["sources"]
@@ -395,7 +406,8 @@ fn flooded_ingest_pushes_back_stays_bounded_and_loses_nothing_acknowledged() {
     eprintln!(
         "overload: {} bodies sent ({} MiB), {} answered 429; {} acknowledged ({} MiB, \
          {acked_events} events, {} markers); server RSS at start {} MiB, peak {} MiB at {} MiB \
-         acknowledged, {} MiB once detection caught up, {} MiB after the SQL queries",
+         acknowledged, {} MiB once detection caught up, {} MiB after the SQL queries; server \
+         CPU {server_cpu:.1} s to catch up",
         tally.bodies_sent.load(Ordering::Acquire),
         pushed_bytes >> 20,
         tally.too_many.load(Ordering::Acquire),
