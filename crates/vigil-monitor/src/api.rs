@@ -726,6 +726,9 @@ pub struct RetroHuntRequest {
     pub min_level: Option<String>,
     /// Detections returned at most (default 1,000; at most 100,000); all are counted.
     pub max_matches: Option<usize>,
+    /// Also match the stored events' entities against the server's threat-intel indicators.
+    #[serde(default)]
+    pub intel: bool,
 }
 
 /// Runs Sigma rules over events already in the lake: the loaded rule set, some of its rules,
@@ -762,6 +765,9 @@ pub async fn retrohunt(
             None => Level::Informational,
         },
         max_matches: req.max_matches.unwrap_or(1_000).min(100_000),
+        intel: req
+            .intel
+            .then(|| Arc::clone(&monitor.intel.read().unwrap_or_else(|e| e.into_inner()))),
     };
     if req.rule.is_some() && !req.rules.is_empty() {
         return Err(ApiError::bad_request(

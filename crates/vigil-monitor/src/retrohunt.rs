@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_core::{Event, Level, LogSource, SourceRef, Value};
-use vigil_detect::{Detection, LoadedRules};
+use vigil_detect::{Detection, LoadedRules, detect_intel};
 use vigil_sigma::engine::{RuleMatch, Scratch};
 use vigil_store::lake::{Lake, LakeError, ScanRange, StoredEvent};
 
@@ -29,7 +29,7 @@ const UNREADABLE_SHOWN: usize = 10;
 const SCAN_MEMORY: usize = 256 << 20;
 
 /// What to hunt for and where.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RetroHunt {
     /// Stored events with `from <= time < to`, optionally of one source tag.
     pub range: ScanRange,
@@ -37,6 +37,9 @@ pub struct RetroHunt {
     pub min_level: Level,
     /// Detections returned at most (all are counted).
     pub max_matches: usize,
+    /// Threat-intel indicators to match the stored events' entities against too (a new
+    /// indicator's history: was it seen before it was known?).
+    pub intel: Option<Arc<vigil_intel::Matcher>>,
 }
 
 /// The rules a retro-hunt evaluates: a compiled engine and which of its rules count.
@@ -124,6 +127,8 @@ pub struct RetroHuntReport {
     pub unreadable: Vec<String>,
     /// Rules evaluated.
     pub rules: usize,
+    /// Threat-intel indicators matched too (0 when intel was not asked for).
+    pub indicators: usize,
     /// Every match found, including those beyond `max_matches`.
     pub matches_total: u64,
     /// Matches per rule id (or title).
@@ -152,6 +157,8 @@ pub fn retro_hunt(
     let engine = &rules.rules.engine;
     let mut scratch = Scratch::new(engine);
     let mut matches: Vec<RuleMatch> = Vec::new();
+    let mut intel_buf = Vec::new();
+    let mut intel_found = Vec::new();
     let mut files: HashMap<String, Arc<str>> = HashMap::new();
     let mut found: Vec<Detection> = Vec::new();
     let mut report = RetroHuntReport {
@@ -159,6 +166,7 @@ pub fn retro_hunt(
         events_unreadable: 0,
         unreadable: Vec::new(),
         rules: rules.count(),
+        indicators: hunt.intel.as_ref().map_or(0, |m| m.len()),
         matches_total: 0,
         by_rule: BTreeMap::new(),
         truncated: false,
@@ -201,6 +209,26 @@ pub fn retro_hunt(
                 found.push(Detection::new(engine, m, &event));
             } else {
                 report.truncated = true;
+            }
+        }
+        if let Some(intel) = &hunt.intel {
+            intel_found.clear();
+            detect_intel(
+                intel,
+                &event,
+                &mut intel_buf,
+                hunt.min_level,
+                &mut intel_found,
+            );
+            for d in intel_found.drain(..) {
+                report.matches_total += 1;
+                let key = d.rule_id.clone().unwrap_or_default();
+                *report.by_rule.entry(key).or_default() += 1;
+                if found.len() < hunt.max_matches {
+                    found.push(d);
+                } else {
+                    report.truncated = true;
+                }
             }
         }
         ControlFlow::Continue(())

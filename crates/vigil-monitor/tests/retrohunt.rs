@@ -78,6 +78,7 @@ fn everything() -> RetroHunt {
         range: ScanRange::default(),
         min_level: Level::Informational,
         max_matches: 10_000,
+        intel: None,
     }
 }
 

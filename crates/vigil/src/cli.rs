@@ -307,6 +307,13 @@ pub struct RetroHuntArgs {
     /// Detections printed at most (all are counted).
     #[arg(long, default_value_t = 1_000)]
     pub max_matches: usize,
+    /// Threat-intel feed file or directory to match the stored events against too (repeatable;
+    /// on a data directory).
+    #[arg(long = "intel", value_name = "PATH")]
+    pub intel: Vec<PathBuf>,
+    /// With --server: match the stored events against the server's own intel feeds too.
+    #[arg(long)]
+    pub server_intel: bool,
     #[command(flatten)]
     pub data: DataArgs,
     /// Ask a running server instead of reading the data directory.

@@ -148,4 +148,28 @@ fn a_feed_value_seen_once_is_one_detection_in_hunt_and_one_alert_in_serve() {
         })
         .collect();
     assert_eq!(intel.len(), 1, "{all}");
+
+    // Retro-hunt with the server's intel finds it once in the stored events (once the lake
+    // has flushed them).
+    let events = receipt["events"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let hunt = loop {
+        let (status, hunt) = s.send_json(
+            "POST",
+            "/api/v1/retrohunt",
+            &analyst,
+            &serde_json::json!({"intel": true, "source": "http:zeek"}),
+        );
+        assert_eq!(status, 200, "{hunt}");
+        if hunt["events_scanned"].as_u64() == Some(events) {
+            break hunt;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lake never showed the events: {hunt}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(hunt["indicators"], 1);
+    assert_eq!(hunt["by_rule"][&rule_id], 1, "{hunt}");
 }

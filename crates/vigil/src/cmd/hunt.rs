@@ -174,7 +174,7 @@ fn totals_line(s: &HuntSummary) -> String {
 
 /// Imports the `--intel` feeds (STIX, MISP, CSV, lists) into one matcher, reporting what each
 /// file gave and every rejected object on stderr. `None` without `--intel`.
-fn load_intel(
+pub(crate) fn load_intel(
     paths: &[std::path::PathBuf],
 ) -> Result<Option<std::sync::Arc<vigil_intel::Matcher>>> {
     if paths.is_empty() {

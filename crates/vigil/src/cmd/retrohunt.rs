@@ -77,6 +77,7 @@ fn local(args: &RetroHuntArgs, config: &Config) -> Result<Value> {
         },
         min_level: args.min_level.unwrap_or(Level::Informational),
         max_matches: args.max_matches,
+        intel: super::hunt::load_intel(&args.intel)?,
     };
     let lake = Lake::open(root, LakeConfig::default())?;
     let report = retro_hunt(&lake, &rules, &hunt)?;
@@ -89,6 +90,11 @@ fn remote(url: &str, args: &RetroHuntArgs) -> Result<Value> {
         .clone()
         .or_else(|| std::env::var("VIGIL_TOKEN").ok())
         .context("--server needs --token or $VIGIL_TOKEN")?;
+    if !args.intel.is_empty() {
+        bail!(
+            "with --server, match the server's own feeds with --server-intel (--intel is for --data)"
+        );
+    }
     // The server runs its own rules; a rule file given here is sent as text.
     let rule = match args.rules.rules.as_slice() {
         [] => None,
@@ -108,6 +114,7 @@ fn remote(url: &str, args: &RetroHuntArgs) -> Result<Value> {
         "rule": rule,
         "min_level": args.min_level.map(|l| l.as_str()),
         "max_matches": args.max_matches,
+        "intel": args.server_intel,
     });
     let resp = reqwest::blocking::Client::builder()
         .timeout(None)
