@@ -170,6 +170,8 @@ fn events(values: &[(K, String)], count: usize, hit_every: usize) -> Vec<Entitie
                     K::Domain => F::UrlHostname,
                     K::Url => F::UrlString,
                     K::Email => F::ActorUserEmail,
+                    K::Sha1 => F::FileHash(H::Sha1),
+                    K::Sha256 => F::FileHash(H::Sha256),
                     _ => F::FileHash(H::Md5),
                 };
                 let v = v.split('/').next().unwrap_or(v).to_string();

@@ -240,13 +240,14 @@ pub struct Indicator {
     pub(crate) kind: IndicatorKind,
     pub(crate) value: Box<str>,
     pub(crate) confidence: Option<u8>,
-    pub(crate) valid_from: Option<Timestamp>,
-    pub(crate) valid_until: Option<Timestamp>,
+    pub(crate) valid_from: Secs,
+    pub(crate) valid_until: Secs,
     pub(crate) revoked: bool,
     pub(crate) tlp: Option<Tlp>,
-    pub(crate) labels: Vec<Arc<str>>,
-    pub(crate) kill_chain: Vec<KillChainPhase>,
-    pub(crate) sources: Vec<Source>,
+    // Boxed slices rather than vectors, and times as seconds: a set holds millions.
+    pub(crate) labels: Box<[Arc<str>]>,
+    pub(crate) kill_chain: Box<[KillChainPhase]>,
+    pub(crate) sources: Box<[Source]>,
 }
 
 impl Indicator {
@@ -267,12 +268,12 @@ impl Indicator {
 
     /// The earliest time any source says it holds from.
     pub fn valid_from(&self) -> Option<Timestamp> {
-        self.valid_from
+        self.valid_from.get()
     }
 
     /// The latest time it holds until; `None` when any source sets no end.
     pub fn valid_until(&self) -> Option<Timestamp> {
-        self.valid_until
+        self.valid_until.get()
     }
 
     /// True when every source revoked it.
@@ -317,8 +318,8 @@ impl Indicator {
     /// not passed.
     pub fn is_live(&self, now: Timestamp) -> bool {
         !self.revoked
-            && self.valid_from.is_none_or(|t| t <= now)
-            && self.valid_until.is_none_or(|t| now < t)
+            && self.valid_from().is_none_or(|t| t <= now)
+            && self.valid_until().is_none_or(|t| now < t)
     }
 
     /// For an IP indicator, its block (an address is a /32 or /128).
@@ -339,13 +340,13 @@ impl Indicator {
             kind: new.kind,
             value: value.into_boxed_str(),
             confidence: new.confidence,
-            valid_from: new.valid_from,
-            valid_until: new.valid_until,
+            valid_from: Secs::of(new.valid_from),
+            valid_until: Secs::of(new.valid_until),
             revoked: new.revoked,
             tlp: new.tlp,
-            labels: Vec::new(),
-            kill_chain: Vec::new(),
-            sources: vec![new.source],
+            labels: Box::default(),
+            kill_chain: Box::default(),
+            sources: Box::new([new.source]),
         };
         ind.add_labels(&new.labels, &new.kill_chain, intern);
         ind
@@ -371,19 +372,21 @@ impl Indicator {
                 self.revoked &= new.revoked;
             }
             None => {
-                self.sources.push(new.source);
+                let mut sources = std::mem::take(&mut self.sources).into_vec();
+                sources.push(new.source);
+                self.sources = sources.into_boxed_slice();
                 self.revoked &= new.revoked;
             }
         }
         self.confidence = self.confidence.max(new.confidence);
-        self.valid_from = match (self.valid_from, new.valid_from) {
+        self.valid_from = Secs::of(match (self.valid_from(), new.valid_from) {
             (Some(a), Some(b)) => Some(a.min(b)),
             _ => None,
-        };
-        self.valid_until = match (self.valid_until, new.valid_until) {
+        });
+        self.valid_until = Secs::of(match (self.valid_until(), new.valid_until) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
-        };
+        });
         self.tlp = self.tlp.max(new.tlp);
         self.add_labels(&new.labels, &new.kill_chain, intern);
     }
@@ -394,23 +397,45 @@ impl Indicator {
         phases: &[(String, String)],
         intern: &mut impl FnMut(&str) -> Arc<str>,
     ) {
+        let mut all = std::mem::take(&mut self.labels).into_vec();
         for l in labels {
             let l = l.trim();
-            if !l.is_empty() && !self.labels.iter().any(|x| &**x == l) {
-                self.labels.push(intern(l));
+            if !l.is_empty() && !all.iter().any(|x| &**x == l) {
+                all.push(intern(l));
             }
         }
+        self.labels = all.into_boxed_slice();
+        let mut kill_chain = std::mem::take(&mut self.kill_chain).into_vec();
         for (chain, phase) in phases {
-            if !self
-                .kill_chain
+            if !kill_chain
                 .iter()
                 .any(|p| &*p.kill_chain_name == chain && &*p.phase_name == phase)
             {
-                self.kill_chain.push(KillChainPhase {
+                kill_chain.push(KillChainPhase {
                     kill_chain_name: intern(chain),
                     phase_name: intern(phase),
                 });
             }
+        }
+        self.kill_chain = kill_chain.into_boxed_slice();
+    }
+}
+
+/// A time to the second in 8 bytes (no time as `i64::MIN`), for the validity bounds every
+/// indicator carries: sets hold millions, and intel validity is never sub-second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Secs(i64);
+
+impl Secs {
+    fn of(t: Option<Timestamp>) -> Secs {
+        Secs(t.map_or(i64::MIN, |t| t.as_second()))
+    }
+
+    fn get(self) -> Option<Timestamp> {
+        if self.0 == i64::MIN {
+            None
+        } else {
+            Timestamp::from_second(self.0).ok()
         }
     }
 }
