@@ -95,6 +95,13 @@ impl Matcher {
     /// Compiles the indicators of `set` that are live at `now`.
     pub fn build(set: &IntelSet, now: Timestamp) -> Matcher {
         let mut m = Matcher::default();
+        let values = set
+            .iter()
+            .filter(|i| !matches!(i.kind(), IndicatorKind::Ipv4 | IndicatorKind::Ipv6))
+            .count();
+        m.indicators.reserve(set.len());
+        // Empty, so nothing is rehashed while reserving.
+        m.exact.reserve(values, |_| 0);
         for ind in set.shared() {
             if ind.revoked() {
                 m.stats.revoked += 1;
@@ -136,11 +143,20 @@ impl Matcher {
                 None => return,
             },
             _ => {
-                if kind == IndicatorKind::Url
-                    && let Ok(u) = url::Url::parse(ind.value())
-                    && let Some(host) = u.host_str()
-                {
-                    self.url_hosts.insert(host.into());
+                if kind == IndicatorKind::Url {
+                    // The value is normalised, so its plain host reads without a parse.
+                    match quick_host(ind.value()) {
+                        Some(host) => {
+                            self.url_hosts.insert(host.into());
+                        }
+                        None => {
+                            if let Ok(u) = url::Url::parse(ind.value())
+                                && let Some(host) = u.host_str()
+                            {
+                                self.url_hosts.insert(host.into());
+                            }
+                        }
+                    }
                 }
                 let hash = key_hash(&self.hasher, kind, ind.value());
                 let (indicators, hasher) = (&self.indicators, &self.hasher);

@@ -123,10 +123,22 @@ pub(crate) fn domain(raw: &str) -> Result<String, ValueError> {
     if parse_net(name).is_some() {
         return err(format!("`{raw}` is an IP address, not a domain name"));
     }
-    let ascii = match url::Host::parse(name) {
-        Ok(url::Host::Domain(d)) => d,
-        Ok(_) => return err(format!("`{raw}` is an IP address, not a domain name")),
-        Err(e) => return err(format!("`{raw}` is not a domain name ({e})")),
+    // Plain ASCII names (letters, digits, `-`, `_`, dots, no punycode label) are already
+    // what IDNA would return once lowercased; others go through the `url` crate's IDNA.
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name
+            .split('.')
+            .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
+    let ascii = if plain {
+        name.to_ascii_lowercase()
+    } else {
+        match url::Host::parse(name) {
+            Ok(url::Host::Domain(d)) => d,
+            Ok(_) => return err(format!("`{raw}` is an IP address, not a domain name")),
+            Err(e) => return err(format!("`{raw}` is not a domain name ({e})")),
+        }
     };
     if ascii.len() > 253
         || ascii.split('.').any(|l| l.is_empty() || l.len() > 63)
