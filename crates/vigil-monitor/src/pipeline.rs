@@ -91,44 +91,57 @@ pub struct Pipeline {
 /// The compiled indicators in force, replaceable while detection runs.
 pub type SharedIntel = Arc<std::sync::RwLock<Arc<vigil_intel::Matcher>>>;
 
-/// The running consumer; stop it with [`PipelineHandle::stop`].
+/// The running consumers (detection, and the lake writer when there is a lake); stop them
+/// with [`PipelineHandle::stop`].
 pub struct PipelineHandle {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl PipelineHandle {
-    /// Asks the consumer to finish its batch, commit and exit, and waits for it.
+    /// Asks the consumers to finish their batch, commit and exit, and waits for them.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
 }
 
 impl Pipeline {
-    /// Starts the consumer on its own thread.
-    pub fn spawn(self) -> std::io::Result<PipelineHandle> {
+    /// Starts detection on its own thread, and the lake writer on another: the lake decodes
+    /// the units again under its own journal offset, so building rows and writing Parquet use
+    /// the second core and never delay an alert.
+    pub fn spawn(mut self) -> std::io::Result<PipelineHandle> {
         let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        if let Some(writer) = self.lake.take() {
+            let feeder = LakeFeeder {
+                journal: self.journal.clone(),
+                writer,
+                progress: Arc::clone(&self.progress),
+                json_logsource: self.options.json_logsource.clone(),
+                batch_units: self.options.batch_units,
+            };
+            let flag = Arc::clone(&stop);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("vigil-lake".into())
+                    .spawn(move || feeder.run(&flag))?,
+            );
+        }
         let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("vigil-detect".into())
-            .spawn(move || self.run(&flag))?;
-        Ok(PipelineHandle {
-            stop,
-            thread: Some(thread),
-        })
+        threads.push(
+            std::thread::Builder::new()
+                .name("vigil-detect".into())
+                .spawn(move || self.run(&flag))?,
+        );
+        Ok(PipelineHandle { stop, threads })
     }
 
     fn run(mut self, stop: &AtomicBool) {
         let detect_from = loop {
-            match self.journal.register_consumer(CONSUMER).and_then(|d| {
-                if self.lake.is_some() {
-                    self.journal.register_consumer(LAKE_CONSUMER)?;
-                }
-                Ok(d)
-            }) {
+            match self.journal.register_consumer(CONSUMER) {
                 Ok(offset) => break offset,
                 Err(e) => {
                     eprintln!("vigil serve: detection cannot register with the journal: {e}");
@@ -139,20 +152,10 @@ impl Pipeline {
                 }
             }
         };
-        // The lake may trail detection: replay from the older of the two; units detection
-        // already handled only go to the lake (which itself skips rows it already holds).
-        let lake_from = self.lake.as_ref().map(|w| {
-            w.consumer_offset()
-                .unwrap_or_else(|| self.journal.first_offset())
-        });
-        let start = lake_from.map_or(detect_from, |l| l.min(detect_from));
         self.progress
             .committed
             .store(detect_from, Ordering::Release);
-        if let Some(l) = lake_from {
-            self.progress.lake_committed.store(l, Ordering::Release);
-        }
-        let mut reader = self.journal.read_from(start);
+        let mut reader = self.journal.read_from(detect_from);
         let mut work = Worker::new(&self.options);
         let mut detect_next = detect_from;
         loop {
@@ -164,17 +167,13 @@ impl Pipeline {
                 let Some(item) = reader.next() else { break };
                 units += 1;
                 match item {
-                    Ok(record) => {
-                        let detect = record.offset >= detect_next;
-                        work.unit(
-                            &mut self,
-                            &rules,
-                            record.offset,
-                            &record.payload,
-                            detect,
-                            &mut alerts,
-                        )
-                    }
+                    Ok(record) => work.unit(
+                        &mut self,
+                        &rules,
+                        record.offset,
+                        &record.payload,
+                        &mut alerts,
+                    ),
                     Err(e) => {
                         self.progress.bad_units.fetch_add(1, Ordering::Relaxed);
                         eprintln!("vigil serve: detection skipped damaged journal data: {e}");
@@ -187,51 +186,15 @@ impl Pipeline {
                     self.commit(&alerts, position, stop);
                     detect_next = position;
                 }
-                self.flush_lake(false);
             } else if stopping {
-                self.flush_lake(true);
                 return;
             } else {
-                self.flush_lake(false);
                 // Caught up: sleep until the next unit is durable, waking now and then to
-                // notice a stop request and to flush the lake on time.
+                // notice a stop request.
                 let _ = self
                     .journal
                     .when_durable(reader.position())
                     .wait_timeout(Duration::from_millis(200));
-            }
-        }
-    }
-
-    /// Flushes the lake when due (or now, on shutdown) and moves its journal offset.
-    fn flush_lake(&mut self, now: bool) {
-        let Some(writer) = self.lake.as_mut() else {
-            return;
-        };
-        let flushed = if now {
-            writer.flush()
-        } else {
-            writer.flush_if_due()
-        };
-        match flushed {
-            Ok(Some(outcome)) => {
-                self.progress
-                    .lake_rows
-                    .fetch_add(outcome.rows as u64, Ordering::Relaxed);
-                if let Some(offset) = writer.consumer_offset() {
-                    match self.journal.commit_consumer(LAKE_CONSUMER, offset) {
-                        Ok(()) => self
-                            .progress
-                            .lake_committed
-                            .store(offset, Ordering::Release),
-                        Err(e) => eprintln!("vigil serve: committing the lake offset failed: {e}"),
-                    }
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                self.progress.lake_failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("vigil serve: lake flush failed (rows kept, retried): {e}");
             }
         }
     }
@@ -284,6 +247,129 @@ impl Pipeline {
     }
 }
 
+/// The lake's own journal consumer: decodes each unit again and writes its events as lake
+/// rows, committing its offset (`lake`) only once the rows are flushed, so a crash replays
+/// exactly what the lake did not keep.
+struct LakeFeeder {
+    journal: Journal,
+    writer: LakeWriter,
+    progress: Arc<Progress>,
+    json_logsource: LogsourceMap,
+    batch_units: usize,
+}
+
+impl LakeFeeder {
+    fn run(mut self, stop: &AtomicBool) {
+        while let Err(e) = self.journal.register_consumer(LAKE_CONSUMER) {
+            eprintln!("vigil serve: the lake cannot register with the journal: {e}");
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        // The writer knows how far its committed files go; the journal keeps everything after.
+        let from = self
+            .writer
+            .consumer_offset()
+            .unwrap_or_else(|| self.journal.first_offset());
+        self.progress.lake_committed.store(from, Ordering::Release);
+        let mut reader = self.journal.read_from(from);
+        let decode = DecodeOptions { evtx_threads: 1 };
+        let mut spec = InputSpec {
+            format: None,
+            json_logsource: self.json_logsource.clone(),
+        };
+        loop {
+            let stopping = stop.load(Ordering::Acquire);
+            let mut units = 0;
+            while units < self.batch_units {
+                let Some(item) = reader.next() else { break };
+                units += 1;
+                // Damaged records are counted by detection, which reads the same journal.
+                if let Ok(record) = item {
+                    self.unit(record.offset, &record.payload, &decode, &mut spec);
+                }
+            }
+            if units > 0 {
+                self.flush(false);
+            } else if stopping {
+                self.flush(true);
+                return;
+            } else {
+                self.flush(false);
+                let _ = self
+                    .journal
+                    .when_durable(reader.position())
+                    .wait_timeout(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// Appends the events of one unit as rows (what cannot be decoded is detection's to count).
+    fn unit(&mut self, offset: u64, payload: &[u8], decode: &DecodeOptions, spec: &mut InputSpec) {
+        let Ok((header, body)) = unit::decode(payload) else {
+            return;
+        };
+        let Ok(format) = header.forced_format() else {
+            return;
+        };
+        spec.format = format;
+        let name = unit::stream_name(&header, offset);
+        let mut events = Vec::new();
+        let _ = decode_bytes_as(
+            &name,
+            body,
+            decode,
+            spec,
+            &mut |e| events.push(e),
+            &mut |_| {},
+        );
+        for event in &events {
+            let entities = vigil_ingest::entities(event);
+            let row = LakeRow::from_event_with_entities(
+                event,
+                &entities,
+                &header.source,
+                header.received,
+            );
+            if let Err(e) = self.writer.append(row, offset) {
+                self.progress.lake_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("vigil serve: lake refused an event of journal record {offset}: {e}");
+            }
+        }
+    }
+
+    /// Flushes when due (or now, on shutdown) and moves the lake's journal offset.
+    fn flush(&mut self, now: bool) {
+        let flushed = if now {
+            self.writer.flush()
+        } else {
+            self.writer.flush_if_due()
+        };
+        match flushed {
+            Ok(Some(outcome)) => {
+                self.progress
+                    .lake_rows
+                    .fetch_add(outcome.rows as u64, Ordering::Relaxed);
+                if let Some(offset) = self.writer.consumer_offset() {
+                    match self.journal.commit_consumer(LAKE_CONSUMER, offset) {
+                        Ok(()) => self
+                            .progress
+                            .lake_committed
+                            .store(offset, Ordering::Release),
+                        Err(e) => eprintln!("vigil serve: committing the lake offset failed: {e}"),
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.progress.lake_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("vigil serve: lake flush failed (rows kept, retried): {e}");
+            }
+        }
+    }
+}
+
 /// Reusable per-thread buffers.
 struct Worker {
     decode: DecodeOptions,
@@ -326,7 +412,6 @@ impl Worker {
         rules: &RuleSnapshot,
         offset: u64,
         payload: &[u8],
-        detect: bool,
         alerts: &mut Vec<NewAlert>,
     ) {
         let progress = Arc::clone(&pipeline.progress);
@@ -374,24 +459,6 @@ impl Worker {
         outcome
             .errors
             .extend(errors.iter().rev().take(5).rev().map(ToString::to_string));
-        if let Some(lake) = pipeline.lake.as_mut() {
-            for event in &events {
-                let entities = vigil_ingest::entities(event);
-                let row = LakeRow::from_event_with_entities(
-                    event,
-                    &entities,
-                    &header.source,
-                    header.received,
-                );
-                if let Err(e) = lake.append(row, offset) {
-                    progress.lake_failures.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("vigil serve: lake refused an event of journal record {offset}: {e}");
-                }
-            }
-        }
-        if !detect {
-            return;
-        }
         outcome.events = events.len() as u64;
         outcome.last_event_time = events.iter().filter_map(|e| e.time).max();
         progress.units.fetch_add(1, Ordering::Relaxed);
