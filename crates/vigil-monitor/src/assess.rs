@@ -250,13 +250,14 @@ pub fn assess(
     let mut alerts = BTreeMap::new();
     for alert in stored {
         let asset = asset_of(&alert, &inventory);
+        let tactics = tactics(&alert);
         let risk = score(
             &RiskInput {
                 level: Some(alert.rule.level),
                 status: alert.rule.status.clone(),
                 asset_criticality: asset.map(|a| a.criticality),
                 intel_confidence: None,
-                tactics: tactics(&alert),
+                tactics: tactics.clone(),
             },
             &settings.score,
         );
@@ -266,7 +267,7 @@ pub fn assess(
             rule: alert.rule.id.clone(),
             level: alert.rule.level,
             entities: entities(&alert),
-            tactics: tactics(&alert),
+            tactics,
             score: risk.score,
         });
         alerts.insert(

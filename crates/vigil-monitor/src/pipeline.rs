@@ -247,6 +247,67 @@ impl Pipeline {
     }
 }
 
+/// One journal record decoded: its header, the events of its body, and what could not be
+/// decoded (records, and the body as a whole: `decoded` is the format or the reason).
+struct DecodedUnit {
+    header: UnitHeader,
+    bytes: u64,
+    events: Vec<Event>,
+    errors: Vec<vigil_ingest::DecodeError>,
+    decoded: Result<vigil_ingest::FileStats, vigil_ingest::IngestError>,
+}
+
+/// Why a journal record gave no events at all.
+enum UnitError {
+    /// Not a unit (damage, a foreign payload).
+    NotAUnit(String),
+    /// A unit whose forced format is unknown.
+    Format {
+        header: Box<UnitHeader>,
+        bytes: u64,
+        reason: String,
+    },
+}
+
+/// Decodes a journal record the same way for detection and for the lake.
+fn decode_unit(
+    offset: u64,
+    payload: &[u8],
+    decode: &DecodeOptions,
+    spec: &mut InputSpec,
+) -> Result<DecodedUnit, UnitError> {
+    let (header, body) = unit::decode(payload).map_err(|e| UnitError::NotAUnit(e.to_string()))?;
+    let bytes = body.len() as u64;
+    match header.forced_format() {
+        Ok(format) => spec.format = format,
+        Err(e) => {
+            return Err(UnitError::Format {
+                reason: e.to_string(),
+                header: Box::new(header),
+                bytes,
+            });
+        }
+    }
+    let name = unit::stream_name(&header, offset);
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    let decoded = decode_bytes_as(
+        &name,
+        body,
+        decode,
+        spec,
+        &mut |e| events.push(e),
+        &mut |e| errors.push(e),
+    );
+    Ok(DecodedUnit {
+        header,
+        bytes,
+        events,
+        errors,
+        decoded,
+    })
+}
+
 /// The lake's own journal consumer: decodes each unit again and writes its events as lake
 /// rows, committing its offset (`lake`) only once the rows are flushed, so a crash replays
 /// exactly what the lake did not keep.
@@ -307,23 +368,10 @@ impl LakeFeeder {
 
     /// Appends the events of one unit as rows (what cannot be decoded is detection's to count).
     fn unit(&mut self, offset: u64, payload: &[u8], decode: &DecodeOptions, spec: &mut InputSpec) {
-        let Ok((header, body)) = unit::decode(payload) else {
+        let Ok(unit) = decode_unit(offset, payload, decode, spec) else {
             return;
         };
-        let Ok(format) = header.forced_format() else {
-            return;
-        };
-        spec.format = format;
-        let name = unit::stream_name(&header, offset);
-        let mut events = Vec::new();
-        let _ = decode_bytes_as(
-            &name,
-            body,
-            decode,
-            spec,
-            &mut |e| events.push(e),
-            &mut |_| {},
-        );
+        let (header, events) = (unit.header, unit.events);
         for event in &events {
             let entities = vigil_ingest::entities(event);
             let row = LakeRow::from_event_with_entities(
@@ -415,39 +463,40 @@ impl Worker {
         alerts: &mut Vec<NewAlert>,
     ) {
         let progress = Arc::clone(&pipeline.progress);
-        let (header, body) = match unit::decode(payload) {
-            Ok(parts) => parts,
-            Err(e) => {
+        let DecodedUnit {
+            header,
+            bytes,
+            events,
+            errors,
+            decoded,
+        } = match decode_unit(offset, payload, &self.decode, &mut self.spec) {
+            Ok(unit) => unit,
+            Err(UnitError::NotAUnit(e)) => {
                 progress.bad_units.fetch_add(1, Ordering::Relaxed);
                 eprintln!("vigil serve: journal record {offset} is not a unit: {e}");
                 return;
             }
-        };
-        let mut outcome = UnitOutcome {
-            bytes: body.len() as u64,
-            received: Some(header.received),
-            ..UnitOutcome::default()
-        };
-        match header.forced_format() {
-            Ok(format) => self.spec.format = format,
-            Err(e) => {
-                outcome.error_count = 1;
-                outcome.errors.push(format!("journal record {offset}: {e}"));
+            Err(UnitError::Format {
+                header,
+                bytes,
+                reason,
+            }) => {
+                let outcome = UnitOutcome {
+                    bytes,
+                    received: Some(header.received),
+                    error_count: 1,
+                    errors: vec![format!("journal record {offset}: {reason}")],
+                    ..UnitOutcome::default()
+                };
                 pipeline.sources.count(offset, &header.source, outcome);
                 return;
             }
-        }
-        let name = unit::stream_name(&header, offset);
-        let mut events = Vec::new();
-        let mut errors = Vec::new();
-        let decoded = decode_bytes_as(
-            &name,
-            body,
-            &self.decode,
-            &self.spec,
-            &mut |e| events.push(e),
-            &mut |e| errors.push(e),
-        );
+        };
+        let mut outcome = UnitOutcome {
+            bytes,
+            received: Some(header.received),
+            ..UnitOutcome::default()
+        };
         match decoded {
             Ok(stats) => outcome.format = Some(stats.format.name().to_string()),
             Err(e) => {

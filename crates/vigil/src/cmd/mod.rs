@@ -140,3 +140,56 @@ pub(crate) fn load_summary(rules: &LoadedRules) -> String {
     }
     s
 }
+
+/// The event lake of the data directory given with `--data`, else the configuration's.
+pub(crate) fn open_lake(
+    data: &Option<PathBuf>,
+    config: &Config,
+) -> Result<vigil_store::lake::Lake> {
+    let data = data
+        .clone()
+        .unwrap_or_else(|| config.serve.data_dir.clone());
+    let root = data.join("lake");
+    if !root.is_dir() {
+        bail!("no event lake at {} (is --data right?)", root.display());
+    }
+    Ok(vigil_store::lake::Lake::open(
+        root,
+        vigil_store::lake::LakeConfig::default(),
+    )?)
+}
+
+/// POSTs `body` to `path` of a running server with `token` (else `$VIGIL_TOKEN`) and returns
+/// the JSON answer, or an error with the server's message. `timeout: None` waits as long as
+/// the server works (a retro-hunt over months).
+pub(crate) fn post_to_server(
+    url: &str,
+    token: &Option<String>,
+    path: &str,
+    body: &serde_json::Value,
+    timeout: Option<std::time::Duration>,
+) -> Result<serde_json::Value> {
+    let token = token
+        .clone()
+        .or_else(|| std::env::var("VIGIL_TOKEN").ok())
+        .context("--server needs --token or $VIGIL_TOKEN")?;
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()?
+        .post(format!("{}{path}", url.trim_end_matches('/')))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .with_context(|| format!("POST {url}{path}"))?;
+    let status = resp.status();
+    let answer: serde_json::Value = resp.json().context("reading the answer")?;
+    if !status.is_success() {
+        bail!(
+            "{status}: {}",
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or("(no message)")
+        );
+    }
+    Ok(answer)
+}

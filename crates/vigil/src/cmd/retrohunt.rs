@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use vigil_core::Level;
 use vigil_monitor::retrohunt::{HuntRules, RetroHunt, retro_hunt, usable};
-use vigil_store::lake::{Lake, LakeConfig, ScanRange};
+use vigil_store::lake::ScanRange;
 
 use crate::cli::RetroHuntArgs;
 use crate::config::Config;
@@ -57,15 +57,7 @@ fn time(what: &str, s: &Option<String>) -> Result<Option<jiff::Timestamp>> {
 }
 
 fn local(args: &RetroHuntArgs, config: &Config) -> Result<Value> {
-    let data = args
-        .data
-        .data
-        .clone()
-        .unwrap_or_else(|| config.serve.data_dir.clone());
-    let root = data.join("lake");
-    if !root.is_dir() {
-        bail!("no event lake at {} (is --data right?)", root.display());
-    }
+    let lake = super::open_lake(&args.data.data, config)?;
     let loaded = super::load_rules(&args.rules, config, &[])?;
     eprintln!("{}", super::load_summary(&loaded));
     let rules = HuntRules::select(usable(loaded)?, &args.rule_ids)?;
@@ -79,17 +71,11 @@ fn local(args: &RetroHuntArgs, config: &Config) -> Result<Value> {
         max_matches: args.max_matches,
         intel: super::hunt::load_intel(&args.intel)?,
     };
-    let lake = Lake::open(root, LakeConfig::default())?;
     let report = retro_hunt(&lake, &rules, &hunt)?;
     Ok(serde_json::to_value(&report)?)
 }
 
 fn remote(url: &str, args: &RetroHuntArgs) -> Result<Value> {
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var("VIGIL_TOKEN").ok())
-        .context("--server needs --token or $VIGIL_TOKEN")?;
     if !args.intel.is_empty() {
         bail!(
             "with --server, match the server's own feeds with --server-intel (--intel is for --data)"
@@ -116,21 +102,5 @@ fn remote(url: &str, args: &RetroHuntArgs) -> Result<Value> {
         "max_matches": args.max_matches,
         "intel": args.server_intel,
     });
-    let resp = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()?
-        .post(format!("{}/api/v1/retrohunt", url.trim_end_matches('/')))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .with_context(|| format!("POST {url}/api/v1/retrohunt"))?;
-    let status = resp.status();
-    let body: Value = resp.json().context("reading the answer")?;
-    if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            body["error"]["message"].as_str().unwrap_or("(no message)")
-        );
-    }
-    Ok(body)
+    super::post_to_server(url, &args.token, "/api/v1/retrohunt", &body, None)
 }
