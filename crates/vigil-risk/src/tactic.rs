@@ -1,11 +1,16 @@
 //! ATT&CK Enterprise tactics in kill-chain order: what stage of an attack an alert shows, for
 //! scoring (later stages weigh more) and for ordering an incident's tactics.
+//!
+//! Newer ATT&CK releases split Defense Evasion into **Stealth** and **Defense Impairment**, and
+//! SigmaHQ's 2026 rules tag `attack.stealth` (1,094 tags) and `attack.defense-impairment` (415);
+//! older catalogues (the corpus's among them) still name `defense-evasion`. All three are kept,
+//! at the same kill-chain stage, so rules of either generation are staged alike.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An ATT&CK Enterprise tactic. The declaration order is the kill-chain order of the
 /// Enterprise matrix (reconnaissance first, impact last), so `Ord` sorts by stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tactic {
     Reconnaissance,
@@ -15,6 +20,8 @@ pub enum Tactic {
     Persistence,
     PrivilegeEscalation,
     DefenseEvasion,
+    Stealth,
+    DefenseImpairment,
     CredentialAccess,
     Discovery,
     LateralMovement,
@@ -26,7 +33,7 @@ pub enum Tactic {
 
 impl Tactic {
     /// Every tactic, in kill-chain order.
-    pub const ALL: [Tactic; 14] = [
+    pub const ALL: [Tactic; 16] = [
         Tactic::Reconnaissance,
         Tactic::ResourceDevelopment,
         Tactic::InitialAccess,
@@ -34,6 +41,8 @@ impl Tactic {
         Tactic::Persistence,
         Tactic::PrivilegeEscalation,
         Tactic::DefenseEvasion,
+        Tactic::Stealth,
+        Tactic::DefenseImpairment,
         Tactic::CredentialAccess,
         Tactic::Discovery,
         Tactic::LateralMovement,
@@ -53,6 +62,8 @@ impl Tactic {
             Tactic::Persistence => "persistence",
             Tactic::PrivilegeEscalation => "privilege-escalation",
             Tactic::DefenseEvasion => "defense-evasion",
+            Tactic::Stealth => "stealth",
+            Tactic::DefenseImpairment => "defense-impairment",
             Tactic::CredentialAccess => "credential-access",
             Tactic::Discovery => "discovery",
             Tactic::LateralMovement => "lateral-movement",
@@ -75,9 +86,25 @@ impl Tactic {
         Tactic::ALL.into_iter().find(|x| x.name() == t)
     }
 
-    /// 0 for reconnaissance up to 13 for impact.
+    /// The kill-chain stage: 0 for reconnaissance up to 13 for impact; stealth and defense
+    /// impairment share defense evasion's stage (6).
     pub fn stage(self) -> usize {
-        self as usize
+        match self {
+            Tactic::Reconnaissance => 0,
+            Tactic::ResourceDevelopment => 1,
+            Tactic::InitialAccess => 2,
+            Tactic::Execution => 3,
+            Tactic::Persistence => 4,
+            Tactic::PrivilegeEscalation => 5,
+            Tactic::DefenseEvasion | Tactic::Stealth | Tactic::DefenseImpairment => 6,
+            Tactic::CredentialAccess => 7,
+            Tactic::Discovery => 8,
+            Tactic::LateralMovement => 9,
+            Tactic::Collection => 10,
+            Tactic::CommandAndControl => 11,
+            Tactic::Exfiltration => 12,
+            Tactic::Impact => 13,
+        }
     }
 }
 
@@ -98,5 +125,11 @@ mod tests {
         assert_eq!(Tactic::from_tag("attack.t1003.001"), None);
         assert!(Tactic::InitialAccess < Tactic::Impact);
         assert_eq!(Tactic::Impact.stage(), 13);
+        assert_eq!(Tactic::from_tag("attack.stealth"), Some(Tactic::Stealth));
+        assert_eq!(
+            Tactic::from_tag("attack.defense-impairment").map(Tactic::stage),
+            Some(Tactic::DefenseEvasion.stage())
+        );
+        assert!(Tactic::DefenseImpairment < Tactic::CredentialAccess);
     }
 }
