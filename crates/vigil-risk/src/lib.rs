@@ -10,6 +10,7 @@
 //! - [`incident`]: alerts grouped into incidents by the entities they share within a window,
 //!   with caps so ubiquitous entities do not glue unrelated alerts together.
 //! - [`workflow`]: the incident status workflow, its allowed transitions in one place.
+//! - [`plan`]: response plan templates (roles, communications, tasks, SLA) and which fits.
 //!
 //! Not here: storage and the API (the server keeps incidents in its state database), alert
 //! production (detection), ATT&CK catalogue import.
@@ -17,6 +18,7 @@
 pub mod asset;
 pub mod entity;
 pub mod incident;
+pub mod plan;
 pub mod score;
 pub mod tactic;
 pub mod workflow;
@@ -24,6 +26,7 @@ pub mod workflow;
 pub use asset::{Asset, AssetError, AssetInventory, BlastRadius};
 pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
 pub use incident::{AlertView, GroupingConfig, Incident, group};
+pub use plan::{Phase, Plan, PlanError, PlanErrors, PlanLibrary, SlaTargets};
 pub use score::{Factor, RiskConfig, RiskInput, RiskScore, score};
 pub use tactic::Tactic;
 pub use workflow::{IncidentStatus, TransitionError, Verdict};
