@@ -11,8 +11,8 @@ use jiff::{SignedDuration, Timestamp};
 use vigil_core::Level;
 use vigil_store::state::{
     Alert, AlertEntities, AlertFilter, AlertStatus, AlertStore, AlertUpdate, DedupPolicy, EventRef,
-    Evidence, NewAlert, RecordOutcome, RuleRef, SCHEMA_VERSION, SqliteStore, StateError,
-    StateOptions, Verdict, alert_id,
+    Evidence, Expect, MAX_RECORD_BYTES, NewAlert, RecordOutcome, RecordPut, RecordStore, RuleRef,
+    SCHEMA_VERSION, SqliteStore, StateError, StateOptions, Verdict, alert_id,
 };
 
 const T0: &str = "2024-05-01T10:00:00Z";
@@ -118,7 +118,7 @@ fn migrations_apply_on_a_fresh_file_and_not_again_on_reopen() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["alert_comments", "alert_hits", "alerts"]);
+    assert_eq!(tables, ["alert_comments", "alert_hits", "alerts", "records"]);
     drop(raw);
 
     // Reopening keeps the data and does not re-run migration 1 (which would fail on
@@ -795,5 +795,93 @@ fn concurrent_writers_lose_and_double_count_nothing() {
             ("t3", 10, 100),
             ("shared", 1, 50),
         ]
+    );
+}
+
+fn put(kind: &str, id: &str, body: Option<&str>, expect: Expect) -> RecordPut {
+    RecordPut {
+        kind: kind.into(),
+        id: id.into(),
+        body: body.map(str::to_owned),
+        expect,
+    }
+}
+
+#[test]
+fn records_are_versioned_and_written_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.get_record("case", "inc-1").unwrap(), None);
+    let v = store
+        .put_records(&[
+            put("case", "inc-1", Some(r#"{"status":"new"}"#), Expect::Absent),
+            put("pin", "a1", Some(r#""inc-1""#), Expect::Any),
+        ])
+        .unwrap();
+    assert_eq!(v, vec![1, 1]);
+    let case = store.get_record("case", "inc-1").unwrap().unwrap();
+    assert_eq!(
+        (case.version, case.body.as_str()),
+        (1, r#"{"status":"new"}"#)
+    );
+
+    // A writer that read version 1 wins once; a second writer that also read 1 is refused, and
+    // its other puts in the same call are not applied.
+    let v = store
+        .put_records(&[put("case", "inc-1", Some("{}"), Expect::Version(1))])
+        .unwrap();
+    assert_eq!(v, vec![2]);
+    let err = store
+        .put_records(&[
+            put("pin", "a2", Some(r#""inc-1""#), Expect::Any),
+            put("case", "inc-1", Some("{\"late\":1}"), Expect::Version(1)),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::Conflict { found: Some(2), .. }),
+        "{err}"
+    );
+    assert!(err.is_client_error());
+    assert!(
+        err.to_string()
+            .contains("expected version 1, found version 2"),
+        "{err}"
+    );
+    assert_eq!(store.get_record("pin", "a2").unwrap(), None);
+    let err = store
+        .put_records(&[put("case", "inc-1", Some("{}"), Expect::Absent)])
+        .unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }));
+
+    // Listing is per kind, by id; a delete removes.
+    store
+        .put_records(&[put("pin", "a0", Some(r#""inc-9""#), Expect::Any)])
+        .unwrap();
+    let pins: Vec<String> = store
+        .list_records("pin")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(pins, ["a0", "a1"]);
+    assert_eq!(
+        store
+            .put_records(&[put("pin", "a0", None, Expect::Version(1))])
+            .unwrap(),
+        vec![0]
+    );
+    assert_eq!(store.list_records("pin").unwrap().len(), 1);
+    // Oversized bodies are refused by name.
+    let big = "x".repeat(MAX_RECORD_BYTES + 1);
+    let err = store
+        .put_records(&[put("case", "big", Some(&big), Expect::Any)])
+        .unwrap_err();
+    assert!(err.to_string().contains("case big is"), "{err}");
+    // They survive a reopen.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        store.get_record("case", "inc-1").unwrap().unwrap().version,
+        2
     );
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::Expect;
 use super::model::{AlertStatus, Verdict};
 
 /// Everything the state database can refuse or fail at. Workflow and input errors are the
@@ -59,6 +60,16 @@ pub enum StateError {
         verdict: Verdict,
         status: AlertStatus,
     },
+    /// A record changed since the caller read it (or exists when it should not): re-read and
+    /// retry.
+    #[error("{kind} {id} was changed meanwhile (expected {expected}, found {})",
+        found.map_or("none".to_string(), |v| format!("version {v}")))]
+    Conflict {
+        kind: String,
+        id: String,
+        expected: Expect,
+        found: Option<i64>,
+    },
     /// A request that cannot be served as given (empty update, oversized comment, bad cursor…).
     #[error("{0}")]
     InvalidInput(String),
@@ -75,6 +86,7 @@ impl StateError {
                 | StateError::VerdictRequired
                 | StateError::VerdictOnOpenAlert { .. }
                 | StateError::InvalidInput(_)
+                | StateError::Conflict { .. }
         )
     }
 }

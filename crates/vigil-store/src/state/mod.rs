@@ -33,8 +33,62 @@ pub use model::{
     Alert, AlertEntities, AlertFilter, AlertStatus, AlertUpdate, Comment, EventRef, Evidence,
     NewAlert, Page, ParseNameError, RecordOutcome, RuleHits, RuleRef, Verdict,
 };
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{MAX_RECORD_BYTES, SCHEMA_VERSION, SqliteStore};
 pub use workflow::MAX_COMMENT_BYTES;
+
+/// One stored record: an opaque JSON document of `kind` (owned by the crate that defines its
+/// type) with a version bumped on every write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub kind: String,
+    pub id: String,
+    pub version: i64,
+    pub body: String,
+    pub updated_at: Timestamp,
+}
+
+/// What a write expects to find, so read-modify-write callers never overwrite a change they
+/// did not see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Write whatever is there.
+    Any,
+    /// The record must not exist yet.
+    Absent,
+    /// The record must be at this version.
+    Version(i64),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Any => f.write_str("any"),
+            Expect::Absent => f.write_str("none"),
+            Expect::Version(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// One write of [`RecordStore::put_records`]: `body: None` deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordPut {
+    pub kind: String,
+    pub id: String,
+    pub body: Option<String>,
+    pub expect: Expect,
+}
+
+/// Versioned JSON records (incident cases, pins, exceptions, sightings, feed cursors): the
+/// analyst-side state whose types live in `vigil-risk` and `vigil-intel`.
+pub trait RecordStore: Send + Sync {
+    /// The record `kind/id`, if any.
+    fn get_record(&self, kind: &str, id: &str) -> Result<Option<Record>, StateError>;
+    /// Every record of `kind`, by id.
+    fn list_records(&self, kind: &str) -> Result<Vec<Record>, StateError>;
+    /// Applies every put atomically: all or none (a failed expectation is
+    /// [`StateError::Conflict`]). Returns each record's new version (0 when deleted).
+    fn put_records(&self, puts: &[RecordPut]) -> Result<Vec<i64>, StateError>;
+}
 
 /// The calls the API and the detection pipeline make on the state database.
 ///

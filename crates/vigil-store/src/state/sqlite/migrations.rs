@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{alerts, comments};
+use super::{alerts, comments, records};
 use crate::state::error::StateError;
 
 /// One step of the schema's history.
@@ -27,6 +27,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "alert comments",
         sql: comments::SCHEMA_V2,
+    },
+    Migration {
+        name: "records (cases, pins, exceptions, sightings)",
+        sql: records::SCHEMA_V3,
     },
 ];
 

@@ -10,6 +10,7 @@
 mod alerts;
 mod comments;
 mod migrations;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -18,11 +19,12 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use migrations::SCHEMA_VERSION;
+pub use records::MAX_RECORD_BYTES;
 
 use super::error::StateError;
 use super::model::{Alert, AlertFilter, AlertUpdate, Comment, NewAlert, Page, RecordOutcome};
 use super::model::{AlertStatus, RuleHits};
-use super::{AlertStore, Durability, StateOptions, workflow};
+use super::{AlertStore, Durability, Record, RecordPut, RecordStore, StateOptions, workflow};
 
 /// The SQLite state database. Cheap to share behind an `Arc`; every method is thread-safe.
 pub struct SqliteStore {
@@ -213,6 +215,23 @@ impl AlertStore for SqliteStore {
 
     fn forget_hits_before(&self, before: Timestamp) -> Result<u64, StateError> {
         self.write(|tx, _| alerts::forget_hits_before(tx, before))
+    }
+}
+
+impl RecordStore for SqliteStore {
+    fn get_record(&self, kind: &str, id: &str) -> Result<Option<Record>, StateError> {
+        self.read(|tx| records::get(tx, kind, id))
+    }
+
+    fn list_records(&self, kind: &str) -> Result<Vec<Record>, StateError> {
+        self.read(|tx| records::list(tx, kind))
+    }
+
+    fn put_records(&self, puts: &[RecordPut]) -> Result<Vec<i64>, StateError> {
+        if puts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx, now| puts.iter().map(|p| records::put(tx, p, now)).collect())
     }
 }
 
