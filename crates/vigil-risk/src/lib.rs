@@ -11,11 +11,14 @@
 //!   with caps so ubiquitous entities do not glue unrelated alerts together.
 //! - [`workflow`]: the incident status workflow, its allowed transitions in one place.
 //! - [`plan`]: response plan templates (roles, communications, tasks, SLA) and which fits.
+//! - [`case`]: an incident's handling (status, assignee, tasks, comments, history), its SLA
+//!   status, and the MTTA/MTTC/MTTR report.
 //!
 //! Not here: storage and the API (the server keeps incidents in its state database), alert
 //! production (detection), ATT&CK catalogue import.
 
 pub mod asset;
+pub mod case;
 pub mod entity;
 pub mod incident;
 pub mod plan;
@@ -24,6 +27,7 @@ pub mod tactic;
 pub mod workflow;
 
 pub use asset::{Asset, AssetError, AssetInventory, BlastRadius};
+pub use case::{Case, CaseError, CaseEvent, CaseEventKind, CaseMetrics, SlaStatus};
 pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
 pub use incident::{AlertView, GroupingConfig, Incident, group};
 pub use plan::{Phase, Plan, PlanError, PlanErrors, PlanLibrary, SlaTargets};
