@@ -13,11 +13,13 @@
 //! - [`plan`]: response plan templates (roles, communications, tasks, SLA) and which fits.
 //! - [`case`]: an incident's handling (status, assignee, tasks, comments, history), its SLA
 //!   status, and the MTTA/MTTC/MTTR report.
+//! - [`attack`]: the ATT&CK Enterprise catalogue, rule-tag coverage over it, and Navigator layers.
 //!
 //! Not here: storage and the API (the server keeps incidents in its state database), alert
-//! production (detection), ATT&CK catalogue import.
+//! production (detection).
 
 pub mod asset;
+pub mod attack;
 pub mod case;
 pub mod entity;
 pub mod incident;
@@ -27,6 +29,10 @@ pub mod tactic;
 pub mod workflow;
 
 pub use asset::{Asset, AssetError, AssetInventory, BlastRadius};
+pub use attack::{
+    AttackCatalog, AttackError, AttackTactic, Coverage, RuleTags, TagRef, Technique, coverage,
+    navigator_layer,
+};
 pub use case::{Case, CaseError, CaseEvent, CaseEventKind, CaseMetrics, SlaStatus};
 pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
 pub use incident::{AlertView, GroupingConfig, Incident, group};
