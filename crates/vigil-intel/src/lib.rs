@@ -33,6 +33,7 @@ mod indicator;
 mod matcher;
 mod normalise;
 mod set;
+pub mod taxii;
 
 pub use error::IntelError;
 pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
@@ -40,3 +41,4 @@ pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Sour
 pub use matcher::{BuildStats, IntelMatch, MatchHow, Matcher};
 pub use normalise::ValueError;
 pub use set::{Added, FileReport, ImportReport, IntelSet, Location, Rejection};
+pub use taxii::{ClientOptions, FeedClient, FetchError, PullReport, PullRequest, TaxiiCursor};

@@ -1,0 +1,858 @@
+//! A TAXII 2.1 client: server discovery, API root information, collections, and pulling a
+//! collection's objects page by page (`added_after`, `limit`, `next`) into an [`IntelSet`]
+//! through the STIX importer. Also the bounded HTTP fetching the MISP feed pull uses
+//! ([`FeedClient`]).
+//!
+//! What this is for: a background thread that pulls a feed on a schedule and keeps a
+//! [`TaxiiCursor`] (serde, so the caller can persist it) to ask only for what is new next
+//! time. It is blocking (reqwest's blocking client): call it from a plain thread, never from
+//! inside an async runtime. What it is not for: scheduling, storing the cursor, or writing to
+//! collections (it only reads).
+//!
+//! Nothing a server sends can panic the client or vanish: every failure is a [`FetchError`]
+//! naming the URL and the reason (HTTP status with the TAXII error body's title, wrong
+//! content type, not JSON, not an envelope, too large, timeout, a `next` token given twice).
+//! A pull that fails part-way keeps the pages it imported, reports them, and returns the
+//! cursor up to the last imported page in [`PullReport`], with the error beside it.
+//!
+//! Plain `http://` only: enabling reqwest's TLS would either build `aws-lc-rs` (its
+//! `rustls` feature) or make every reqwest client in the workspace panic unless a crypto
+//! provider is installed first (`rustls-no-provider`); `https://` URLs are refused with that
+//! reason.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+use url::Url;
+
+use crate::set::{FileReport, Rejection};
+use crate::{ImportOptions, IntelSet};
+
+/// The media type of TAXII 2.1 responses, sent as `Accept`.
+pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
+
+/// How a [`FeedClient`] talks to servers: credentials, timeouts and the largest response it
+/// reads.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// HTTP basic authentication (user, password), sent with every request.
+    pub basic_auth: Option<(String, String)>,
+    /// How long to wait for the TCP connection.
+    pub connect_timeout: Duration,
+    /// How long a whole request may take, reading the body included.
+    pub timeout: Duration,
+    /// Responses longer than this are refused (a feed page or event, not a disk filler).
+    pub max_response_bytes: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            basic_auth: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            max_response_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Why a request to a feed server gave nothing usable. Each names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The URL cannot be used (not `http://`, cannot be joined).
+    #[error("{url}: {reason}")]
+    Url { url: String, reason: String },
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// No connection, or the connection broke.
+    #[error("{url}: request failed: {reason}")]
+    Connect { url: String, reason: String },
+    /// No complete response in time.
+    #[error("{url}: no complete response within {} s", after.as_secs_f64())]
+    Timeout { url: String, after: Duration },
+    /// A status other than 2xx; `title` and `description` come from the TAXII error body,
+    /// `body` is the start of a body that is not one.
+    #[error("{url}: HTTP {status}{}", status_detail(title, description, body))]
+    Status {
+        url: String,
+        status: u16,
+        title: Option<String>,
+        description: Option<String>,
+        body: Option<String>,
+    },
+    /// A content type other than the one the protocol requires.
+    #[error("{url}: content type `{got}`, expected `{expected}`")]
+    ContentType {
+        url: String,
+        got: String,
+        expected: &'static str,
+    },
+    /// The response is longer than [`ClientOptions::max_response_bytes`].
+    #[error("{url}: response longer than the limit of {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+    /// The body is not JSON.
+    #[error("{url}: not JSON: {reason}")]
+    NotJson { url: String, reason: String },
+    /// JSON of the wrong shape (not an envelope, `objects` not a list, `more` without a way
+    /// to get more).
+    #[error("{url}: {reason}")]
+    Malformed { url: String, reason: String },
+    /// A page held only objects already received in this pull, after `next` token
+    /// `token`: paging would never end.
+    #[error(
+        "{url}: the page after `next` = `{token}` repeats objects already received: a paging \
+         loop, stopped"
+    )]
+    NextLoop { url: String, token: String },
+    /// More pages than the pull allows.
+    #[error("{url}: more than {pages} pages: stopped")]
+    TooManyPages { url: String, pages: u32 },
+}
+
+fn status_detail(
+    title: &Option<String>,
+    description: &Option<String>,
+    body: &Option<String>,
+) -> String {
+    let mut s = String::new();
+    if let Some(t) = title {
+        s.push_str(": ");
+        s.push_str(t);
+    }
+    if let Some(d) = description {
+        s.push_str(": ");
+        s.push_str(d);
+    }
+    if title.is_none()
+        && description.is_none()
+        && let Some(b) = body
+    {
+        s.push_str(": ");
+        s.push_str(b);
+    }
+    s
+}
+
+/// A blocking HTTP client for intel feeds (TAXII 2.1 servers, MISP feeds): timeouts, basic
+/// auth and a response size limit on every request.
+pub struct FeedClient {
+    http: reqwest::blocking::Client,
+    opts: ClientOptions,
+}
+
+/// A response body read in full, with its headers.
+pub(crate) struct Body {
+    pub bytes: Vec<u8>,
+    pub headers: HeaderMap,
+}
+
+impl FeedClient {
+    /// A client with these options. Fails only if the HTTP stack cannot be set up.
+    pub fn new(opts: ClientOptions) -> Result<Self, FetchError> {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(FeedClient { http, opts })
+    }
+
+    /// GETs `url` and reads the body (at most the size limit). Non-2xx statuses are errors
+    /// carrying the TAXII error body when there is one. `accept` is sent as `Accept`.
+    pub(crate) fn get(&self, url: &Url, accept: Option<&str>) -> Result<Body, FetchError> {
+        let u = url.as_str();
+        if url.scheme() != "http" {
+            return Err(FetchError::Url {
+                url: u.to_string(),
+                reason: format!(
+                    "scheme `{}` is not supported: plain http only (this build has no TLS)",
+                    url.scheme()
+                ),
+            });
+        }
+        let mut req = self.http.get(url.clone());
+        if let Some(a) = accept {
+            req = req.header(ACCEPT, a);
+        }
+        if let Some((user, pass)) = &self.opts.basic_auth {
+            req = req.basic_auth(user, Some(pass));
+        }
+        let resp = req.send().map_err(|e| self.request_error(u, &e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let limit = self.opts.max_response_bytes;
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(FetchError::TooLarge {
+                url: u.to_string(),
+                limit,
+            });
+        }
+        let mut bytes = Vec::new();
+        if let Err(e) = resp.take(limit + 1).read_to_end(&mut bytes) {
+            return Err(
+                if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
+                    FetchError::Timeout {
+                        url: u.to_string(),
+                        after: self.opts.timeout,
+                    }
+                } else {
+                    FetchError::Connect {
+                        url: u.to_string(),
+                        reason: format!("reading the body: {e}"),
+                    }
+                },
+            );
+        }
+        if bytes.len() as u64 > limit {
+            return Err(FetchError::TooLarge {
+                url: u.to_string(),
+                limit,
+            });
+        }
+        if !status.is_success() {
+            return Err(status_error(u, status, &bytes));
+        }
+        Ok(Body { bytes, headers })
+    }
+
+    fn request_error(&self, url: &str, e: &reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            return FetchError::Timeout {
+                url: url.to_string(),
+                after: if e.is_connect() {
+                    self.opts.connect_timeout
+                } else {
+                    self.opts.timeout
+                },
+            };
+        }
+        // reqwest's Display is terse ("error sending request"); the cause says why.
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            reason.push_str(": ");
+            reason.push_str(&s.to_string());
+            source = s.source();
+        }
+        FetchError::Connect {
+            url: url.to_string(),
+            reason,
+        }
+    }
+
+    /// GETs a TAXII resource: sends the TAXII `Accept`, checks the content type, parses the
+    /// JSON object.
+    fn taxii_get(&self, url: &Url) -> Result<(serde_json::Map<String, J>, HeaderMap), FetchError> {
+        let body = self.get(url, Some(TAXII_MEDIA_TYPE))?;
+        let u = url.as_str();
+        let ct = body
+            .headers
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        if !is_taxii_21(&ct) {
+            return Err(FetchError::ContentType {
+                url: u.to_string(),
+                got: ct,
+                expected: TAXII_MEDIA_TYPE,
+            });
+        }
+        match parse_json(u, &body.bytes)? {
+            J::Object(m) => Ok((m, body.headers)),
+            other => Err(FetchError::Malformed {
+                url: u.to_string(),
+                reason: format!("expected a JSON object, got {}", json_kind(&other)),
+            }),
+        }
+    }
+
+    /// The server's discovery resource (`GET {server}/taxii2/`; a URL already ending in
+    /// `/taxii2/` is used as it is).
+    pub fn discovery(&self, server: &Url) -> Result<Discovery, FetchError> {
+        let url = if server.path().ends_with("/taxii2/") {
+            server.clone()
+        } else {
+            join(&dir(server), "taxii2/")?
+        };
+        let (m, _) = self.taxii_get(&url)?;
+        resource(&url, m)
+    }
+
+    /// An API root's information (`GET {root}`).
+    pub fn api_root(&self, root: &Url) -> Result<ApiRoot, FetchError> {
+        let url = dir(root);
+        let (m, _) = self.taxii_get(&url)?;
+        resource(&url, m)
+    }
+
+    /// The collections of an API root (`GET {root}/collections/`).
+    pub fn collections(&self, root: &Url) -> Result<Vec<Collection>, FetchError> {
+        let url = join(&dir(root), "collections/")?;
+        let (mut m, _) = self.taxii_get(&url)?;
+        // An API root without collections answers `{}`.
+        match m.remove("collections") {
+            None => Ok(Vec::new()),
+            Some(list) => serde_json::from_value(list).map_err(|e| FetchError::Malformed {
+                url: url.to_string(),
+                reason: format!("`collections`: {e}"),
+            }),
+        }
+    }
+
+    /// One page of a collection's objects (`GET {root}/collections/{id}/objects/` with the
+    /// query's `added_after`, `limit` and `next`).
+    pub fn objects_page(
+        &self,
+        root: &Url,
+        collection: &str,
+        query: &PageQuery,
+    ) -> Result<Page, FetchError> {
+        let mut url = objects_url(root, collection)?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(a) = &query.added_after {
+                q.append_pair("added_after", a);
+            }
+            if let Some(l) = query.limit {
+                q.append_pair("limit", &l.to_string());
+            }
+            if let Some(n) = &query.next {
+                q.append_pair("next", n);
+            }
+        }
+        let (m, headers) = self.taxii_get(&url)?;
+        envelope(&url, m, &headers)
+    }
+
+    /// Pulls every page of a collection added after `since` into `set`, importing each page's
+    /// objects through the STIX importer as feed `feed`. Never fails as a whole: a failure
+    /// stops the pull and is in [`PullReport::error`], with everything imported before it
+    /// kept and reported and the cursor advanced only over imported pages.
+    pub fn pull(&self, set: &mut IntelSet, req: &PullRequest, since: &TaxiiCursor) -> PullReport {
+        let mut report = PullReport {
+            collection: req.collection.clone(),
+            pages: Vec::new(),
+            objects: 0,
+            cursor: since.clone(),
+            notes: Vec::new(),
+            error: None,
+        };
+        let opts = ImportOptions {
+            feed: Some(req.feed.clone()),
+            ..ImportOptions::default()
+        };
+        let page_url = match objects_url(&req.root, &req.collection) {
+            Ok(u) => u,
+            Err(e) => {
+                report.error = Some(e);
+                return report;
+            }
+        };
+        let mut query = PageQuery {
+            added_after: since.added_after.clone(),
+            limit: req.limit,
+            next: None,
+        };
+        // A server may keep one `next` token for a whole paging session (medallion does), so
+        // a loop is a page of nothing new, not a repeated token.
+        let mut seen = HashSet::new();
+        loop {
+            if report.pages.len() as u32 >= req.max_pages {
+                report.error = Some(FetchError::TooManyPages {
+                    url: page_url.to_string(),
+                    pages: req.max_pages,
+                });
+                break;
+            }
+            let page = match self.objects_page(&req.root, &req.collection, &query) {
+                Ok(p) => p,
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            };
+            let n = report.pages.len() + 1;
+            let count = page.objects.len();
+            let mut fresh = false;
+            for o in &page.objects {
+                let key = (
+                    o.get("id").and_then(J::as_str).map(str::to_string),
+                    o.get("modified").and_then(J::as_str).map(str::to_string),
+                );
+                fresh |= seen.insert(key);
+            }
+            let stuck = if count == 0 {
+                page.more && page.next == query.next
+            } else {
+                !fresh
+            };
+            if let Some(token) = query.next.as_ref().filter(|_| stuck) {
+                report.error = Some(FetchError::NextLoop {
+                    url: page_url.to_string(),
+                    token: token.clone(),
+                });
+                break;
+            }
+            report.objects += count as u64;
+            let name = format!("{page_url} page {n}");
+            let file = if count == 0 {
+                FileReport {
+                    path: PathBuf::from(&name),
+                    format: Some(crate::FeedFormat::StixBundle),
+                    ..FileReport::default()
+                }
+            } else {
+                let bundle = serde_json::json!({"type": "bundle", "objects": page.objects});
+                let bytes = serde_json::to_vec(&bundle).expect("JSON values serialise");
+                set.import_bytes(&name, &bytes, &opts)
+            };
+            report.pages.push(file);
+            match page
+                .date_added_last
+                .as_ref()
+                .or(page.date_added_first.as_ref())
+            {
+                Some(last) => report.cursor.advance(last),
+                None if count > 0 => report.notes.push(format!(
+                    "page {n}: no X-TAXII-Date-Added-Last header; the cursor did not advance"
+                )),
+                None => {}
+            }
+            if !page.more {
+                break;
+            }
+            match page.next {
+                Some(token) => query.next = Some(token),
+                // TAXII 2.1 lets a server page by `added_after` alone: continue from the
+                // page's last date added, if it moved.
+                None => match page.date_added_last {
+                    Some(last) if Some(&last) != query.added_after.as_ref() => {
+                        query.added_after = Some(last);
+                    }
+                    _ => {
+                        report.error = Some(FetchError::Malformed {
+                            url: page_url.to_string(),
+                            reason: format!(
+                                "page {n} says `more` but gives no `next` and no new \
+                                 X-TAXII-Date-Added-Last to continue from"
+                            ),
+                        });
+                        break;
+                    }
+                },
+            }
+        }
+        report
+    }
+}
+
+fn objects_url(root: &Url, collection: &str) -> Result<Url, FetchError> {
+    if collection.is_empty() || collection.contains(['/', '?', '#']) {
+        return Err(FetchError::Url {
+            url: root.to_string(),
+            reason: format!("`{collection}` is not a collection id"),
+        });
+    }
+    join(&dir(root), &format!("collections/{collection}/objects/"))
+}
+
+/// `url` with a trailing slash, so relative joins go below it.
+fn dir(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    u
+}
+
+fn join(base: &Url, rel: &str) -> Result<Url, FetchError> {
+    base.join(rel).map_err(|e| FetchError::Url {
+        url: base.to_string(),
+        reason: format!("cannot join `{rel}`: {e}"),
+    })
+}
+
+/// `application/taxii+json` with version 2.1 or no version (which TAXII 2.1 says is the
+/// latest), parameters and case aside.
+fn is_taxii_21(content_type: &str) -> bool {
+    let mut parts = content_type.split(';').map(str::trim);
+    let media = parts.next().unwrap_or("");
+    if !media.eq_ignore_ascii_case("application/taxii+json") {
+        return false;
+    }
+    parts.all(|p| match p.split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("version") => v.trim() == "2.1",
+        _ => true,
+    })
+}
+
+pub(crate) fn parse_json(url: &str, bytes: &[u8]) -> Result<J, FetchError> {
+    serde_json::from_slice(bytes).map_err(|e| FetchError::NotJson {
+        url: url.to_string(),
+        reason: format!(
+            "line {} column {}: {e} (body starts `{}`)",
+            e.line(),
+            e.column(),
+            excerpt(bytes)
+        ),
+    })
+}
+
+/// The first bytes of a body as printable text, for error messages.
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]);
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn json_kind(v: &J) -> &'static str {
+    match v {
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Number(_) => "a number",
+        J::String(_) => "a string",
+        J::Array(_) => "an array",
+        J::Object(_) => "an object",
+    }
+}
+
+fn status_error(url: &str, status: StatusCode, bytes: &[u8]) -> FetchError {
+    let taxii = serde_json::from_slice::<J>(bytes).ok();
+    let field = |k: &str| {
+        taxii
+            .as_ref()
+            .and_then(|t| t.get(k))
+            .and_then(J::as_str)
+            .map(str::to_string)
+    };
+    let (title, description) = (field("title"), field("description"));
+    let body =
+        (title.is_none() && description.is_none() && !bytes.is_empty()).then(|| excerpt(bytes));
+    FetchError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        title: title.or_else(|| status.canonical_reason().map(str::to_string)),
+        description,
+        body,
+    }
+}
+
+fn resource<T: serde::de::DeserializeOwned>(
+    url: &Url,
+    m: serde_json::Map<String, J>,
+) -> Result<T, FetchError> {
+    serde_json::from_value(J::Object(m)).map_err(|e| FetchError::Malformed {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads a TAXII 2.1 envelope: `objects` (absent when there are none), `more`, `next`.
+fn envelope(
+    url: &Url,
+    mut m: serde_json::Map<String, J>,
+    headers: &HeaderMap,
+) -> Result<Page, FetchError> {
+    let bad = |reason: String| FetchError::Malformed {
+        url: url.to_string(),
+        reason,
+    };
+    if m.get("type").and_then(J::as_str) == Some("bundle") {
+        return Err(bad(
+            "a STIX bundle where a TAXII 2.1 envelope was expected (a TAXII 2.0 server?)".into(),
+        ));
+    }
+    let known = ["objects", "more", "next"];
+    if !m.is_empty() && !m.keys().any(|k| known.contains(&k.as_str())) {
+        let keys: Vec<&str> = m.keys().map(String::as_str).take(8).collect();
+        return Err(bad(format!(
+            "not a TAXII envelope: no `objects`, `more` or `next` (keys: {})",
+            keys.join(", ")
+        )));
+    }
+    let objects = match m.remove("objects") {
+        None => Vec::new(),
+        Some(J::Array(items)) => items,
+        Some(other) => {
+            return Err(bad(format!(
+                "envelope `objects` is {}, not a list",
+                json_kind(&other)
+            )));
+        }
+    };
+    let more = match m.get("more") {
+        None | Some(J::Null) => false,
+        Some(J::Bool(b)) => *b,
+        Some(other) => {
+            return Err(bad(format!(
+                "envelope `more` is {}, not a boolean",
+                json_kind(other)
+            )));
+        }
+    };
+    let next = match m.get("next") {
+        None | Some(J::Null) => None,
+        Some(J::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(bad(format!(
+                "envelope `next` is {}, not a string",
+                json_kind(other)
+            )));
+        }
+    };
+    if more && objects.is_empty() && next.is_none() {
+        return Err(bad(
+            "envelope says `more` but has no `objects` and no `next`".into(),
+        ));
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| s.parse::<Timestamp>().is_ok())
+    };
+    Ok(Page {
+        objects,
+        more,
+        next,
+        date_added_first: header("X-TAXII-Date-Added-First"),
+        date_added_last: header("X-TAXII-Date-Added-Last"),
+    })
+}
+
+/// The discovery resource: what the server is and where its API roots are.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Discovery {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// The default API root's URL.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// The API roots' URLs (possibly relative to the discovery URL).
+    #[serde(default)]
+    pub api_roots: Vec<String>,
+}
+
+/// An API root's information.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ApiRoot {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// TAXII versions it speaks (`application/taxii+json;version=2.1`).
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// The largest request body it accepts, in bytes.
+    #[serde(default)]
+    pub max_content_length: Option<u64>,
+}
+
+/// One collection of an API root.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Collection {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    pub can_read: bool,
+    pub can_write: bool,
+    #[serde(default)]
+    pub media_types: Vec<String>,
+}
+
+/// What to ask for in one objects request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageQuery {
+    /// Only objects added after this timestamp (as the server wrote it).
+    pub added_after: Option<String>,
+    /// At most this many objects (the server may cap it lower).
+    pub limit: Option<u32>,
+    /// The `next` token of the previous page.
+    pub next: Option<String>,
+}
+
+/// One page of objects and how to get the next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    pub objects: Vec<J>,
+    pub more: bool,
+    pub next: Option<String>,
+    /// `X-TAXII-Date-Added-First` / `-Last`: when the first and last objects of the page
+    /// were added to the collection.
+    pub date_added_first: Option<String>,
+    pub date_added_last: Option<String>,
+}
+
+/// Which collection to pull, as what feed, and in pages of what size.
+#[derive(Clone, Debug)]
+pub struct PullRequest {
+    /// The API root URL (`http://host/api1/`).
+    pub root: Url,
+    /// The collection id.
+    pub collection: String,
+    /// The feed name the imported indicators' sources get.
+    pub feed: String,
+    /// Objects per page to ask for (`None`: the server's default).
+    pub limit: Option<u32>,
+    /// Stop after this many pages (a server with endless distinct `next` tokens).
+    pub max_pages: u32,
+}
+
+impl PullRequest {
+    /// A pull of `collection` under `root` as feed `feed`, server page size, at most 10,000
+    /// pages.
+    pub fn new(root: Url, collection: impl Into<String>, feed: impl Into<String>) -> Self {
+        PullRequest {
+            root,
+            collection: collection.into(),
+            feed: feed.into(),
+            limit: None,
+            max_pages: 10_000,
+        }
+    }
+}
+
+/// Where the next pull starts: the latest date added of the objects already pulled, as the
+/// server wrote it (`X-TAXII-Date-Added-Last`), sent back as `added_after`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxiiCursor {
+    pub added_after: Option<String>,
+}
+
+impl TaxiiCursor {
+    /// Moves the cursor to `date_added` if that is later (compared as timestamps).
+    fn advance(&mut self, date_added: &str) {
+        let Ok(new) = date_added.parse::<Timestamp>() else {
+            return;
+        };
+        let later = match self.added_after.as_deref().map(str::parse::<Timestamp>) {
+            Some(Ok(old)) => new > old,
+            _ => true,
+        };
+        if later {
+            self.added_after = Some(date_added.to_string());
+        }
+    }
+}
+
+/// What a pull did: a [`FileReport`] per page (objects read, indicators added and merged,
+/// rejections with object ids and reasons), the cursor for the next pull, and the error that
+/// stopped it early, if any.
+#[derive(Debug)]
+pub struct PullReport {
+    pub collection: String,
+    /// One report per page imported, in order.
+    pub pages: Vec<FileReport>,
+    /// Objects received over all pages.
+    pub objects: u64,
+    /// The cursor after the last page imported (unchanged when nothing was).
+    pub cursor: TaxiiCursor,
+    /// Things worth knowing that are not errors (a page without date headers).
+    pub notes: Vec<String>,
+    /// What stopped the pull before the server said there was no more.
+    pub error: Option<FetchError>,
+}
+
+impl PullReport {
+    /// Indicator values new to the set, over all pages.
+    pub fn added(&self) -> u64 {
+        self.pages.iter().map(|p| p.added).sum()
+    }
+
+    /// Indicator values merged into existing indicators, over all pages.
+    pub fn merged(&self) -> u64 {
+        self.pages.iter().map(|p| p.merged).sum()
+    }
+
+    /// Every rejected object with the page it came in.
+    pub fn rejections(&self) -> impl Iterator<Item = (&std::path::Path, &Rejection)> {
+        self.pages
+            .iter()
+            .flat_map(|f| f.rejected.iter().map(move |r| (f.path.as_path(), r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(is_taxii_21("application/taxii+json;version=2.1"));
+        assert!(is_taxii_21(
+            "Application/TAXII+json; version=2.1; charset=utf-8"
+        ));
+        assert!(is_taxii_21("application/taxii+json"));
+        assert!(!is_taxii_21("application/taxii+json;version=2.0"));
+        assert!(!is_taxii_21("application/json"));
+        assert!(!is_taxii_21("text/html"));
+    }
+
+    #[test]
+    fn cursor_moves_forward_only() {
+        let mut c = TaxiiCursor::default();
+        c.advance("2026-01-02T00:00:00.000000Z");
+        c.advance("2026-01-01T00:00:00Z");
+        assert_eq!(
+            c.added_after.as_deref(),
+            Some("2026-01-02T00:00:00.000000Z")
+        );
+        c.advance("not a time");
+        c.advance("2026-01-02T00:00:00.5Z");
+        assert_eq!(c.added_after.as_deref(), Some("2026-01-02T00:00:00.5Z"));
+    }
+
+    #[test]
+    fn envelopes() {
+        let url = Url::parse("http://127.0.0.1/c/").unwrap();
+        let h = HeaderMap::new();
+        let obj = |v: J| v.as_object().unwrap().clone();
+        let p = envelope(&url, obj(serde_json::json!({})), &h).unwrap();
+        assert!(p.objects.is_empty() && !p.more);
+        let e = envelope(&url, obj(serde_json::json!({"more": true})), &h).unwrap_err();
+        assert!(e.to_string().contains("no `objects` and no `next`"), "{e}");
+        let e = envelope(&url, obj(serde_json::json!({"objects": 3})), &h).unwrap_err();
+        assert!(e.to_string().contains("a number, not a list"), "{e}");
+        let e = envelope(&url, obj(serde_json::json!({"title": "x"})), &h).unwrap_err();
+        assert!(e.to_string().contains("not a TAXII envelope"), "{e}");
+        let e = envelope(
+            &url,
+            obj(serde_json::json!({"type": "bundle", "objects": []})),
+            &h,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("TAXII 2.0"), "{e}");
+    }
+
+    #[test]
+    fn urls() {
+        let root = Url::parse("http://h:1/api1").unwrap();
+        assert_eq!(
+            objects_url(&root, "c-1").unwrap().as_str(),
+            "http://h:1/api1/collections/c-1/objects/"
+        );
+        assert!(objects_url(&root, "../x").is_err());
+        let c = FeedClient::new(ClientOptions::default()).unwrap();
+        let e = c.discovery(&Url::parse("https://h/").unwrap()).unwrap_err();
+        assert!(e.to_string().contains("plain http only"), "{e}");
+    }
+}
