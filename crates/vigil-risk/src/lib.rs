@@ -13,6 +13,8 @@
 //! - [`plan`]: response plan templates (roles, communications, tasks, SLA) and which fits.
 //! - [`case`]: an incident's handling (status, assignee, tasks, comments, history), its SLA
 //!   status, and the MTTA/MTTC/MTTR report.
+//! - [`exception`]: verdict feedback — exceptions on a rule's entities, previewed over stored
+//!   alerts and refused when they would hide a true positive.
 //! - [`attack`]: the ATT&CK Enterprise catalogue, rule-tag coverage over it, and Navigator layers.
 //!
 //! Not here: storage and the API (the server keeps incidents in its state database), alert
@@ -22,6 +24,7 @@ pub mod asset;
 pub mod attack;
 pub mod case;
 pub mod entity;
+pub mod exception;
 pub mod incident;
 pub mod plan;
 pub mod score;
@@ -35,6 +38,7 @@ pub use attack::{
 };
 pub use case::{Case, CaseError, CaseEvent, CaseEventKind, CaseMetrics, SlaStatus};
 pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
+pub use exception::{Exception, ExceptionError, ExceptionFacts, Preview};
 pub use incident::{AlertView, GroupingConfig, Incident, group};
 pub use plan::{Phase, Plan, PlanError, PlanErrors, PlanLibrary, SlaTargets};
 pub use score::{Factor, RiskConfig, RiskInput, RiskScore, score};
