@@ -9,6 +9,9 @@
 //!
 //! The grouping is a function of the set of alerts, not of their arrival order: alerts are
 //! taken in (time, id) order and entity counts are over the whole set (property-tested).
+//!
+//! Analysts' merges and splits are kept as pins (alert → incident id) that [`group_pinned`]
+//! applies on top of the graph; [`merge_pins`] and [`split_pins`] compute them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -78,7 +81,8 @@ impl Default for GroupingConfig {
 /// A group of related alerts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Incident {
-    /// `inc-` and the id of its first alert: stable while that alert stays first.
+    /// `inc-` and the id of its first alert (stable while that alert stays first), or the id
+    /// its alerts are pinned to by a merge or split ([`group_pinned`]).
     pub id: String,
     /// Alert ids in (time, id) order.
     pub alerts: Vec<String>,
@@ -127,50 +131,224 @@ impl Components {
     }
 }
 
-/// Groups `alerts` into incidents, first-seen first.
-pub fn group(alerts: &[AlertView], config: &GroupingConfig) -> Vec<Incident> {
-    let mut order: Vec<&AlertView> = alerts.iter().collect();
-    order.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
-    // The alerts naming each entity, in (time, id) order.
-    let mut naming: BTreeMap<&EntityKey, Vec<usize>> = BTreeMap::new();
-    for (i, alert) in order.iter().enumerate() {
-        let distinct: BTreeSet<&EntityKey> = alert.entities.iter().collect();
-        for e in distinct {
-            naming.entry(e).or_default().push(i);
-        }
-    }
-    let capped: BTreeSet<&EntityKey> = naming
-        .iter()
-        .filter(|(e, list)| {
-            config.ubiquitous.contains(e) || list.len() > config.max_alerts_per_entity
-        })
-        .map(|(e, _)| *e)
-        .collect();
-    let mut components = Components::new(order.len());
-    for (entity, list) in &naming {
-        if capped.contains(entity) {
-            continue;
-        }
-        for pair in list.windows(2) {
-            let gap = order[pair[1]].time.duration_since(order[pair[0]].time);
-            if gap.unsigned_abs() <= config.window {
-                components.join(pair[0], pair[1]);
+/// Alerts in (time, id) order, the entities not used to join, and the components.
+struct Graph<'a> {
+    order: Vec<&'a AlertView>,
+    capped: BTreeSet<&'a EntityKey>,
+    components: Components,
+}
+
+impl<'a> Graph<'a> {
+    fn build(alerts: &'a [AlertView], config: &GroupingConfig) -> Graph<'a> {
+        let mut order: Vec<&AlertView> = alerts.iter().collect();
+        order.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+        // The alerts naming each entity, in (time, id) order.
+        let mut naming: BTreeMap<&EntityKey, Vec<usize>> = BTreeMap::new();
+        for (i, alert) in order.iter().enumerate() {
+            let distinct: BTreeSet<&EntityKey> = alert.entities.iter().collect();
+            for e in distinct {
+                naming.entry(e).or_default().push(i);
             }
         }
+        let capped: BTreeSet<&EntityKey> = naming
+            .iter()
+            .filter(|(e, list)| {
+                config.ubiquitous.contains(e) || list.len() > config.max_alerts_per_entity
+            })
+            .map(|(e, _)| *e)
+            .collect();
+        let mut components = Components::new(order.len());
+        for (entity, list) in &naming {
+            if capped.contains(entity) {
+                continue;
+            }
+            for pair in list.windows(2) {
+                let gap = order[pair[1]].time.duration_since(order[pair[0]].time);
+                if gap.unsigned_abs() <= config.window {
+                    components.join(pair[0], pair[1]);
+                }
+            }
+        }
+        Graph {
+            order,
+            capped,
+            components,
+        }
     }
+
+    /// The incident of the alerts at `idx` (ascending), named `id`.
+    fn incident(&self, id: String, idx: &[usize]) -> Incident {
+        let alerts: Vec<&AlertView> = idx.iter().map(|i| self.order[*i]).collect();
+        incident(id, &alerts, &self.capped)
+    }
+}
+
+/// Groups `alerts` into incidents, first-seen first.
+pub fn group(alerts: &[AlertView], config: &GroupingConfig) -> Vec<Incident> {
+    let mut graph = Graph::build(alerts, config);
     let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..order.len() {
-        let root = components.find(i);
+    for i in 0..graph.order.len() {
+        let root = graph.components.find(i);
         members.entry(root).or_default().push(i);
     }
     members
         .into_values()
-        .map(|idx| incident(&idx.iter().map(|i| order[*i]).collect::<Vec<_>>(), &capped))
+        .map(|idx| graph.incident(format!("inc-{}", graph.order[idx[0]].id), &idx))
         .collect()
 }
 
-/// The incident of `alerts` (in (time, id) order, at least one).
-fn incident(alerts: &[&AlertView], capped: &BTreeSet<&EntityKey>) -> Incident {
+/// Groups `alerts` like [`group`], with analysts' decisions applied: `pins` maps alert ids to
+/// the incident id an analyst put them in (by a merge or a split).
+///
+/// The rule:
+/// 1. a pinned alert is in its pinned incident, whatever the graph says;
+/// 2. an unpinned alert whose component (as [`group`] computes it) holds pinned alerts joins
+///    the incident pinned for the component's earliest pinned alert (in (time, id) order) — so
+///    a new alert about a merged incident's entities lands in it;
+/// 3. every other component is an incident exactly as [`group`] makes it, with the same id.
+///
+/// Pins of alerts not in `alerts` are ignored. Like [`group`], the result depends on the set
+/// of alerts and pins, not on their order; incidents come first-seen first.
+pub fn group_pinned(
+    alerts: &[AlertView],
+    config: &GroupingConfig,
+    pins: &BTreeMap<String, String>,
+) -> Vec<Incident> {
+    let mut graph = Graph::build(alerts, config);
+    let n = graph.order.len();
+    let roots: Vec<usize> = (0..n).map(|i| graph.components.find(i)).collect();
+    // The pin of each component's earliest pinned alert (indexes ascend in (time, id) order).
+    let mut component_pin: BTreeMap<usize, &String> = BTreeMap::new();
+    for (i, root) in roots.iter().enumerate() {
+        if let Some(pin) = pins.get(&graph.order[i].id) {
+            component_pin.entry(*root).or_insert(pin);
+        }
+    }
+    // Incident id → member indexes, ascending.
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, root) in roots.iter().enumerate() {
+        let id = match pins
+            .get(&graph.order[i].id)
+            .or(component_pin.get(root).copied())
+        {
+            Some(pin) => pin.clone(),
+            // The root is the component's smallest index: its first alert.
+            None => format!("inc-{}", graph.order[*root].id),
+        };
+        members.entry(id).or_default().push(i);
+    }
+    let mut groups: Vec<(String, Vec<usize>)> = members.into_iter().collect();
+    groups.sort_by_key(|(_, idx)| idx[0]);
+    groups
+        .into_iter()
+        .map(|(id, idx)| graph.incident(id, &idx))
+        .collect()
+}
+
+/// A refused merge or split.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    #[error("no incident {id:?}")]
+    UnknownIncident { id: String },
+    #[error("a merge needs at least one other incident to merge into {into:?}")]
+    NothingToMerge { into: String },
+    #[error("incident {id:?} cannot be merged into itself")]
+    MergeWithItself { id: String },
+    #[error("a split needs at least one alert to split off")]
+    NoAlerts,
+    #[error("splitting off every alert of {incident:?} would leave it empty; split off fewer")]
+    AllAlerts { incident: String },
+    #[error("alert {alert:?} is not in incident {incident:?}")]
+    NotInIncident { alert: String, incident: String },
+}
+
+fn find<'a>(incidents: &'a [Incident], id: &str) -> Result<&'a Incident, PinError> {
+    incidents
+        .iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| PinError::UnknownIncident { id: id.to_string() })
+}
+
+/// The pins after merging incidents `from` into `into`: every alert of all of them pinned to
+/// `into` (its own too, so it keeps its id whatever later alerts do). `incidents` is the
+/// current grouping (from [`group_pinned`] with `pins`).
+pub fn merge_pins(
+    incidents: &[Incident],
+    pins: &BTreeMap<String, String>,
+    into: &str,
+    from: &[String],
+) -> Result<BTreeMap<String, String>, PinError> {
+    let target = find(incidents, into)?;
+    if from.is_empty() {
+        return Err(PinError::NothingToMerge {
+            into: into.to_string(),
+        });
+    }
+    let mut merged = vec![target];
+    for id in from {
+        if id == into {
+            return Err(PinError::MergeWithItself { id: id.clone() });
+        }
+        merged.push(find(incidents, id)?);
+    }
+    let mut out = pins.clone();
+    for alert in merged.iter().flat_map(|i| &i.alerts) {
+        out.insert(alert.clone(), into.to_string());
+    }
+    Ok(out)
+}
+
+/// The pins after splitting `alerts` off incident `incident` into a new incident, and the new
+/// incident's id: `inc-` and the first split alert's id, or with `-2`, `-3`, … appended when
+/// that id is taken. The alerts left keep the original id.
+pub fn split_pins(
+    incidents: &[Incident],
+    pins: &BTreeMap<String, String>,
+    incident: &str,
+    alerts: &[String],
+) -> Result<(BTreeMap<String, String>, String), PinError> {
+    let source = find(incidents, incident)?;
+    let chosen: BTreeSet<&String> = alerts.iter().collect();
+    if chosen.is_empty() {
+        return Err(PinError::NoAlerts);
+    }
+    if let Some(stray) = chosen.iter().find(|a| !source.alerts.contains(a)) {
+        return Err(PinError::NotInIncident {
+            alert: (*stray).clone(),
+            incident: incident.to_string(),
+        });
+    }
+    if chosen.len() == source.alerts.len() {
+        return Err(PinError::AllAlerts {
+            incident: incident.to_string(),
+        });
+    }
+    // `source.alerts` is in (time, id) order: the first chosen there is the new incident's first.
+    let first = source
+        .alerts
+        .iter()
+        .find(|a| chosen.contains(a))
+        .ok_or(PinError::NoAlerts)?;
+    let taken = |id: &str| incidents.iter().any(|i| i.id == id) || pins.values().any(|p| p == id);
+    let base = format!("inc-{first}");
+    let new_id = std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base}-{n}")))
+        .find(|id| !taken(id))
+        .unwrap_or(base);
+    let mut out = pins.clone();
+    for a in &source.alerts {
+        let to = if chosen.contains(a) {
+            &new_id
+        } else {
+            &source.id
+        };
+        out.insert(a.clone(), to.clone());
+    }
+    Ok((out, new_id))
+}
+
+/// The incident `id` of `alerts` (in (time, id) order, at least one).
+fn incident(id: String, alerts: &[&AlertView], capped: &BTreeSet<&EntityKey>) -> Incident {
     let first = alerts[0];
     let mut entities = BTreeSet::new();
     let mut capped_entities = BTreeSet::new();
@@ -188,7 +366,7 @@ fn incident(alerts: &[&AlertView], capped: &BTreeSet<&EntityKey>) -> Incident {
         rules.insert(a.rule.clone());
     }
     Incident {
-        id: format!("inc-{}", first.id),
+        id,
         alerts: alerts.iter().map(|a| a.id.clone()).collect(),
         entities: entities.into_iter().collect(),
         capped_entities: capped_entities.into_iter().collect(),

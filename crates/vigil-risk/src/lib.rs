@@ -39,7 +39,9 @@ pub use attack::{
 pub use case::{Case, CaseError, CaseEvent, CaseEventKind, CaseMetrics, SlaStatus};
 pub use entity::{EntityKey, EntityKind, EntityRisk, RiskCrossing};
 pub use exception::{Exception, ExceptionError, ExceptionFacts, Preview};
-pub use incident::{AlertView, GroupingConfig, Incident, group};
+pub use incident::{
+    AlertView, GroupingConfig, Incident, PinError, group, group_pinned, merge_pins, split_pins,
+};
 pub use plan::{Phase, Plan, PlanError, PlanErrors, PlanLibrary, SlaTargets};
 pub use score::{Factor, RiskConfig, RiskInput, RiskScore, score};
 pub use tactic::Tactic;
