@@ -180,7 +180,8 @@ fn verdicts_equal_stix2_matcher() {
             let hows = vigil_matches(&matcher, o["objects"].as_array().unwrap());
             let theirs = oasis[id][oid];
             matched_pairs += usize::from(theirs);
-            if !hows.is_empty() != theirs {
+            let ours = !hows.is_empty();
+            if ours != theirs {
                 differ.push((id.to_string(), oid.to_string(), hows));
             }
         }
