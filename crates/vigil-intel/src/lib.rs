@@ -30,6 +30,7 @@
 mod error;
 mod import;
 mod indicator;
+pub mod lifecycle;
 mod matcher;
 mod normalise;
 mod set;
@@ -38,7 +39,10 @@ pub mod taxii;
 pub use error::IntelError;
 pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
 pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Source, Tlp};
-pub use matcher::{BuildStats, IntelMatch, MatchHow, Matcher};
+pub use lifecycle::{
+    AllowEntry, Allowlist, DecayModel, LifecycleView, Sighting, SightingPlace, Sightings,
+};
+pub use matcher::{BuildStats, IntelMatch, LeftOut, MatchHow, Matcher};
 pub use normalise::ValueError;
 pub use set::{Added, FileReport, ImportReport, IntelSet, Location, Rejection};
 pub use taxii::{ClientOptions, FeedClient, FetchError, PullReport, PullRequest, TaxiiCursor};

@@ -12,7 +12,8 @@
 //! - Hashes, JA3, e-mail addresses: lowercase, then a hash lookup; user agents and file names
 //!   are looked up as written.
 //!
-//! Indicators that are revoked, expired or not yet valid at the build time are left out.
+//! Indicators that are revoked, expired or not yet valid at the build time are left out, and
+//! [`Matcher::build_with`] leaves out those the lifecycle says no longer match.
 //! Matching an event allocates only for its matches: lowercasing goes through a stack buffer.
 
 use std::borrow::Cow;
@@ -65,10 +66,24 @@ pub struct BuildStats {
     pub expired: usize,
     /// Left out: `valid_from` still ahead.
     pub not_yet_valid: usize,
+    /// Left out by the lifecycle ([`Matcher::build_with`]): on the allowlist.
+    pub allowlisted: usize,
+    /// Left out by the lifecycle: confidence decayed below the floor.
+    pub decayed: usize,
     /// Of the live ones: single IP addresses, CIDR blocks, and other values.
     pub ip_addresses: usize,
     pub ip_blocks: usize,
     pub values: usize,
+}
+
+/// Why the lifecycle (`crate::lifecycle::LifecycleView`) leaves a live indicator out of a
+/// build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeftOut {
+    /// Its value is on the allowlist.
+    Allowlisted,
+    /// Its confidence decayed below the floor.
+    Decayed,
 }
 
 /// The compiled, immutable form of an [`IntelSet`] (see the module documentation).
@@ -94,6 +109,16 @@ fn key_hash(hasher: &Hasher, kind: IndicatorKind, value: &str) -> u64 {
 impl Matcher {
     /// Compiles the indicators of `set` that are live at `now`.
     pub fn build(set: &IntelSet, now: Timestamp) -> Matcher {
+        Matcher::build_with(set, now, |_| None)
+    }
+
+    /// [`Matcher::build`], also leaving out the live indicators for which `leave_out` gives a
+    /// reason (counted in [`BuildStats`]).
+    pub fn build_with(
+        set: &IntelSet,
+        now: Timestamp,
+        leave_out: impl Fn(&Indicator) -> Option<LeftOut>,
+    ) -> Matcher {
         let mut m = Matcher::default();
         let values = set
             .iter()
@@ -115,7 +140,11 @@ impl Matcher {
                 m.stats.not_yet_valid += 1;
                 continue;
             }
-            m.insert(ind.clone());
+            match leave_out(ind) {
+                Some(LeftOut::Allowlisted) => m.stats.allowlisted += 1,
+                Some(LeftOut::Decayed) => m.stats.decayed += 1,
+                None => m.insert(ind.clone()),
+            }
         }
         m.stats.live = m.indicators.len();
         m
