@@ -26,7 +26,7 @@ use crate::rules::{ReloadReport, rule_key};
 use crate::sources::SourceStats;
 use crate::unit::UnitHeader;
 
-type Mon = Extension<Arc<Monitor>>;
+pub(crate) type Mon = Extension<Arc<Monitor>>;
 
 /// Adds the monitoring routes to `api`, each group behind the least role it needs.
 pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
@@ -41,6 +41,9 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(list_incidents))
             .routes(routes!(get_incident))
             .routes(routes!(entity_risk))
+            .routes(routes!(crate::api_intel::list_feeds))
+            .routes(routes!(crate::api_intel::list_indicators))
+            .routes(routes!(crate::api_intel::list_sightings))
             .layer(ext.clone()),
     )
     .routes(
@@ -51,6 +54,7 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(add_comment))
             .routes(routes!(query))
             .routes(routes!(retrohunt))
+            .routes(routes!(crate::api_intel::import_feed))
             .layer(ext.clone()),
     )
     .routes(
@@ -62,7 +66,7 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
     )
 }
 
-fn state_error(e: StateError) -> ApiError {
+pub(crate) fn state_error(e: StateError) -> ApiError {
     match e {
         StateError::NotFound(_) => ApiError::not_found(e.to_string()),
         e if e.is_client_error() => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
@@ -71,7 +75,7 @@ fn state_error(e: StateError) -> ApiError {
 }
 
 /// Runs store calls off the async threads (SQLite blocks).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -765,9 +769,7 @@ pub async fn retrohunt(
             None => Level::Informational,
         },
         max_matches: req.max_matches.unwrap_or(1_000).min(100_000),
-        intel: req
-            .intel
-            .then(|| Arc::clone(&monitor.intel.read().unwrap_or_else(|e| e.into_inner()))),
+        intel: req.intel.then(|| monitor.intel.current()),
     };
     if req.rule.is_some() && !req.rules.is_empty() {
         return Err(ApiError::bad_request(

@@ -11,11 +11,13 @@
 //! (`vigil-store`), authentication and audit (`vigil-server`).
 
 pub mod api;
+mod api_intel;
 pub mod assess;
 pub mod demo;
 mod error;
 mod fsutil;
 pub mod ingest;
+pub mod intel;
 pub mod live;
 pub mod pipeline;
 pub mod retrohunt;
@@ -33,7 +35,9 @@ use vigil_core::Level;
 use vigil_ingest::LogsourceMap;
 use vigil_store::journal::{Journal, JournalOptions};
 use vigil_store::lake::{FlushPolicy, Lake, LakeConfig, LakeWriter};
-use vigil_store::state::{AlertStore, DedupPolicy, Durability, SqliteStore, StateOptions};
+use vigil_store::state::{
+    AlertStore, DedupPolicy, Durability, RecordStore, SqliteStore, StateOptions,
+};
 
 pub use error::MonitorError;
 pub use ingest::{IngestOptions, Ingestor};
@@ -71,12 +75,24 @@ pub struct MonitorConfig {
 }
 
 /// Threat-intel feeds (`[monitor.intel]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntelSettings {
     /// Feed files or directories (STIX 2.1 bundles, MISP events, CSV, plain lists), read at
     /// start; a hit is an alert of rule `intel:<kind>:<value>`.
     pub feeds: Vec<PathBuf>,
+    /// When an import brings new indicators, the lake's events of this many past days are
+    /// searched for them (0: never).
+    pub retrohunt_days: u32,
+}
+
+impl Default for IntelSettings {
+    fn default() -> Self {
+        IntelSettings {
+            feeds: Vec::new(),
+            retrohunt_days: 30,
+        }
+    }
 }
 
 impl Default for MonitorConfig {
@@ -185,8 +201,10 @@ pub struct Monitor {
     pub(crate) hunting: Mutex<()>,
     /// The asset inventory (`<data>/assets.json`).
     pub inventory: assess::Inventory,
-    /// The threat-intel indicators in force.
-    pub intel: pipeline::SharedIntel,
+    /// The threat-intel indicators in force, their feeds and imports.
+    pub intel: intel::IntelService,
+    /// Analyst-side records (incident cases, pins, exceptions) in the state database.
+    pub records: Arc<dyn RecordStore>,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -255,12 +273,12 @@ impl Monitor {
                 json_logsource,
             },
         );
-        let intel = Arc::new(std::sync::RwLock::new(Arc::new(load_intel(
-            &config.intel.feeds,
-        )?)));
+        let intel = intel::IntelService::open(data_dir, &config.intel)?;
+        let store = Arc::new(store);
         Ok(Monitor {
             journal,
-            store: Arc::new(store),
+            records: Arc::clone(&store) as Arc<dyn RecordStore>,
+            store,
             rules,
             sources,
             progress,
@@ -331,7 +349,7 @@ impl Monitor {
             rules: Arc::clone(&self.rules),
             sources: Arc::clone(&self.sources),
             progress: Arc::clone(&self.progress),
-            intel: Arc::clone(&self.intel),
+            intel: Arc::clone(&self.intel.matcher),
             options: PipelineOptions {
                 min_level: self.config.min_level,
                 batch_units: self.config.batch_units.max(1),
@@ -362,31 +380,4 @@ impl Monitor {
             .map(|f| f())
             .collect()
     }
-}
-
-/// Imports the configured feeds into one matcher, printing what each gave and every
-/// rejection; a feed that cannot be read at all stops the start (naming it).
-fn load_intel(feeds: &[PathBuf]) -> Result<vigil_intel::Matcher, MonitorError> {
-    let mut set = vigil_intel::IntelSet::new();
-    for feed in feeds {
-        let report = set
-            .import_path(feed)
-            .map_err(|e| MonitorError::Data(format!("intel feed {}: {e}", feed.display())))?;
-        eprintln!(
-            "vigil serve: intel {}: {} indicators added, {} merged, {} rejected",
-            feed.display(),
-            report.added(),
-            report.merged(),
-            report.rejections().count()
-        );
-        for (file, r) in report.rejections().take(20) {
-            eprintln!(
-                "vigil serve: intel   {}: {}: {}",
-                file.display(),
-                r.location,
-                r.reason
-            );
-        }
-    }
-    Ok(vigil_intel::Matcher::build(&set, jiff::Timestamp::now()))
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use vigil_core::{EntityField, Event, Level};
 use vigil_detect::{Detection, detect_intel};
 use vigil_ingest::{DecodeOptions, InputSpec, LogsourceMap, decode_bytes_as};
@@ -544,7 +545,12 @@ impl Worker {
                 continue;
             }
             let detection = Detection::new(engine, m, event);
-            alerts.push(new_alert(rule.tags.clone(), detection, event, header));
+            alerts.push(new_alert(
+                rule.tags.clone(),
+                detection,
+                event,
+                header.received,
+            ));
         }
         self.matches = matches;
         let intel = Arc::clone(&pipeline.intel.read().unwrap_or_else(|e| e.into_inner()));
@@ -559,14 +565,19 @@ impl Worker {
             );
             for d in found {
                 let tags = d.tags.iter().map(|t| format!("attack.{t}")).collect();
-                alerts.push(new_alert(tags, d, event, header));
+                alerts.push(new_alert(tags, d, event, header.received));
             }
         }
     }
 }
 
 /// The store's view of one detection (of a rule, or of an indicator).
-fn new_alert(tags: Vec<String>, d: Detection, event: &Event, header: &UnitHeader) -> NewAlert {
+pub(crate) fn new_alert(
+    tags: Vec<String>,
+    d: Detection,
+    event: &Event,
+    received: Timestamp,
+) -> NewAlert {
     let text = |f| d.entities.get_str(f).map(str::to_string);
     let ip = |f| d.entities.get(f).and_then(|v| v.as_ip());
     NewAlert {
@@ -581,7 +592,7 @@ fn new_alert(tags: Vec<String>, d: Detection, event: &Event, header: &UnitHeader
             source: d.file.to_string(),
             record_id: d.record_id,
             offset: event.source.offset,
-            time: event.time.or(Some(header.received)),
+            time: event.time.or(Some(received)),
         },
         entities: AlertEntities {
             host: d.host.clone(),

@@ -96,6 +96,12 @@ impl HuntRules {
         })
     }
 
+    /// No rule at all: a hunt for threat-intel indicators only (the engine is not run).
+    pub fn none(rules: Arc<LoadedRules>) -> HuntRules {
+        let selected = vec![false; rules.engine.len()];
+        HuntRules { rules, selected }
+    }
+
     /// Rules that will be evaluated.
     pub fn count(&self) -> usize {
         self.selected.iter().filter(|s| **s).count()
@@ -148,6 +154,17 @@ pub fn retro_hunt(
     rules: &HuntRules,
     hunt: &RetroHunt,
 ) -> Result<RetroHuntReport, RetroHuntError> {
+    retro_hunt_with(lake, rules, hunt, |_, _| {})
+}
+
+/// [`retro_hunt`], also handing every match (beyond `max_matches` too) with the rebuilt event
+/// to `sink`: what the automatic retro-hunt of new indicators turns into alerts.
+pub fn retro_hunt_with(
+    lake: &Lake,
+    rules: &HuntRules,
+    hunt: &RetroHunt,
+    mut sink: impl FnMut(&Detection, &Event),
+) -> Result<RetroHuntReport, RetroHuntError> {
     if let (Some(from), Some(to)) = (hunt.range.from, hunt.range.to)
         && from >= to
     {
@@ -192,7 +209,9 @@ pub fn retro_hunt(
             }
         };
         matches.clear();
-        engine.evaluate(&event, &mut scratch, &mut matches);
+        if rules.count() > 0 {
+            engine.evaluate(&event, &mut scratch, &mut matches);
+        }
         for m in &matches {
             let rule = engine.rule(m.rule);
             if !rules.selected.get(m.rule).copied().unwrap_or(false)
@@ -205,8 +224,10 @@ pub fn retro_hunt(
                 .by_rule
                 .entry(rule_key(rule).to_string())
                 .or_default() += 1;
+            let d = Detection::new(engine, m, &event);
+            sink(&d, &event);
             if found.len() < hunt.max_matches {
-                found.push(Detection::new(engine, m, &event));
+                found.push(d);
             } else {
                 report.truncated = true;
             }
@@ -221,6 +242,7 @@ pub fn retro_hunt(
                 &mut intel_found,
             );
             for d in intel_found.drain(..) {
+                sink(&d, &event);
                 report.matches_total += 1;
                 let key = d.rule_id.clone().unwrap_or_default();
                 *report.by_rule.entry(key).or_default() += 1;

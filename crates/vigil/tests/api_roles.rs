@@ -232,6 +232,39 @@ fn routes() -> Vec<Route> {
             Body::Json(json!({"rules": [CERTUTIL_RULE], "max_matches": 10})),
             Some(Analyst),
         ),
+        // vigil-monitor + vigil-intel: threat intelligence.
+        row(
+            "GET",
+            "/api/v1/intel/feeds",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "POST",
+            "/api/v1/intel/import",
+            Sample::None,
+            "?feed=roles-feed",
+            Body::Raw("# made for the roles test\nevil-roles.example\n".into()),
+            Some(Analyst),
+        ),
+        row(
+            "GET",
+            "/api/v1/intel/indicators",
+            Sample::None,
+            "?value=www.evil-roles.example",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
+            "/api/v1/intel/sightings",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
     ]
 }
 

@@ -173,3 +173,207 @@ fn a_feed_value_seen_once_is_one_detection_in_hunt_and_one_alert_in_serve() {
     assert_eq!(hunt["indicators"], 1);
     assert_eq!(hunt["by_rule"][&rule_id], 1, "{hunt}");
 }
+
+/// The event time of the event whose query name is `name`.
+fn time_of(path: &Path, name: &str) -> jiff::Timestamp {
+    let mut found = None;
+    vigil_ingest::decode_file(
+        path,
+        &vigil_ingest::DecodeOptions::default(),
+        &mut |e| {
+            let hit = vigil_ingest::entities(&e)
+                .get_str(EntityField::QueryHostname)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name));
+            if hit {
+                found = e.time;
+            }
+        },
+        &mut |e| panic!("{e}"),
+    )
+    .unwrap();
+    found.expect("the event has a time")
+}
+
+#[test]
+fn an_imported_indicator_is_searched_for_in_stored_events_and_its_sighting_is_kept() {
+    let Some(log) = vigil_core::corpus::corpus_path("zeek/slips/test9-mixed-zeek-dir/dns.log")
+    else {
+        return;
+    };
+    let name = lone_query_name(&log);
+    let when = time_of(&log, &name);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vigil.toml");
+    // The corpus is years old: search all of the lake's history.
+    std::fs::write(&config, "[monitor.intel]\nretrohunt_days = 100000\n").unwrap();
+    let rules = repo().join("examples/rules");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+    ];
+    let s = Served::start(&data, &args);
+    let analyst = create_token(&data, "analyst");
+    let viewer = create_token(&data, "viewer");
+    let (status, receipt) = s.post(
+        "/api/v1/ingest?source=zeek",
+        &analyst,
+        std::fs::read(&log).unwrap(),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    // The lake holds the events before the indicator is known.
+    let events = receipt["events"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, q) = s.send_json(
+            "POST",
+            "/api/v1/query",
+            &analyst,
+            &serde_json::json!({"sql": "SELECT count(*) AS n FROM events"}),
+        );
+        if q["rows"][0]["n"].as_u64() == Some(events) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "lake: {q}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (_, before) = s.get("/api/v1/alerts?text=intel:&limit=100", &viewer);
+    assert_eq!(before["total"], 0, "{before}");
+
+    // Bad imports are refused with their reason and keep nothing.
+    let (status, bad) = s.post(
+        "/api/v1/intel/import?feed=analyst-list",
+        &analyst,
+        b"{\"type\": \"bundle\", \"objects\": [{\"type\": \"indicator\", \"id\": \"indicator--1\", \"pattern\": \"[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [ipv4-addr:value = '5.6.7.8']\", \"pattern_type\": \"stix\", \"valid_from\": \"2024-01-01T00:00:00Z\"}]}".to_vec(),
+    );
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("FOLLOWEDBY"),
+        "{bad}"
+    );
+    let (status, bad) = s.post(
+        "/api/v1/intel/import?feed=../etc",
+        &analyst,
+        b"x.example".to_vec(),
+    );
+    assert_eq!(status, 400, "{bad}");
+    let (status, _) = s.post(
+        "/api/v1/intel/import?feed=f",
+        &viewer,
+        b"x.example".to_vec(),
+    );
+    assert_eq!(status, 403);
+
+    // The import: one new indicator, searched for at once.
+    let feed = format!("# made for this test\n{name}\nnot a domain\n");
+    let (status, imported) = s.post(
+        "/api/v1/intel/import?feed=analyst-list",
+        &analyst,
+        feed.into_bytes(),
+    );
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["indicators"], 1, "{imported}");
+    assert_eq!(imported["new_indicators"], 1);
+    assert_eq!(imported["rejected"], 1, "the bad line is named: {imported}");
+    assert!(
+        imported["rejections"][0]
+            .as_str()
+            .unwrap()
+            .contains("line 3"),
+        "{imported}"
+    );
+    assert_eq!(imported["retro_hunt"], "started");
+    let feeds = s.wait_for(
+        "/api/v1/intel/feeds",
+        &viewer,
+        Duration::from_secs(60),
+        |b| b["retro_hunts"][0]["elapsed_ms"].is_u64(),
+    );
+    let retro = &feeds["retro_hunts"][0];
+    assert_eq!(retro["feed"], "analyst-list", "{feeds}");
+    assert_eq!(retro["new_indicators"], 1);
+    assert_eq!(retro["events_scanned"].as_u64(), Some(events), "{retro}");
+    assert_eq!(retro["matches"], 1, "{retro}");
+    assert_eq!(retro["alerts_created"], 1, "{retro}");
+    assert!(retro["error"].is_null(), "{retro}");
+    let feed = feeds["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "analyst-list")
+        .unwrap();
+    assert_eq!(
+        (feed["files"].as_u64(), feed["added"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // The retro alert: the indicator, the original event time, marked retro.
+    let rule_id = format!("intel:domain:{name}");
+    let (_, page) = s.get(&format!("/api/v1/alerts?rule_id={rule_id}"), &viewer);
+    assert_eq!(page["total"], 1, "{page}");
+    let alert = &page["items"][0];
+    assert_eq!(
+        alert["first_seen"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap(),
+        when
+    );
+    assert!(
+        alert["rule"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "vigil.retro-hunt"),
+        "{alert}"
+    );
+    assert_eq!(alert["evidence"][0]["field"], "query.hostname");
+
+    // Lookup by a subdomain names the indicator with its sightings; the sightings list has it.
+    let (status, found) = s.get(
+        &format!("/api/v1/intel/indicators?value=www.{name}"),
+        &viewer,
+    );
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["total"], 1, "{found}");
+    let ind = &found["items"][0];
+    assert_eq!(ind["value"], name.as_str());
+    assert_eq!(ind["sources"][0]["feed"], "analyst-list");
+    assert_eq!(ind["sightings"]["alerts"], 1, "{ind}");
+    assert_eq!(ind["sightings"]["retro_alerts"], 1);
+    let (_, sightings) = s.get("/api/v1/intel/sightings", &viewer);
+    assert_eq!(sightings[0]["value"], name.as_str(), "{sightings}");
+    assert_eq!(sightings[0]["events"], 1);
+
+    // The same file again brings nothing new: no second search, no second alert.
+    let again = format!("{name}\n");
+    let (status, imported) = s.post(
+        "/api/v1/intel/import?feed=analyst-list",
+        &analyst,
+        again.into_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(imported["retro_hunt"], "no new indicators", "{imported}");
+
+    // Kept across a restart; `replace` makes a file the feed's whole content.
+    drop(s);
+    let s = Served::start(&data, &args);
+    let (_, found) = s.get(&format!("/api/v1/intel/indicators?value={name}"), &viewer);
+    assert_eq!(found["total"], 1, "kept: {found}");
+    let (status, imported) = s.post(
+        "/api/v1/intel/import?feed=analyst-list&replace=true",
+        &analyst,
+        b"other-name.example\n".to_vec(),
+    );
+    assert_eq!(status, 200, "{imported}");
+    let (_, found) = s.get(&format!("/api/v1/intel/indicators?value={name}"), &viewer);
+    assert_eq!(found["total"], 0, "replaced: {found}");
+    let (_, feeds) = s.get("/api/v1/intel/feeds", &viewer);
+    assert_eq!(feeds["indicators"], 1, "{feeds}");
+}
