@@ -37,6 +37,7 @@ mod set;
 pub mod taxii;
 
 pub use error::IntelError;
+pub use import::misp_feed::{MispFeedCursor, MispFeedReport};
 pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
 pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Source, Tlp};
 pub use lifecycle::{

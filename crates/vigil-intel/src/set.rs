@@ -142,6 +142,8 @@ impl IntelSet {
         } else {
             vec![path.to_path_buf()]
         };
+        // A MISP feed's events are read through its manifest, once each.
+        let files = import::misp_feed::import_feed_dirs(self, files, opts, &mut report);
         for file in files {
             let fr = match std::fs::read(&file) {
                 Ok(bytes) => import::import_bytes(self, &file, &bytes, opts),

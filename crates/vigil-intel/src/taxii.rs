@@ -78,9 +78,9 @@ pub enum FetchError {
     /// No complete response in time.
     #[error("{url}: no complete response within {} s", after.as_secs_f64())]
     Timeout { url: String, after: Duration },
-    /// A status other than 2xx; `title` and `description` come from the TAXII error body,
+    /// A status other than 2xx; `title` and `description` come from a TAXII error body,
     /// `body` is the start of a body that is not one.
-    #[error("{url}: HTTP {status}{}", status_detail(title, description, body))]
+    #[error("{url}: HTTP {status}{}", status_detail(*status, title, description, body))]
     Status {
         url: String,
         status: u16,
@@ -118,11 +118,19 @@ pub enum FetchError {
 }
 
 fn status_detail(
+    status: u16,
     title: &Option<String>,
     description: &Option<String>,
     body: &Option<String>,
 ) -> String {
     let mut s = String::new();
+    if let Some(reason) = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+    {
+        s.push(' ');
+        s.push_str(reason);
+    }
     if let Some(t) = title {
         s.push_str(": ");
         s.push_str(t);
@@ -131,10 +139,7 @@ fn status_detail(
         s.push_str(": ");
         s.push_str(d);
     }
-    if title.is_none()
-        && description.is_none()
-        && let Some(b) = body
-    {
+    if let Some(b) = body {
         s.push_str(": ");
         s.push_str(b);
     }
@@ -466,7 +471,7 @@ fn objects_url(root: &Url, collection: &str) -> Result<Url, FetchError> {
 }
 
 /// `url` with a trailing slash, so relative joins go below it.
-fn dir(url: &Url) -> Url {
+pub(crate) fn dir(url: &Url) -> Url {
     let mut u = url.clone();
     if !u.path().ends_with('/') {
         let p = format!("{}/", u.path());
@@ -544,7 +549,7 @@ fn status_error(url: &str, status: StatusCode, bytes: &[u8]) -> FetchError {
     FetchError::Status {
         url: url.to_string(),
         status: status.as_u16(),
-        title: title.or_else(|| status.canonical_reason().map(str::to_string)),
+        title,
         description,
         body,
     }

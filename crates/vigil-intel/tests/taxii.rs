@@ -217,7 +217,11 @@ fn medallion_refusals_are_reasoned() {
     let wrong = client(USER, "wrong");
     let e = wrong.discovery(&server.url("")).unwrap_err();
     assert!(matches!(e, FetchError::Status { status: 401, .. }), "{e:?}");
-    assert!(e.to_string().contains("HTTP 401: Unauthorized"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("HTTP 401 Unauthorized: Unauthorized Access"),
+        "{e}"
+    );
     let mut set = IntelSet::new();
     let r = wrong.pull(
         &mut set,
@@ -240,8 +244,9 @@ fn medallion_refusals_are_reasoned() {
     let e = r.error.expect("404");
     assert!(matches!(e, FetchError::Status { status: 404, .. }), "{e:?}");
     assert!(
-        e.to_string()
-            .contains("HTTP 404: ProcessingError: Collection 'no-such-collection' not found."),
+        e.to_string().contains(
+            "HTTP 404 Not Found: ProcessingError: Collection 'no-such-collection' not found."
+        ),
         "{e}"
     );
     let e = c.collections(&server.url("nope/")).unwrap_err();
@@ -289,7 +294,7 @@ fn misbehaving_server_errors_keep_earlier_pages() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}?limit=2&next=p2: HTTP 500: Backend exploded: the database is on fire",
+            "{}?limit=2&next=p2: HTTP 500 Internal Server Error: Backend exploded: the database is on fire",
             server.url("bad/collections/err500/objects/")
         )
     );

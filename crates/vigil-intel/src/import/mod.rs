@@ -6,6 +6,7 @@
 mod csv_feed;
 mod list;
 mod misp;
+pub(crate) mod misp_feed;
 mod stix;
 pub(crate) mod stix_pattern;
 
@@ -27,6 +28,10 @@ pub enum FeedFormat {
     StixBundle,
     /// A MISP event (`{"Event": {...}}`, a bare event, or a list of them).
     MispEvent,
+    /// A MISP feed's `manifest.json` (event uuid → info, timestamp).
+    MispFeedManifest,
+    /// A MISP feed's `hashes.csv` (`<md5 of a value>,<event uuid>`: an index, not indicators).
+    MispFeedHashes,
     /// CSV read through a column mapping.
     Csv(CsvPreset),
     /// One indicator per line, `#` comments (Maltrail trails, IP blocklists).
@@ -38,6 +43,8 @@ impl fmt::Display for FeedFormat {
         match self {
             FeedFormat::StixBundle => f.write_str("stix 2.1"),
             FeedFormat::MispEvent => f.write_str("misp event"),
+            FeedFormat::MispFeedManifest => f.write_str("misp feed manifest"),
+            FeedFormat::MispFeedHashes => f.write_str("misp feed hashes.csv"),
             FeedFormat::Csv(p) => write!(f, "csv ({})", p.name()),
             FeedFormat::List => f.write_str("list"),
         }
@@ -132,6 +139,9 @@ fn json(ctx: &mut Ctx<'_>, bytes: &[u8]) {
     } else if misp::is_misp(&doc) {
         ctx.report.format = Some(FeedFormat::MispEvent);
         misp::import(ctx, &doc);
+    } else if misp_feed::is_manifest(&doc) {
+        ctx.report.format = Some(FeedFormat::MispFeedManifest);
+        misp_feed::lone_manifest(ctx, &doc);
     } else {
         ctx.report.reject(
             Location::File,
@@ -141,6 +151,11 @@ fn json(ctx: &mut Ctx<'_>, bytes: &[u8]) {
 }
 
 fn text_feed(ctx: &mut Ctx<'_>, text: &str) {
+    if misp_feed::is_hashes_csv(text) {
+        ctx.report.format = Some(FeedFormat::MispFeedHashes);
+        misp_feed::hashes(ctx, text);
+        return;
+    }
     match csv_feed::detect(text, ctx.opts.csv.as_ref()) {
         csv_feed::Detected::Csv(found) => {
             ctx.report.format = Some(FeedFormat::Csv(found.0.preset));

@@ -1,6 +1,9 @@
 """A TAXII 2.1 server that misbehaves on purpose, for tests/taxii.rs: each collection of API
 root /bad/ fails differently, some after a good first page.
 
+Also a MISP feed under /misp/ (for tests/misp_feed.rs) whose manifest names two events: the
+older is served, the newer answers HTTP 500.
+
 Prints the port on the first line of stdout, then serves on 127.0.0.1 until killed.
 
 Collections (GET /bad/collections/<id>/objects/):
@@ -35,6 +38,8 @@ def indicator(n, ip):
     }
 
 
+MISP_OK = "5a1c0c5e-0000-4000-8000-0000000000d1"
+MISP_FAIL = "5a1c0c5e-0000-4000-8000-0000000000d2"
 PAGE1 = [indicator(1, "198.51.100.1"), indicator(2, "198.51.100.2")]
 PAGE2 = [indicator(3, "198.51.100.3"), indicator(4, "198.51.100.4")]
 
@@ -60,8 +65,23 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, env, headers=[("X-TAXII-Date-Added-First", first),
                                      ("X-TAXII-Date-Added-Last", last)])
 
+    def misp(self, path):
+        if path == "/misp/manifest.json":
+            self.send(200, {MISP_OK: {"info": "served", "timestamp": 100},
+                            MISP_FAIL: {"info": "fails", "timestamp": 200}}, ctype="application/json")
+        elif path == "/misp/%s.json" % MISP_OK:
+            event = {"Event": {"uuid": MISP_OK, "info": "served", "Attribute": [
+                {"uuid": "5a1c0c5e-2222-4000-8000-000000000001", "type": "ip-dst",
+                 "value": "198.51.100.77", "to_ids": True}]}}
+            self.send(200, event, ctype="application/json")
+        else:
+            self.send(500, b"Internal Server Error", ctype="text/plain")
+
     def do_GET(self):
         url = urlparse(self.path)
+        if url.path.startswith("/misp/"):
+            self.misp(url.path)
+            return
         query = parse_qs(url.query)
         nxt = query.get("next", [None])[0]
         parts = url.path.strip("/").split("/")
