@@ -370,6 +370,9 @@ impl FeedClient {
         // A server may keep one `next` token for a whole paging session (medallion does), so
         // a loop is a page of nothing new, not a repeated token.
         let mut seen = HashSet::new();
+        // Marking definitions of earlier pages and pulls, for indicators that refer to them
+        // later (a feed's own TLP definition must not be lost at a page boundary).
+        let mut markings = since.markings.clone();
         loop {
             if report.pages.len() as u32 >= req.max_pages {
                 report.error = Some(FetchError::TooManyPages {
@@ -416,11 +419,10 @@ impl FeedClient {
                     ..FileReport::default()
                 }
             } else {
-                let bundle = serde_json::json!({"type": "bundle", "objects": page.objects});
-                let bytes = serde_json::to_vec(&bundle).expect("JSON values serialise");
-                set.import_bytes(&name, &bytes, &opts)
+                import_page(set, &name, page.objects, &mut markings, &opts)
             };
             report.pages.push(file);
+            report.cursor.markings.clone_from(&markings);
             match page
                 .date_added_last
                 .as_ref()
@@ -458,6 +460,52 @@ impl FeedClient {
         }
         report
     }
+}
+
+/// The most marking definitions a cursor carries (a feed has a handful).
+const MAX_MARKINGS: usize = 256;
+
+/// The reason the STIX importer counts a marking definition as skipped under.
+const MARKING_SKIP: &str = "stix marking-definition (not an indicator)";
+
+/// Imports one page's objects as a bundle, with the marking definitions of earlier pages
+/// prepended so references to them resolve; those carried definitions are taken out of the
+/// page's counts again (they were counted on their own page).
+fn import_page(
+    set: &mut IntelSet,
+    name: &str,
+    objects: Vec<J>,
+    markings: &mut Vec<J>,
+    opts: &ImportOptions,
+) -> FileReport {
+    let carried = markings.len() as u64;
+    for o in &objects {
+        let id = o.get("id").and_then(J::as_str);
+        if o.get("type").and_then(J::as_str) == Some("marking-definition")
+            && id.is_some()
+            && markings.len() < MAX_MARKINGS
+            && !markings
+                .iter()
+                .any(|m| m.get("id").and_then(J::as_str) == id)
+        {
+            markings.push(o.clone());
+        }
+    }
+    let mut all = markings[..carried as usize].to_vec();
+    all.extend(objects);
+    let bundle = serde_json::json!({"type": "bundle", "objects": all});
+    let bytes = serde_json::to_vec(&bundle).expect("JSON values serialise");
+    let mut file = set.import_bytes(name, &bytes, opts);
+    if carried > 0 {
+        file.read -= carried;
+        if let Some(n) = file.skipped.get_mut(MARKING_SKIP) {
+            *n -= carried;
+            if *n == 0 {
+                file.skipped.remove(MARKING_SKIP);
+            }
+        }
+    }
+    file
 }
 
 fn objects_url(root: &Url, collection: &str) -> Result<Url, FetchError> {
@@ -737,10 +785,14 @@ impl PullRequest {
 }
 
 /// Where the next pull starts: the latest date added of the objects already pulled, as the
-/// server wrote it (`X-TAXII-Date-Added-Last`), sent back as `added_after`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// server wrote it (`X-TAXII-Date-Added-Last`), sent back as `added_after`; and the marking
+/// definitions received so far, so indicators added later that refer to a feed's own TLP
+/// definition still get its TLP.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaxiiCursor {
     pub added_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markings: Vec<J>,
 }
 
 impl TaxiiCursor {
@@ -824,6 +876,18 @@ mod tests {
         c.advance("not a time");
         c.advance("2026-01-02T00:00:00.5Z");
         assert_eq!(c.added_after.as_deref(), Some("2026-01-02T00:00:00.5Z"));
+    }
+
+    #[test]
+    fn cursor_round_trips_through_json() {
+        let c = TaxiiCursor {
+            added_after: Some("2026-01-02T00:00:00.000000Z".into()),
+            markings: vec![serde_json::json!({"type": "marking-definition", "id": "m--1"})],
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TaxiiCursor>(&text).unwrap(), c);
+        let old: TaxiiCursor = serde_json::from_str(r#"{"added_after": null}"#).unwrap();
+        assert_eq!(old, TaxiiCursor::default());
     }
 
     #[test]

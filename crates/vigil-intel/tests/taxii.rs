@@ -12,6 +12,7 @@ use std::time::Duration;
 use url::Url;
 use vigil_intel::{
     ClientOptions, FeedClient, FetchError, IndicatorKind as K, IntelSet, PullRequest, TaxiiCursor,
+    Tlp,
 };
 
 const USER: &str = "alice";
@@ -137,7 +138,7 @@ fn medallion_discovery_collections_and_paged_pulls() {
     assert_eq!(cols[0].title, "Indicators");
     assert!(cols[0].can_read && !cols[0].can_write);
 
-    // 14 objects in pages of 5: three pages, each object once.
+    // 15 objects in pages of 5: three pages, each object once.
     let mut set = IntelSet::new();
     let r = c.pull(
         &mut set,
@@ -146,8 +147,9 @@ fn medallion_discovery_collections_and_paged_pulls() {
     );
     assert!(r.error.is_none(), "{:?}", r.error);
     assert_eq!(r.pages.len(), 3);
-    assert_eq!(r.objects, 14);
-    assert_eq!(r.pages.iter().map(|p| p.read).sum::<u64>(), 14);
+    assert_eq!(r.objects, 15);
+    let read: Vec<u64> = r.pages.iter().map(|p| p.read).collect();
+    assert_eq!(read, [5, 5, 5]);
     // 6 IPs, 3 domains, a URL and a SHA-256; the FOLLOWEDBY indicator is rejected by id.
     assert_eq!((r.added(), r.merged()), (11, 0));
     assert_eq!(set.len(), 11);
@@ -160,17 +162,23 @@ fn medallion_discovery_collections_and_paged_pulls() {
     assert!(rejected[0].1.reason.contains("FOLLOWEDBY"));
     assert!(rejected[0].0.to_string_lossy().ends_with("page 3"));
     let skipped: u64 = r.pages.iter().flat_map(|p| p.skipped.values()).sum();
-    assert_eq!(skipped, 2, "the malware and the relationship");
+    assert_eq!(
+        skipped, 3,
+        "the marking definition, the malware and the relationship"
+    );
     assert_eq!(
         ip_source_id(&set, "203.0.113.1").as_deref(),
         Some("indicator--11111111-0000-4000-8000-000000000001")
     );
     assert!(set.get(K::Domain, "bad9.example").is_some());
     assert!(set.get(K::Url, "http://bad10.example/gate.php").is_some());
-    assert!(set.get(K::Sha256, &"AB".repeat(32)).is_some());
+    // Page 3's SHA-256 indicator refers to the feed's own TLP:RED definition of page 1.
+    let sha = set.get(K::Sha256, &"AB".repeat(32)).unwrap();
+    assert_eq!(sha.tlp(), Some(Tlp::Red));
+    assert_eq!(set.get(K::Ipv4, "203.0.113.2").unwrap().tlp(), None);
     assert_eq!(
         r.cursor.added_after.as_deref(),
-        Some("2026-01-01T00:14:00.000000Z")
+        Some("2026-01-01T00:15:00.000000Z")
     );
 
     // Pulling again from the cursor: nothing newer, the cursor stays.
@@ -179,18 +187,24 @@ fn medallion_discovery_collections_and_paged_pulls() {
     assert_eq!((again.objects, again.added(), again.merged()), (0, 0, 0));
     assert_eq!(again.cursor, r.cursor);
 
-    // From a cursor after the fifth object: only the nine added later, in two pages (the
-    // second asked with both `added_after` and `next`).
+    // From a cursor after the fifth object: only the ten added later, in two pages (the
+    // second asked with both `added_after` and `next`). The cursor carries the marking
+    // definition of the first pull, so the SHA-256 indicator keeps its TLP.
+    assert_eq!(r.cursor.markings.len(), 1);
     let mid = TaxiiCursor {
         added_after: Some("2026-01-01T00:05:00.000000Z".into()),
+        markings: r.cursor.markings.clone(),
     };
     let mut later = IntelSet::new();
     let r2 = c.pull(&mut later, &request(&root, INDICATORS, 5), &mid);
     assert!(r2.error.is_none(), "{:?}", r2.error);
-    assert_eq!((r2.pages.len(), r2.objects), (2, 9));
-    assert_eq!(later.len(), 6);
-    assert!(later.get(K::Ipv4, "203.0.113.5").is_none());
-    assert!(later.get(K::Ipv4, "203.0.113.6").is_some());
+    assert_eq!((r2.pages.len(), r2.objects), (2, 10));
+    assert_eq!(later.len(), 7);
+    assert!(later.get(K::Ipv4, "203.0.113.4").is_none());
+    assert!(later.get(K::Ipv4, "203.0.113.5").is_some());
+    let sha = later.get(K::Sha256, &"AB".repeat(32)).unwrap();
+    assert_eq!(sha.tlp(), Some(Tlp::Red));
+    assert_eq!(r2.pages.iter().map(|p| p.read).sum::<u64>(), 10);
     assert_eq!(r2.cursor, r.cursor);
 
     // The second collection, into the same set: 4 objects of two values each.
