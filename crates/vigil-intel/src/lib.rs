@@ -28,6 +28,7 @@
 //! ```
 
 mod error;
+pub mod export;
 mod import;
 mod indicator;
 pub mod lifecycle;
