@@ -438,7 +438,14 @@ impl FeedClient {
                 break;
             }
             match page.next {
-                Some(token) => query.next = Some(token),
+                Some(token) => {
+                    // medallion 3.0.0 answers 500 to `next` without `limit`: when the caller
+                    // set none, ask for the page size the server chose.
+                    if query.limit.is_none() && count > 0 {
+                        query.limit = u32::try_from(count).ok();
+                    }
+                    query.next = Some(token);
+                }
                 // TAXII 2.1 lets a server page by `added_after` alone: continue from the
                 // page's last date added, if it moved.
                 None => match page.date_added_last {

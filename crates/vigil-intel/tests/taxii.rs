@@ -90,7 +90,7 @@ fn medallion() -> Option<PyServer> {
     let data = crate_dir().join("tests/fixtures/taxii/medallion_data.json");
     Some(PyServer::start(
         "taxii_server.py",
-        &[data.to_str().unwrap(), USER, PASSWORD, "100"],
+        &[data.to_str().unwrap(), USER, PASSWORD, "5"],
     ))
 }
 
@@ -180,6 +180,14 @@ fn medallion_discovery_collections_and_paged_pulls() {
         r.cursor.added_after.as_deref(),
         Some("2026-01-01T00:15:00.000000Z")
     );
+
+    // No limit asked: the server's page size (5 here) is used, and the same objects come.
+    let mut unlimited = IntelSet::new();
+    let req = PullRequest::new(root.clone(), INDICATORS, "test-taxii");
+    let r0 = c.pull(&mut unlimited, &req, &TaxiiCursor::default());
+    assert!(r0.error.is_none(), "{:?}", r0.error);
+    assert_eq!((r0.pages.len(), r0.objects, r0.added()), (3, 15, 11));
+    assert_eq!(r0.cursor, r.cursor);
 
     // Pulling again from the cursor: nothing newer, the cursor stays.
     let again = c.pull(&mut set, &request(&root, INDICATORS, 5), &r.cursor);

@@ -13,6 +13,7 @@
 //! ([`FeedClient::pull_misp_feed`]) fetches the manifest, then only events whose manifest
 //! timestamp is newer than the cursor.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -159,7 +160,7 @@ pub(crate) fn import_feed_dirs(
         .filter(|f| f.file_name().is_some_and(|n| n == "manifest.json"))
         .cloned()
         .collect();
-    let mut claimed = Vec::new();
+    let mut claimed = HashSet::new();
     for m in manifests {
         let Ok(bytes) = std::fs::read(&m) else {
             continue; // the ordinary import reports the unreadable file
