@@ -109,6 +109,12 @@ pub fn select<'a>(
     }
 }
 
+/// `2026-12-01T00:00:00.000Z`: a timestamp to the millisecond, as STIX 2.1 requires of
+/// `created` and `modified`.
+pub fn stix_millis(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// The STIX 2.1 id of the indicator of `kind` and normalised `value`.
 pub fn indicator_id(kind: IndicatorKind, value: &str) -> String {
     format!("indicator--{}", uuid5("indicator", kind, value))
@@ -157,7 +163,8 @@ pub fn stix_pattern(kind: IndicatorKind, value: &str) -> Option<String> {
 /// JA3 indicators have no STIX pattern and are left out, counted in the bundle's
 /// `x_vigil_left_out`.
 pub fn stix_bundle(sel: &Selection<'_>, view: &LifecycleView<'_>) -> Value {
-    let now = sel.now.to_string();
+    // STIX 2.1 wants `created` and `modified` to the millisecond (the OASIS validator checks).
+    let now = stix_millis(sel.now);
     let mut objects = Vec::new();
     let mut strict = false;
     let mut left_out = 0;
