@@ -44,6 +44,9 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(crate::api_intel::list_feeds))
             .routes(routes!(crate::api_intel::list_indicators))
             .routes(routes!(crate::api_intel::list_sightings))
+            .routes(routes!(crate::api_cases::list_exceptions))
+            .routes(routes!(crate::api_cases::list_plans))
+            .routes(routes!(crate::api_cases::response_report))
             .layer(ext.clone()),
     )
     .routes(
@@ -55,6 +58,12 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(query))
             .routes(routes!(retrohunt))
             .routes(routes!(crate::api_intel::import_feed))
+            .routes(routes!(crate::api_cases::update_incident))
+            .routes(routes!(crate::api_cases::merge_incidents))
+            .routes(routes!(crate::api_cases::split_incident))
+            .routes(routes!(crate::api_cases::preview_exception))
+            .routes(routes!(crate::api_cases::save_exception))
+            .routes(routes!(crate::api_cases::delete_exception))
             .layer(ext.clone()),
     )
     .routes(
@@ -376,7 +385,7 @@ pub async fn update_alert(
     Ok((Extension(AuditNote(note)), Json(alert)).into_response())
 }
 
-fn author(who: &Identity) -> String {
+pub(crate) fn author(who: &Identity) -> String {
     if who.label.is_empty() {
         format!("token:{}", who.token_id)
     } else {
@@ -619,6 +628,8 @@ pub struct PipelineStatus {
     pub alerts_new: u64,
     pub alerts_aggregated: u64,
     pub alerts_duplicate: u64,
+    /// Detections a saved exception suppressed (not stored).
+    pub alerts_suppressed: u64,
     pub bad_units: u64,
 }
 
@@ -647,6 +658,7 @@ pub async fn list_sources(Extension(monitor): Mon) -> Json<SourceList> {
             alerts_new: p.alerts_new.load(Relaxed),
             alerts_aggregated: p.alerts_aggregated.load(Relaxed),
             alerts_duplicate: p.alerts_duplicate.load(Relaxed),
+            alerts_suppressed: p.alerts_suppressed.load(Relaxed),
             bad_units: p.bad_units.load(Relaxed),
         },
         sources: monitor.sources.list(),
@@ -835,11 +847,12 @@ pub async fn retrohunt(
 // ---------------------------------------------------------------------------------------------
 // Assessment: incidents and entity risk
 
-fn assess_error(e: crate::assess::AssessError) -> ApiError {
+fn cases_error(e: crate::cases::CaseChangeError) -> ApiError {
     use crate::assess::AssessError;
+    use crate::cases::CaseChangeError as E;
     match e {
-        AssessError::Store(e) => state_error(e),
-        e @ AssessError::Inventory { .. } => ApiError::internal(e.to_string()),
+        E::Store(e) | E::Assess(AssessError::Store(e)) => state_error(e),
+        e => ApiError::internal(e.to_string()),
     }
 }
 
@@ -874,14 +887,7 @@ pub async fn list_incidents(
     let entity = q.entity.as_deref().map(str::to_lowercase);
     let limit = q.limit.unwrap_or(100).clamp(1, 1_000);
     blocking(move || {
-        let settings = &monitor.config.assess;
-        let assessed = crate::assess::assess(
-            monitor.store.as_ref(),
-            &monitor.inventory,
-            settings,
-            Timestamp::now(),
-        )
-        .map_err(assess_error)?;
+        let assessed = crate::cases::assess_now(&monitor).map_err(cases_error)?;
         let matching: Vec<&crate::assess::IncidentSummary> = assessed
             .incidents
             .iter()
@@ -914,13 +920,7 @@ pub async fn get_incident(
     Path(id): Path<String>,
 ) -> Result<Json<crate::assess::IncidentDetail>, ApiError> {
     blocking(move || {
-        let assessed = crate::assess::assess(
-            monitor.store.as_ref(),
-            &monitor.inventory,
-            &monitor.config.assess,
-            Timestamp::now(),
-        )
-        .map_err(assess_error)?;
+        let assessed = crate::cases::assess_now(&monitor).map_err(cases_error)?;
         assessed
             .detail(&id)
             .map(Json)
@@ -948,9 +948,7 @@ pub async fn entity_risk(
     blocking(move || {
         let now = Timestamp::now();
         let settings = &monitor.config.assess;
-        let assessed =
-            crate::assess::assess(monitor.store.as_ref(), &monitor.inventory, settings, now)
-                .map_err(assess_error)?;
+        let assessed = crate::cases::assess_now(&monitor).map_err(cases_error)?;
         Ok(Json(assessed.entity_risk(settings, now, limit)))
     })
     .await

@@ -14,8 +14,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vigil_risk::{
-    AlertView, Asset, AssetInventory, BlastRadius, EntityKey, EntityKind, EntityRisk,
-    GroupingConfig, Incident, RiskConfig, RiskCrossing, RiskInput, RiskScore, Tactic, group, score,
+    AlertView, Asset, AssetInventory, BlastRadius, Case, EntityKey, EntityKind, EntityRisk,
+    Exception, ExceptionFacts, GroupingConfig, Incident, IncidentStatus, Plan, PlanLibrary,
+    RiskConfig, RiskCrossing, RiskInput, RiskScore, SlaStatus, Tactic, Verdict, group_pinned,
+    score,
 };
 use vigil_store::state::{Alert, AlertFilter, AlertStore, StateError};
 
@@ -40,6 +42,12 @@ pub struct AssessSettings {
     pub risk_threshold: f64,
     /// The alert score formula's weights.
     pub score: RiskConfig,
+    /// A directory of response plan YAML files added to (or replacing, by id) the shipped
+    /// ones.
+    pub plans: Option<PathBuf>,
+    /// MITRE's Enterprise ATT&CK STIX bundle (`enterprise-attack.json`, gzip or not), for
+    /// coverage reports and Navigator layers.
+    pub attack_catalog: Option<PathBuf>,
 }
 
 impl Default for AssessSettings {
@@ -52,6 +60,8 @@ impl Default for AssessSettings {
             risk_half_life_hours: 24,
             risk_threshold: 150.0,
             score: RiskConfig::default(),
+            plans: None,
+            attack_catalog: None,
         }
     }
 }
@@ -128,6 +138,19 @@ pub struct IncidentSummary {
     pub assets: Vec<String>,
     /// The highest criticality among them.
     pub max_criticality: Option<u8>,
+    /// Where its handling is (`new` until an analyst acts on it).
+    #[schema(value_type = String)]
+    pub status: IncidentStatus,
+    #[schema(value_type = Option<String>)]
+    pub verdict: Option<Verdict>,
+    pub assignee: Option<String>,
+    /// The response plan its tasks come from (chosen from its tactics and rule tags).
+    pub plan: Option<String>,
+    /// When Vigil raised it: its earliest alert's recording time (SLA clocks start here).
+    #[schema(value_type = String)]
+    pub raised: Timestamp,
+    /// Whether a plan SLA target (acknowledge, contain, close) is missed.
+    pub sla_breached: bool,
 }
 
 /// One incident in full: its alerts in time order with their scores, and what is at risk.
@@ -141,6 +164,19 @@ pub struct IncidentDetail {
     /// Per affected asset, what compromising it puts at risk.
     #[schema(value_type = Object)]
     pub blast_radius: BTreeMap<String, BlastRadius>,
+    /// The analyst-side case: tasks with due times, comments, history (none until acted on).
+    #[schema(value_type = Option<Object>)]
+    pub case: Option<Case>,
+    /// SLA targets of the plan: met, breached or pending, and time left.
+    #[schema(value_type = Option<Object>)]
+    pub sla: Option<SlaStatus>,
+    /// The response plan: roles, communication steps, tasks.
+    #[schema(value_type = Option<Object>)]
+    pub plan_detail: Option<Plan>,
+    /// For an incident closed as false positive: the exceptions that would silence its alerts
+    /// (preview them, then save with `POST /api/v1/exceptions`).
+    #[schema(value_type = Vec<Object>)]
+    pub proposed_exceptions: Vec<Exception>,
 }
 
 /// An entity's risk now.
@@ -167,6 +203,57 @@ pub struct Assessed {
     pub alerts: BTreeMap<String, ScoredAlert>,
     pub incidents: Vec<IncidentSummary>,
     pub inventory: Arc<AssetInventory>,
+    /// Stored alerts left out because a saved exception suppresses them.
+    pub suppressed: usize,
+    cases: BTreeMap<String, Case>,
+    plans: Arc<PlanLibrary>,
+}
+
+/// Analysts' decisions assessment applies: merges and splits (pins: alert id → incident id),
+/// saved exceptions, the cases of incidents acted on, and the response plans.
+#[derive(Clone)]
+pub struct Decisions {
+    pub pins: BTreeMap<String, String>,
+    pub exceptions: Vec<Exception>,
+    pub cases: BTreeMap<String, Case>,
+    pub plans: Arc<PlanLibrary>,
+}
+
+impl Default for Decisions {
+    fn default() -> Self {
+        Decisions {
+            pins: BTreeMap::new(),
+            exceptions: Vec::new(),
+            cases: BTreeMap::new(),
+            plans: Arc::new(PlanLibrary::builtin()),
+        }
+    }
+}
+
+/// What an exception is tested against, of a stored alert; `verdict` is the alert's own, else
+/// the closed case's of the incident holding it (filled in by the caller).
+pub fn facts(alert: &Alert, verdict: Option<Verdict>) -> ExceptionFacts {
+    let e = &alert.entities;
+    ExceptionFacts {
+        alert_id: alert.id.clone(),
+        rule_id: alert.rule.id.clone(),
+        host: e.host.clone(),
+        user: e.user.clone(),
+        src_ip: e.src_ip.map(|ip| ip.to_string()),
+        dst_ip: e.dst_ip.map(|ip| ip.to_string()),
+        verdict,
+        time: alert.first_seen,
+    }
+}
+
+/// The alert store's verdict as the incident workflow's.
+pub fn risk_verdict(v: vigil_store::state::Verdict) -> Verdict {
+    use vigil_store::state::Verdict as V;
+    match v {
+        V::TruePositive => Verdict::TruePositive,
+        V::FalsePositive => Verdict::FalsePositive,
+        V::Benign => Verdict::Benign,
+    }
 }
 
 /// The stored alerts of the look-back period, newest first, at most `max_alerts`.
@@ -244,11 +331,31 @@ pub fn assess(
     settings: &AssessSettings,
     now: Timestamp,
 ) -> Result<Assessed, AssessError> {
+    assess_with(store, inventory, settings, now, &Decisions::default())
+}
+
+/// [`assess`] with analysts' decisions: alerts an exception suppresses are left out, merges
+/// and splits are applied, and each incident carries its case's status and its plan.
+pub fn assess_with(
+    store: &dyn AlertStore,
+    inventory: &Inventory,
+    settings: &AssessSettings,
+    now: Timestamp,
+    decisions: &Decisions,
+) -> Result<Assessed, AssessError> {
     let inventory = inventory.current()?;
     let stored = recent_alerts(store, settings, now)?;
     let mut views = Vec::with_capacity(stored.len());
     let mut alerts = BTreeMap::new();
+    let mut suppressed = 0;
     for alert in stored {
+        if !decisions.exceptions.is_empty() {
+            let f = facts(&alert, None);
+            if decisions.exceptions.iter().any(|x| x.suppresses(&f)) {
+                suppressed += 1;
+                continue;
+            }
+        }
         let asset = asset_of(&alert, &inventory);
         let tactics = tactics(&alert);
         let risk = score(
@@ -284,7 +391,7 @@ pub fn assess(
         max_alerts_per_entity: settings.max_alerts_per_entity,
         ..GroupingConfig::default()
     };
-    let mut incidents: Vec<IncidentSummary> = group(&views, &config)
+    let mut incidents: Vec<IncidentSummary> = group_pinned(&views, &config, &decisions.pins)
         .into_iter()
         .map(|incident| {
             let mut assets: Vec<String> = incident
@@ -298,10 +405,41 @@ pub fn assess(
                 .iter()
                 .filter_map(|a| inventory.get(a).map(|a| a.criticality))
                 .max();
+            let raised = incident
+                .alerts
+                .iter()
+                .filter_map(|id| alerts.get(id).map(|a: &ScoredAlert| a.alert.created_at))
+                .min()
+                .unwrap_or(incident.first_seen);
+            let case = decisions.cases.get(&incident.id);
+            let plan = match case {
+                Some(c) => c.plan.clone(),
+                None => decisions
+                    .plans
+                    .choose(&incident.tactics, &incident_tags(&incident, &alerts))
+                    .map(|p| p.id.clone()),
+            };
+            let sla_breached = match case {
+                Some(c) => c.sla(now).breached(),
+                None => plan
+                    .as_deref()
+                    .and_then(|p| decisions.plans.get(p))
+                    .is_some_and(|p| {
+                        Case::open(&incident.id, raised, Some(p))
+                            .sla(now)
+                            .breached()
+                    }),
+            };
             IncidentSummary {
-                incident,
                 assets,
                 max_criticality,
+                status: case.map_or(IncidentStatus::New, |c| c.status),
+                verdict: case.and_then(|c| c.verdict),
+                assignee: case.and_then(|c| c.assignee.clone()),
+                plan,
+                raised,
+                sla_breached,
+                incident,
             }
         })
         .collect();
@@ -317,14 +455,30 @@ pub fn assess(
         alerts,
         incidents,
         inventory,
+        suppressed,
+        cases: decisions.cases.clone(),
+        plans: Arc::clone(&decisions.plans),
     })
+}
+
+/// Every rule tag of an incident's alerts (for choosing its plan).
+fn incident_tags(incident: &Incident, alerts: &BTreeMap<String, ScoredAlert>) -> Vec<String> {
+    let mut tags: Vec<String> = incident
+        .alerts
+        .iter()
+        .filter_map(|id| alerts.get(id))
+        .flat_map(|a| a.alert.rule.tags.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 impl Assessed {
     /// The incident `id` in full.
     pub fn detail(&self, id: &str) -> Option<IncidentDetail> {
         let summary = self.incidents.iter().find(|i| i.incident.id == id)?.clone();
-        let timeline = summary
+        let timeline: Vec<ScoredAlert> = summary
             .incident
             .alerts
             .iter()
@@ -340,12 +494,72 @@ impl Assessed {
             .iter()
             .filter_map(|a| Some((a.clone(), self.inventory.blast_radius(a)?)))
             .collect();
+        let case = self.cases.get(id).cloned();
+        let plan_detail = summary
+            .plan
+            .as_deref()
+            .and_then(|p| self.plans.get(p))
+            .cloned();
+        let now = Timestamp::now();
+        let sla = match &case {
+            Some(c) => Some(c.sla(now)),
+            None => plan_detail
+                .as_ref()
+                .map(|p| Case::open(id, summary.raised, Some(p)).sla(now)),
+        };
+        let proposed_exceptions = if summary.verdict == Some(Verdict::FalsePositive) {
+            let f: Vec<ExceptionFacts> = timeline
+                .iter()
+                .map(|a: &ScoredAlert| facts(&a.alert, summary.verdict))
+                .collect();
+            vigil_risk::exception::propose(&f)
+        } else {
+            Vec::new()
+        };
         Some(IncidentDetail {
             summary,
             timeline,
             assets_detail,
             blast_radius,
+            case,
+            sla,
+            plan_detail,
+            proposed_exceptions,
         })
+    }
+
+    /// The stored case of incident `id`, if an analyst acted on it.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.get(id)
+    }
+
+    /// The incidents as grouped (for merges and splits).
+    pub fn grouped(&self) -> Vec<Incident> {
+        self.incidents.iter().map(|i| i.incident.clone()).collect()
+    }
+
+    /// Exception facts of every alert assessed, with its verdict: the alert's own, else the
+    /// closed case's of its incident.
+    pub fn exception_facts(&self) -> Vec<ExceptionFacts> {
+        let mut case_verdict: BTreeMap<&str, Verdict> = BTreeMap::new();
+        for i in &self.incidents {
+            if let Some(v) = i.verdict {
+                for a in &i.incident.alerts {
+                    case_verdict.insert(a.as_str(), v);
+                }
+            }
+        }
+        self.alerts
+            .values()
+            .map(|a| {
+                let v = a
+                    .alert
+                    .verdict
+                    .map(risk_verdict)
+                    .or_else(|| case_verdict.get(a.alert.id.as_str()).copied());
+                facts(&a.alert, v)
+            })
+            .collect()
     }
 
     /// Entity risk at `now` from every alert's score at its time, and the threshold crossings.

@@ -11,8 +11,10 @@
 //! (`vigil-store`), authentication and audit (`vigil-server`).
 
 pub mod api;
+mod api_cases;
 mod api_intel;
 pub mod assess;
+pub mod cases;
 pub mod demo;
 mod error;
 mod fsutil;
@@ -205,6 +207,8 @@ pub struct Monitor {
     pub intel: intel::IntelService,
     /// Analyst-side records (incident cases, pins, exceptions) in the state database.
     pub records: Arc<dyn RecordStore>,
+    /// Incident cases, merges and splits, exceptions, response plans.
+    pub cases: cases::CaseBook,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -275,9 +279,12 @@ impl Monitor {
         );
         let intel = intel::IntelService::open(data_dir, &config.intel)?;
         let store = Arc::new(store);
+        let records = Arc::clone(&store) as Arc<dyn RecordStore>;
+        let cases = cases::CaseBook::open(Arc::clone(&records), config.assess.plans.as_deref())?;
         Ok(Monitor {
             journal,
-            records: Arc::clone(&store) as Arc<dyn RecordStore>,
+            cases,
+            records,
             store,
             rules,
             sources,
@@ -350,6 +357,7 @@ impl Monitor {
             sources: Arc::clone(&self.sources),
             progress: Arc::clone(&self.progress),
             intel: Arc::clone(&self.intel.matcher),
+            exceptions: Arc::clone(&self.cases.exceptions),
             options: PipelineOptions {
                 min_level: self.config.min_level,
                 batch_units: self.config.batch_units.max(1),

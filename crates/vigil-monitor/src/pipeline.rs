@@ -62,6 +62,8 @@ pub struct Progress {
     pub alerts_new: AtomicU64,
     pub alerts_aggregated: AtomicU64,
     pub alerts_duplicate: AtomicU64,
+    /// Detections a saved exception suppressed (not stored).
+    pub alerts_suppressed: AtomicU64,
     pub decode_errors: AtomicU64,
     /// Journal records that were not readable units (damage, foreign payloads).
     pub bad_units: AtomicU64,
@@ -87,6 +89,8 @@ pub struct Pipeline {
     /// Threat-intel indicators every event's entities are matched against (swapped whole
     /// when the feeds are reloaded).
     pub intel: SharedIntel,
+    /// Analysts' exceptions: detections they suppress are counted, not stored.
+    pub exceptions: crate::cases::SharedExceptions,
 }
 
 /// The compiled indicators in force, replaceable while detection runs.
@@ -182,6 +186,7 @@ impl Pipeline {
                 }
             }
             if units > 0 {
+                self.suppress(&mut alerts);
                 let position = reader.position();
                 if position > detect_next {
                     self.commit(&alerts, position, stop);
@@ -198,6 +203,31 @@ impl Pipeline {
                     .wait_timeout(Duration::from_millis(200));
             }
         }
+    }
+
+    /// Drops the detections a saved exception suppresses, counting them.
+    fn suppress(&self, alerts: &mut Vec<NewAlert>) {
+        let exceptions = Arc::clone(&self.exceptions.read().unwrap_or_else(|e| e.into_inner()));
+        if exceptions.is_empty() || alerts.is_empty() {
+            return;
+        }
+        let before = alerts.len();
+        alerts.retain(|a| {
+            let facts = vigil_risk::ExceptionFacts {
+                alert_id: String::new(),
+                rule_id: a.rule.id.clone(),
+                host: a.entities.host.clone(),
+                user: a.entities.user.clone(),
+                src_ip: a.entities.src_ip.map(|ip| ip.to_string()),
+                dst_ip: a.entities.dst_ip.map(|ip| ip.to_string()),
+                verdict: None,
+                time: a.event.time.unwrap_or_default(),
+            };
+            !exceptions.iter().any(|x| x.suppresses(&facts))
+        });
+        self.progress
+            .alerts_suppressed
+            .fetch_add((before - alerts.len()) as u64, Ordering::Relaxed);
     }
 
     /// Stores the batch's alerts, then the source counts, then the offset — retrying the

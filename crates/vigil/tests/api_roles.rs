@@ -47,12 +47,40 @@ enum Sample {
     Rule,
     /// A token made for this call alone (revoking it must not disturb the callers).
     FreshToken,
+    /// An exception saved for this call alone (deleting it must not disturb the next caller).
+    FreshException,
 }
 
 enum Body {
     Empty,
+    /// JSON in which `{other_incident}` and `{incident_alert}` stand for the samples' ids.
     Json(Value),
     Raw(String),
+}
+
+impl Body {
+    /// The body with the samples' ids put in.
+    fn with(&self, samples: &Samples) -> Body {
+        match self {
+            Body::Json(v) => Body::Json(
+                serde_json::from_str(
+                    &v.to_string()
+                        .replace("{other_incident}", &samples.other_incident)
+                        .replace("{incident_alert}", &samples.incident_alert),
+                )
+                .unwrap(),
+            ),
+            Body::Raw(t) => Body::Raw(t.clone()),
+            Body::Empty => Body::Empty,
+        }
+    }
+}
+
+/// An exception that suppresses nothing (its host is nowhere), for the exception routes.
+fn harmless_exception() -> Value {
+    json!({"rule_id": CERTUTIL_RULE,
+           "conditions": [{"field": "host", "value": "nowhere.example"}],
+           "reason": "roles test"})
 }
 
 /// Every route of `vigil serve`; the OpenAPI test keeps this complete.
@@ -260,6 +288,80 @@ fn routes() -> Vec<Route> {
         row(
             "GET",
             "/api/v1/intel/sightings",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        // vigil-monitor + vigil-risk: incident response (merge and split are idempotent, so
+        // each allowed caller's repeat of the same request succeeds).
+        row(
+            "PATCH",
+            "/api/v1/incidents/{id}",
+            Sample::Incident,
+            "",
+            Body::Json(json!({"comment": "looked at it"})),
+            Some(Analyst),
+        ),
+        row(
+            "POST",
+            "/api/v1/incidents/{id}/split",
+            Sample::Incident,
+            "",
+            Body::Json(json!({"alerts": ["{incident_alert}"]})),
+            Some(Analyst),
+        ),
+        row(
+            "POST",
+            "/api/v1/incidents/{id}/merge",
+            Sample::Incident,
+            "",
+            Body::Json(json!({"from": ["{other_incident}"]})),
+            Some(Analyst),
+        ),
+        row(
+            "POST",
+            "/api/v1/exceptions/preview",
+            Sample::None,
+            "",
+            Body::Json(harmless_exception()),
+            Some(Analyst),
+        ),
+        row(
+            "POST",
+            "/api/v1/exceptions",
+            Sample::None,
+            "",
+            Body::Json(harmless_exception()),
+            Some(Analyst),
+        ),
+        row(
+            "GET",
+            "/api/v1/exceptions",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "DELETE",
+            "/api/v1/exceptions/{id}",
+            Sample::FreshException,
+            "",
+            Body::Empty,
+            Some(Analyst),
+        ),
+        row(
+            "GET",
+            "/api/v1/plans",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
+            "/api/v1/reports/response",
             Sample::None,
             "",
             Body::Empty,
@@ -480,35 +582,57 @@ fn start() -> (tempfile::TempDir, Harness, Samples) {
         |b| b["total"].as_u64() >= Some(1),
     );
     let alert = page["items"][0]["id"].as_str().unwrap().to_string();
-    // The sample's alerts share a host, so assessment groups them into an incident.
+    // The domain controller's events: a second incident (for the merge route).
+    let security =
+        std::fs::read_to_string(repo().join("examples/windows-sample/security.json")).unwrap();
+    let a = h.call(
+        "POST",
+        "/api/v1/ingest?source=sample",
+        Some(&analyst),
+        &Body::Raw(security),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Each host's alerts share it, so assessment groups them into two incidents.
     let incidents = h.s.wait_for(
         "/api/v1/incidents",
         &analyst,
         Duration::from_secs(60),
-        |b| incident_id(b).is_some(),
+        |b| b["total"] == 2 && b["items"][1]["alerts"].as_array().map(Vec::len) == Some(2),
     );
-    let incident = incident_id(&incidents).unwrap();
+    let incident = incidents["items"][0]["id"].as_str().unwrap().to_string();
+    let other_incident = incidents["items"][1]["id"].as_str().unwrap().to_string();
+    let incident_alert = incidents["items"][0]["alerts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
 
     while jiff::Timestamp::now() <= expires {
         std::thread::sleep(Duration::from_millis(50));
     }
-    (dir, h, Samples { alert, incident })
+    (
+        dir,
+        h,
+        Samples {
+            alert,
+            incident,
+            other_incident,
+            incident_alert,
+        },
+    )
 }
 
-/// Ids of real objects for the `{id}` of allowed calls.
+/// Ids of real objects for the `{id}` of allowed calls and for request bodies.
 struct Samples {
     alert: String,
     incident: String,
-}
-
-/// The first incident id (`inc-…`) anywhere in an answer.
-fn incident_id(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if s.starts_with("inc-") => Some(s.clone()),
-        Value::Array(items) => items.iter().find_map(incident_id),
-        Value::Object(map) => map.values().find_map(incident_id),
-        _ => None,
-    }
+    /// The other incident (merged into `incident`).
+    other_incident: String,
+    /// One of `incident`'s alerts (split off it).
+    incident_alert: String,
 }
 
 #[test]
@@ -523,10 +647,26 @@ fn every_route_for_every_caller_and_the_audit_log_holds_every_mutating_call() {
                 Sample::Incident => samples.incident.clone(),
                 Sample::Rule => CERTUTIL_RULE.to_string(),
                 Sample::FreshToken => token_id(&create_token(&h.data, "viewer")),
+                Sample::FreshException => {
+                    let admin = h.token(Caller::Holder(Role::Admin));
+                    let a = h.call(
+                        "POST",
+                        "/api/v1/exceptions",
+                        admin.as_deref(),
+                        &Body::Json(harmless_exception()),
+                    );
+                    assert_eq!(a.status, 200, "{}", a.body);
+                    a.body["exception"]["id"].as_str().unwrap().to_string()
+                }
             };
             let path = format!("{}{}", route.path.replace("{id}", &id), route.query);
             let token = h.token(caller);
-            let a = h.call(route.method, &path, token.as_deref(), &route.body);
+            let a = h.call(
+                route.method,
+                &path,
+                token.as_deref(),
+                &route.body.with(&samples),
+            );
             let what = format!("{} {path} as {caller:?}", route.method);
             let code = a.body["error"]["code"].as_str().unwrap_or_default();
             let message = a.body["error"]["message"].as_str().unwrap_or_default();
