@@ -11,6 +11,7 @@
 //! (`vigil-store`), authentication and audit (`vigil-server`).
 
 pub mod api;
+mod api_attack;
 mod api_cases;
 mod api_intel;
 pub mod assess;
@@ -209,6 +210,8 @@ pub struct Monitor {
     pub records: Arc<dyn RecordStore>,
     /// Incident cases, merges and splits, exceptions, response plans.
     pub cases: cases::CaseBook,
+    /// The ATT&CK Enterprise catalogue, when configured (coverage, Navigator layers).
+    pub attack: Option<Arc<vigil_risk::AttackCatalog>>,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -281,9 +284,25 @@ impl Monitor {
         let store = Arc::new(store);
         let records = Arc::clone(&store) as Arc<dyn RecordStore>;
         let cases = cases::CaseBook::open(Arc::clone(&records), config.assess.plans.as_deref())?;
+        let attack = match &config.assess.attack_catalog {
+            Some(path) => {
+                let catalog = vigil_risk::AttackCatalog::load(path).map_err(|e| {
+                    MonitorError::Data(format!("ATT&CK catalogue {}: {e}", path.display()))
+                })?;
+                eprintln!(
+                    "vigil serve: ATT&CK catalogue {}: {} tactics, {} techniques",
+                    path.display(),
+                    catalog.tactics().len(),
+                    catalog.techniques().len()
+                );
+                Some(Arc::new(catalog))
+            }
+            None => None,
+        };
         Ok(Monitor {
             journal,
             cases,
+            attack,
             records,
             store,
             rules,

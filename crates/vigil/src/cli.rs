@@ -63,6 +63,16 @@ pub enum Command {
     /// `--rule-id ID`… of them, or the rule of `--rules FILE` (analyst role). Detections go to
     /// stdout as JSON lines (not stored as alerts); per-rule counts go to stderr.
     Retrohunt(RetroHuntArgs),
+    /// MITRE ATT&CK: which techniques a rule set covers, as a table, JSON or a Navigator layer.
+    Attack {
+        #[command(subcommand)]
+        command: AttackCommand,
+    },
+    /// Threat intel on a running server: import feeds, list them, export indicators.
+    Intel {
+        #[command(subcommand)]
+        command: IntelCommand,
+    },
     /// The asset inventory risk scoring and incidents use (`<data>/assets.json`).
     Assets {
         #[command(subcommand)]
@@ -330,6 +340,89 @@ pub enum QueryOutput {
     Jsonl,
     /// `{columns, rows, row_count, truncated}`.
     Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AttackCommand {
+    /// Coverage of the Enterprise matrix by the rules: per tactic, covered techniques, the
+    /// uncovered ones and tags naming nothing in the catalogue.
+    Coverage {
+        /// MITRE's Enterprise ATT&CK STIX bundle (enterprise-attack.json, gzip or not), from
+        /// github.com/mitre-attack/attack-stix-data.
+        #[arg(long, value_name = "FILE")]
+        catalog: PathBuf,
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Also write an ATT&CK Navigator layer (format 4.5) to this file.
+        #[arg(long, value_name = "FILE")]
+        layer: Option<PathBuf>,
+        /// Print the whole report as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A running server and the token to use.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The server's URL (`http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// Bearer token (default: $VIGIL_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IntelCommand {
+    /// Import a feed file (STIX 2.1 bundle, MISP event, CSV, plain list; format told from the
+    /// content) into a named feed of the server. New indicators are searched for in the
+    /// server's stored events at once.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The feed's name.
+        #[arg(long)]
+        feed: String,
+        /// Make this file the feed's whole content (drop indicators only its earlier imports
+        /// named).
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The server's feeds: indicators, rejections, last import, automatic retro-hunts.
+    Feeds {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Export the indicators in force as a STIX 2.1 bundle (with sightings), a plain
+    /// blocklist of one kind, or an nftables script of address sets.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Stix)]
+        format: ExportFormat,
+        /// For `text`: the kind listed (ipv4, domain, url, sha256, …).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only indicators whose current confidence is at least this.
+        #[arg(long)]
+        min_confidence: Option<u8>,
+        /// For `nftables`: the table name.
+        #[arg(long)]
+        table: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Stix,
+    Text,
+    Nftables,
 }
 
 /// Where a data directory is, for commands that work on one offline.

@@ -361,6 +361,22 @@ fn routes() -> Vec<Route> {
         ),
         row(
             "GET",
+            "/api/v1/attack/coverage",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
+            "/api/v1/attack/navigator",
+            Sample::None,
+            "?name=roles",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
             "/api/v1/reports/response",
             Sample::None,
             "",
@@ -506,12 +522,37 @@ impl Harness {
     }
 }
 
+/// The server's configuration: the sample's events (2026-11-02) stay in the assessment's
+/// look-back whatever today is, and a small ATT&CK catalogue (a test fixture) is loaded.
+fn config(dir: &Path) -> PathBuf {
+    let config = dir.join("vigil.toml");
+    let catalog = repo().join("crates/vigil/tests/fixtures/attack-mini.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[monitor.assess]\nlookback_days = 100000\nattack_catalog = {:?}\n",
+            catalog.display().to_string()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Starts a server on the example rules with tokens for every caller, and an alert to point at.
 fn start() -> (tempfile::TempDir, Harness, Samples) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rules = repo().join("examples/rules");
-    let s = Served::start(&data, &["--rules", rules.to_str().unwrap()]);
+    let config = config(dir.path());
+    let s = Served::start(
+        &data,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
     assert!(s.admin.starts_with("vgl_"), "no bootstrap admin token");
     let admin = s.admin.clone();
     let revoked = create_token(&data, "admin");
@@ -749,7 +790,16 @@ fn openapi_document_lists_exactly_the_routes_in_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rules = repo().join("examples/rules");
-    let s = Served::start(&data, &["--rules", rules.to_str().unwrap()]);
+    let config = config(dir.path());
+    let s = Served::start(
+        &data,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
     let (status, doc) = s.get("/api/v1/openapi.json", &s.admin);
     assert_eq!(status, 200, "{doc}");
     let table = routes();

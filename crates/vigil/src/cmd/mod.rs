@@ -2,8 +2,10 @@
 
 mod admin;
 mod assets;
+mod attack;
 mod bench;
 mod hunt;
+mod intel;
 mod query;
 mod retrohunt;
 mod rules;
@@ -55,6 +57,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Query(args) => query::run(args, &config),
         Command::Retrohunt(args) => retrohunt::run(args, &config),
         Command::Assets { command } => assets::run(command, &config),
+        Command::Attack { command } => attack::run(command, &config),
+        Command::Intel { command } => intel::run(command),
         Command::Token { command } => admin::token(command, &config),
         Command::Audit { command } => admin::audit(command, &config),
         Command::Config { command } => match command {

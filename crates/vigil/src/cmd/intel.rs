@@ -1,0 +1,174 @@
+//! `vigil intel import|feeds|export`: threat intel on a running server, over its API.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+
+use crate::cli::{ExportFormat, IntelCommand, ServerArgs};
+
+/// A request to `server` with its token (else `$VIGIL_TOKEN`).
+fn request(server: &ServerArgs, method: reqwest::Method, path: &str) -> Result<RequestBuilder> {
+    let token = server
+        .token
+        .clone()
+        .or_else(|| std::env::var("VIGIL_TOKEN").ok())
+        .context("--server needs --token or $VIGIL_TOKEN")?;
+    let url = format!("{}{path}", server.server.trim_end_matches('/'));
+    Ok(Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()?
+        .request(method, url)
+        .bearer_auth(token))
+}
+
+/// The answer's body, or an error carrying the server's message.
+fn checked(resp: Response, what: &str) -> Result<Vec<u8>> {
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .with_context(|| format!("{what}: reading the answer"))?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        bail!("{what}: {status}: {message}");
+    }
+    Ok(body.to_vec())
+}
+
+/// `path?k=v&…`, form-encoded.
+fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{path}?{q}")
+}
+
+pub fn run(command: IntelCommand) -> Result<ExitCode> {
+    match command {
+        IntelCommand::Import {
+            file,
+            feed,
+            replace,
+            server,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let path = with_query(
+                "/api/v1/intel/import",
+                &[("feed", feed.clone()), ("replace", replace.to_string())],
+            );
+            let resp = request(&server, reqwest::Method::POST, &path)?
+                .body(bytes)
+                .send()
+                .context("POST /api/v1/intel/import")?;
+            let body = checked(resp, "import")?;
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
+            eprintln!(
+                "vigil intel: {} into feed {}: {} indicators ({} new), {} rejected; {} in force; retro-hunt: {}",
+                file.display(),
+                v["feed"].as_str().unwrap_or_default(),
+                v["indicators"],
+                v["new_indicators"],
+                v["rejected"],
+                v["indicators_in_force"],
+                v["retro_hunt"].as_str().unwrap_or_default()
+            );
+            for r in v["rejections"].as_array().into_iter().flatten() {
+                eprintln!("vigil intel:   {}", r.as_str().unwrap_or_default());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IntelCommand::Feeds { server } => {
+            let resp = request(&server, reqwest::Method::GET, "/api/v1/intel/feeds")?
+                .send()
+                .context("GET /api/v1/intel/feeds")?;
+            let v: serde_json::Value = serde_json::from_slice(&checked(resp, "feeds")?)?;
+            println!(
+                "{} indicators held, {} in force; left out: {}",
+                v["indicators"], v["in_force"], v["left_out"]
+            );
+            println!(
+                "{:<32} {:>7} {:>6} {:>9} {:>7} {:>9}  last import",
+                "feed", "origin", "files", "added", "merged", "rejected"
+            );
+            for f in v["feeds"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<32} {:>7} {:>6} {:>9} {:>7} {:>9}  {}",
+                    f["name"].as_str().unwrap_or_default(),
+                    f["origin"].as_str().unwrap_or_default(),
+                    f["files"],
+                    f["added"],
+                    f["merged"],
+                    f["rejected"],
+                    f["last_import"].as_str().unwrap_or("-")
+                );
+            }
+            for r in v["retro_hunts"].as_array().into_iter().flatten() {
+                println!(
+                    "retro-hunt {} ({}): {} new indicators, {} events scanned, {} alerts created{}",
+                    r["feed"].as_str().unwrap_or_default(),
+                    r["started"].as_str().unwrap_or_default(),
+                    r["new_indicators"],
+                    r["events_scanned"],
+                    r["alerts_created"],
+                    r["error"]
+                        .as_str()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IntelCommand::Export {
+            format,
+            kind,
+            min_confidence,
+            table,
+            output,
+            server,
+        } => {
+            let mut query: Vec<(&str, String)> = vec![(
+                "format",
+                match format {
+                    ExportFormat::Stix => "stix",
+                    ExportFormat::Text => "text",
+                    ExportFormat::Nftables => "nftables",
+                }
+                .to_string(),
+            )];
+            if let Some(k) = kind {
+                query.push(("kind", k));
+            }
+            if let Some(c) = min_confidence {
+                query.push(("min_confidence", c.to_string()));
+            }
+            if let Some(t) = table {
+                query.push(("table", t));
+            }
+            let path = with_query("/api/v1/intel/export", &query);
+            let resp = request(&server, reqwest::Method::GET, &path)?
+                .send()
+                .context("GET /api/v1/intel/export")?;
+            let body = checked(resp, "export")?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &body)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "vigil intel: {} bytes written to {}",
+                        body.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&body)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
