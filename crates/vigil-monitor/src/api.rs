@@ -44,6 +44,8 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(crate::api_intel::list_feeds))
             .routes(routes!(crate::api_intel::list_indicators))
             .routes(routes!(crate::api_intel::list_sightings))
+            .routes(routes!(crate::api_intel::list_allowlist))
+            .routes(routes!(crate::api_intel::export))
             .routes(routes!(crate::api_cases::list_exceptions))
             .routes(routes!(crate::api_cases::list_plans))
             .routes(routes!(crate::api_cases::response_report))
@@ -60,6 +62,8 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(query))
             .routes(routes!(retrohunt))
             .routes(routes!(crate::api_intel::import_feed))
+            .routes(routes!(crate::api_intel::add_allowlist))
+            .routes(routes!(crate::api_intel::remove_allowlist))
             .routes(routes!(crate::api_cases::update_incident))
             .routes(routes!(crate::api_cases::merge_incidents))
             .routes(routes!(crate::api_cases::split_incident))
@@ -383,7 +387,15 @@ pub async fn update_alert(
         "alert {id}: {}",
         serde_json::to_string(&update).unwrap_or_default()
     );
-    let alert = blocking(move || monitor.store.update(&id, &update).map_err(state_error)).await?;
+    let alert = blocking(move || {
+        let alert = monitor.store.update(&id, &update).map_err(state_error)?;
+        // A false positive on an indicator: the value goes on the allowlist, with the reason.
+        if update.verdict == Some(Verdict::FalsePositive) {
+            crate::api_intel::allow_false_positive(&monitor, &alert, &update)?;
+        }
+        Ok(alert)
+    })
+    .await?;
     Ok((Extension(AuditNote(note)), Json(alert)).into_response())
 }
 

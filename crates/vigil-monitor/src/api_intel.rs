@@ -8,7 +8,8 @@ use axum::{Extension, Json};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use vigil_intel::{Indicator, IndicatorKind};
+use vigil_intel::lifecycle::AllowPattern;
+use vigil_intel::{AllowEntry, Indicator, IndicatorKind};
 use vigil_server::{ApiError, AuditNote};
 use vigil_store::state::AlertFilter;
 
@@ -44,6 +45,8 @@ pub async fn list_feeds(Extension(monitor): Mon) -> Result<Json<FeedList>, ApiEr
                 "revoked": stats.revoked,
                 "expired": stats.expired,
                 "not_yet_valid": stats.not_yet_valid,
+                "allowlisted": stats.allowlisted,
+                "decayed": stats.decayed,
             }),
             feeds: monitor.intel.feeds(),
             retro_hunts: monitor.intel.retro_hunts(),
@@ -373,4 +376,196 @@ fn lookup(matcher: &vigil_intel::Matcher, value: &str) -> Vec<vigil_intel::Intel
     let mut out = Vec::new();
     matcher.match_entities(&e, &mut out);
     out
+}
+
+/// After an analyst closed `alert` as a false positive: when it is an intel alert, its
+/// indicator's value goes on the allowlist with the verdict as the reason.
+pub(crate) fn allow_false_positive(
+    monitor: &crate::Monitor,
+    alert: &vigil_store::state::Alert,
+    update: &vigil_store::state::AlertUpdate,
+) -> Result<(), ApiError> {
+    let Some((kind, value)) = alert
+        .rule
+        .id
+        .strip_prefix("intel:")
+        .and_then(|r| r.split_once(':'))
+    else {
+        return Ok(());
+    };
+    let Some(kind) = IndicatorKind::from_name(kind) else {
+        return Ok(());
+    };
+    let pattern = AllowPattern::value(kind, value).map_err(ApiError::internal)?;
+    let reason = match update.comment.as_deref().map(str::trim) {
+        Some(c) if !c.is_empty() => format!("false positive (alert {}): {c}", alert.id),
+        _ => format!("false positive (alert {})", alert.id),
+    };
+    monitor
+        .intel
+        .allow(AllowEntry {
+            pattern,
+            reason,
+            author: update.author.clone(),
+            added: Timestamp::now(),
+        })
+        .map_err(state_error)
+}
+
+/// Body of `POST /api/v1/intel/allowlist`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowRequest {
+    /// `value` (one value of `kind`), `cidr` (an address block) or `domain-suffix` (a domain
+    /// and its subdomains).
+    #[serde(rename = "match")]
+    pub how: String,
+    /// For `value`: `ipv4`, `domain`, `url`, `sha256`, …
+    pub kind: Option<String>,
+    pub value: String,
+    /// Why it must never match (required).
+    pub reason: String,
+}
+
+/// The allowlist: values, blocks and domain suffixes that never match, each with its reason,
+/// author and time (analysts' false positives included).
+#[utoipa::path(get, path = "/api/v1/intel/allowlist", tag = "intel",
+    responses((status = 200, description = "`{items, total}`", content_type = "application/json")))]
+pub async fn list_allowlist(Extension(monitor): Mon) -> Json<serde_json::Value> {
+    let items = monitor.intel.allowlist();
+    Json(serde_json::json!({ "total": items.len(), "items": items }))
+}
+
+/// Puts a value, block or domain suffix on the allowlist: it stops matching at once (live
+/// detection, retro-hunts, exports).
+#[utoipa::path(post, path = "/api/v1/intel/allowlist", tag = "intel", request_body = AllowRequest,
+    responses((status = 200, description = "The entry", content_type = "application/json"),
+              (status = 400, description = "Bad pattern or no reason")))]
+pub async fn add_allowlist(
+    Extension(monitor): Mon,
+    Extension(who): Extension<vigil_server::Identity>,
+    Json(req): Json<AllowRequest>,
+) -> Result<Response, ApiError> {
+    if req.reason.trim().is_empty() {
+        return Err(ApiError::bad_request("an allowlist entry needs a reason"));
+    }
+    let pattern = match (req.how.as_str(), req.kind.as_deref()) {
+        ("value", Some(k)) => {
+            let kind = IndicatorKind::from_name(k)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown indicator kind `{k}`")))?;
+            AllowPattern::value(kind, &req.value)
+        }
+        ("value", None) => return Err(ApiError::bad_request("`match: value` needs a `kind`")),
+        ("cidr", _) => AllowPattern::cidr(&req.value),
+        ("domain-suffix", _) => AllowPattern::domain_suffix(&req.value),
+        (other, _) => {
+            return Err(ApiError::bad_request(format!(
+                "match `{other}`: use value, cidr or domain-suffix"
+            )));
+        }
+    }
+    .map_err(ApiError::bad_request)?;
+    let entry = AllowEntry {
+        pattern,
+        reason: req.reason.trim().to_string(),
+        author: crate::api::author(&who),
+        added: Timestamp::now(),
+    };
+    let note = AuditNote(format!("allowlisted {}: {}", entry.pattern, entry.reason));
+    let shown = serde_json::to_value(&entry).unwrap_or_default();
+    blocking(move || monitor.intel.allow(entry).map_err(state_error)).await?;
+    Ok((Extension(note), Json(shown)).into_response())
+}
+
+/// Query of `DELETE /api/v1/intel/allowlist`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DisallowQuery {
+    /// The entry's pattern as listed: `domain example.com`, `cidr 10.0.0.0/8`,
+    /// `domain-suffix cdn.example`.
+    pub pattern: String,
+}
+
+/// Takes an entry off the allowlist: its values match again from now on.
+#[utoipa::path(delete, path = "/api/v1/intel/allowlist", tag = "intel", params(DisallowQuery),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such entry")))]
+pub async fn remove_allowlist(
+    Extension(monitor): Mon,
+    Query(q): Query<DisallowQuery>,
+) -> Result<Response, ApiError> {
+    let note = AuditNote(format!("allowlist entry removed: {}", q.pattern));
+    let pattern = q.pattern.clone();
+    let removed = blocking(move || monitor.intel.disallow(&pattern).map_err(state_error)).await?;
+    if !removed {
+        return Err(ApiError::not_found(format!(
+            "no allowlist entry `{}`",
+            q.pattern
+        )));
+    }
+    Ok((Extension(note), axum::http::StatusCode::NO_CONTENT).into_response())
+}
+
+/// Query of `GET /api/v1/intel/export`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `stix` (a STIX 2.1 bundle of indicators and sightings), `text` (one value per line of
+    /// one `kind`) or `nftables` (an `nft -f` script of address sets).
+    pub format: String,
+    /// Kinds exported (`text` needs exactly one); all when absent.
+    pub kind: Option<String>,
+    /// Only indicators whose decayed confidence is at least this (0-100).
+    pub min_confidence: Option<f64>,
+    /// For `nftables`: the table (default `vigil`).
+    pub table: Option<String>,
+}
+
+/// Exports the indicators that match now (live, not allowlisted, not decayed): as a STIX 2.1
+/// bundle with their sightings, a plain blocklist, or nftables sets for the prevention side.
+#[utoipa::path(get, path = "/api/v1/intel/export", tag = "intel", params(ExportQuery),
+    responses((status = 200, description = "The export"), (status = 400, description = "Bad format, kind or table")))]
+pub async fn export(
+    Extension(monitor): Mon,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    use vigil_intel::export::{ExportFilter, blocklist, nftables_script, select, stix_bundle};
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|k| {
+            IndicatorKind::from_name(k)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown indicator kind `{k}`")))
+        })
+        .transpose()?;
+    let filter = ExportFilter {
+        min_confidence: q.min_confidence,
+        kinds: kind.into_iter().collect(),
+    };
+    blocking(move || {
+        monitor.intel.with_view(|set, view| {
+            let sel = select(set, view, &filter, Timestamp::now());
+            let (content_type, body) = match q.format.as_str() {
+                "stix" => (
+                    "application/stix+json;version=2.1",
+                    serde_json::to_string(&stix_bundle(&sel, view)).unwrap_or_default(),
+                ),
+                "text" => {
+                    let kind = kind.ok_or_else(|| {
+                        ApiError::bad_request("`format=text` lists one kind: give `kind`")
+                    })?;
+                    ("text/plain; charset=utf-8", blocklist(&sel, kind))
+                }
+                "nftables" => (
+                    "text/plain; charset=utf-8",
+                    nftables_script(&sel, q.table.as_deref().unwrap_or("vigil"))
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                ),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "format `{other}`: use stix, text or nftables"
+                    )));
+                }
+            };
+            Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
+        })
+    })
+    .await
 }

@@ -25,9 +25,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_core::Level;
-use vigil_intel::{FileReport, ImportOptions, IntelSet, Matcher};
+use vigil_intel::{
+    AllowEntry, Allowlist, DecayModel, FileReport, ImportOptions, IndicatorKind, IntelSet,
+    LifecycleView, Matcher, Sighting, Sightings,
+};
 use vigil_store::lake::ScanRange;
-use vigil_store::state::{NewAlert, RecordOutcome};
+use vigil_store::state::{Expect, NewAlert, RecordOutcome, RecordPut, RecordStore, StateError};
 
 use crate::pipeline::{SharedIntel, new_alert};
 use crate::retrohunt::{HuntRules, RetroHunt, retro_hunt_with};
@@ -152,10 +155,14 @@ pub enum IntelImportError {
     },
 }
 
+/// Record kind of allowlist entries (id: the pattern as text).
+const ALLOW: &str = "intel-allow";
+
 /// The indicator set in force and its feeds.
 pub struct IntelService {
     dir: PathBuf,
     settings: IntelSettings,
+    records: Arc<dyn RecordStore>,
     /// The matcher detection reads (swapped whole).
     pub matcher: SharedIntel,
     state: Mutex<IntelState>,
@@ -165,6 +172,33 @@ pub struct IntelService {
 struct IntelState {
     set: IntelSet,
     feeds: BTreeMap<String, FeedStatus>,
+    /// Values that never match (analysts' false positives, warninglists).
+    allowlist: Allowlist,
+    /// Each indicator's last sighting (from its alerts): refreshes decay.
+    sightings: Sightings,
+}
+
+/// The lifecycle model in force: the configured one, or one that never decays.
+fn model(settings: &IntelSettings) -> DecayModel {
+    if settings.decay {
+        settings.decay_model.clone()
+    } else {
+        DecayModel {
+            floor: 0.0,
+            ..DecayModel::default()
+        }
+    }
+}
+
+/// The allowlist stored in `records`.
+fn load_allowlist(records: &dyn RecordStore) -> Result<Allowlist, String> {
+    let mut list = Allowlist::new();
+    for r in records.list_records(ALLOW).map_err(|e| e.to_string())? {
+        let entry: AllowEntry =
+            serde_json::from_str(&r.body).map_err(|e| format!("allowlist entry {}: {e}", r.id))?;
+        list.add(entry);
+    }
+    Ok(list)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,7 +216,16 @@ fn valid_feed_name(name: &str) -> bool {
 impl IntelService {
     /// Loads the configured feeds and those imported into `data_dir`, printing what each gave
     /// and its first rejections; a configured feed that cannot be read stops the start.
-    pub fn open(data_dir: &Path, settings: &IntelSettings) -> Result<IntelService, MonitorError> {
+    pub fn open(
+        data_dir: &Path,
+        settings: &IntelSettings,
+        records: Arc<dyn RecordStore>,
+    ) -> Result<IntelService, MonitorError> {
+        settings
+            .decay_model
+            .validate()
+            .map_err(|e| MonitorError::Data(format!("[monitor.intel.decay_model]: {e}")))?;
+        let allowlist = load_allowlist(records.as_ref()).map_err(MonitorError::Data)?;
         let dir = data_dir.join(FEEDS_DIR);
         let (set, feeds) = load_all(&dir, settings)?;
         for f in feeds.values() {
@@ -197,17 +240,25 @@ impl IntelService {
                 eprintln!("vigil serve: intel   {r}");
             }
         }
-        let matcher = Arc::new(std::sync::RwLock::new(Arc::new(Matcher::build(
-            &set,
-            Timestamp::now(),
-        ))));
-        Ok(IntelService {
+        let state = IntelState {
+            set,
+            feeds,
+            allowlist,
+            sightings: Sightings::new(),
+        };
+        let service = IntelService {
             dir,
             settings: settings.clone(),
-            matcher,
-            state: Mutex::new(IntelState { set, feeds }),
+            records,
+            matcher: Arc::new(std::sync::RwLock::new(Arc::new(Matcher::build(
+                &IntelSet::new(),
+                Timestamp::now(),
+            )))),
+            state: Mutex::new(state),
             retro_log: Mutex::new(VecDeque::new()),
-        })
+        };
+        service.swap(&lock(&service.state));
+        Ok(service)
     }
 
     /// The matcher in force.
@@ -215,11 +266,103 @@ impl IntelService {
         Arc::clone(&self.matcher.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn swap(&self, set: &IntelSet) -> usize {
-        let m = Matcher::build(set, Timestamp::now());
+    /// Rebuilds the matcher from the whole set, leaving out what the lifecycle says (decayed,
+    /// allowlisted), and swaps it in; returns the indicators in force.
+    fn swap(&self, st: &IntelState) -> usize {
+        let model = model(&self.settings);
+        let view = LifecycleView {
+            model: &model,
+            sightings: &st.sightings,
+            allowlist: &st.allowlist,
+        };
+        let m = view.build(&st.set, Timestamp::now());
         let n = m.len();
         *self.matcher.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(m);
         n
+    }
+
+    /// The allowlist's entries.
+    pub fn allowlist(&self) -> Vec<AllowEntry> {
+        lock(&self.state).allowlist.entries().to_vec()
+    }
+
+    /// Puts `entry` on the allowlist (kept in the state database) and rebuilds the matcher:
+    /// the value stops matching everywhere at once.
+    pub fn allow(&self, entry: AllowEntry) -> Result<(), StateError> {
+        let mut st = lock(&self.state);
+        self.records.put_records(&[RecordPut {
+            kind: ALLOW.into(),
+            id: entry.pattern.to_string(),
+            body: Some(serde_json::to_string(&entry).expect("allowlist entries serialise")),
+            expect: Expect::Any,
+        }])?;
+        st.allowlist.add(entry);
+        self.swap(&st);
+        Ok(())
+    }
+
+    /// Takes the entry whose pattern reads `pattern` (`domain example.com`, `cidr 10.0.0.0/8`,
+    /// `domain-suffix cdn.example`) off the allowlist; false when there is none.
+    pub fn disallow(&self, pattern: &str) -> Result<bool, StateError> {
+        let mut st = lock(&self.state);
+        let Some(r) = self.records.get_record(ALLOW, pattern)? else {
+            return Ok(false);
+        };
+        self.records.put_records(&[RecordPut {
+            kind: ALLOW.into(),
+            id: pattern.to_string(),
+            body: None,
+            expect: Expect::Version(r.version),
+        }])?;
+        st.allowlist = load_allowlist(self.records.as_ref()).map_err(StateError::InvalidInput)?;
+        self.swap(&st);
+        Ok(true)
+    }
+
+    /// Re-reads each indicator's last sighting from the intel alerts (`rule_hits`) and
+    /// rebuilds the matcher: decay moves on with time, a sighting refreshes it.
+    pub fn refresh(&self, store: &dyn vigil_store::state::AlertStore) -> Result<usize, StateError> {
+        let sightings: Vec<Sighting> = store
+            .rule_hits(None)?
+            .into_iter()
+            .filter_map(|h| {
+                let (kind, value) = h.rule_id.strip_prefix("intel:")?.split_once(':')?;
+                Some(Sighting {
+                    kind: IndicatorKind::from_name(kind)?,
+                    value: value.to_string(),
+                    count: h.events,
+                    first_seen: h.last_seen,
+                    last_seen: h.last_seen,
+                    places: Vec::new(),
+                    places_dropped: 0,
+                })
+            })
+            .collect();
+        let mut st = lock(&self.state);
+        // A sighting only refreshes a clock the indicator has: one without dates never decays,
+        // and an old event's sighting must not start a clock for it.
+        let sightings = sightings
+            .into_iter()
+            .filter(|s| {
+                st.set
+                    .get(s.kind, &s.value)
+                    .is_some_and(|i| i.last_seen().is_some() || i.valid_from().is_some())
+            })
+            .collect::<Vec<_>>();
+        st.sightings = Sightings::from(sightings);
+        Ok(self.swap(&st))
+    }
+
+    /// Runs `f` with the set and the lifecycle view of now (for exports and reports).
+    pub fn with_view<T>(&self, f: impl FnOnce(&IntelSet, &LifecycleView<'_>) -> T) -> T {
+        let st = lock(&self.state);
+        let model = model(&self.settings);
+        let view = LifecycleView {
+            model: &model,
+            sightings: &st.sightings,
+            allowlist: &st.allowlist,
+        };
+        f(&st.set, &view)
     }
 
     /// Every feed's status, by name.
@@ -426,7 +569,7 @@ pub fn import(
     if let Some(status) = state.feeds.get_mut(feed) {
         status.last_import = Some(Timestamp::now());
     }
-    let in_force = service.swap(&state.set);
+    let in_force = service.swap(&state);
     drop(state);
 
     let new_count = new_keys.len();

@@ -78,7 +78,7 @@ pub struct MonitorConfig {
 }
 
 /// Threat-intel feeds (`[monitor.intel]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntelSettings {
     /// Feed files or directories (STIX 2.1 bundles, MISP events, CSV, plain lists), read at
@@ -87,6 +87,14 @@ pub struct IntelSettings {
     /// When an import brings new indicators, the lake's events of this many past days are
     /// searched for them (0: never).
     pub retrohunt_days: u32,
+    /// Confidence decays with time since an indicator was last seen (by a feed or in an
+    /// event); below the model's floor it stops matching.
+    pub decay: bool,
+    /// The decay model (`[monitor.intel.decay_model]`: per-kind lifetime and speed, floor).
+    pub decay_model: vigil_intel::DecayModel,
+    /// Every this many minutes, sightings are re-read from the intel alerts and the matcher
+    /// rebuilt (decay moves on, sightings refresh it).
+    pub refresh_minutes: u64,
 }
 
 impl Default for IntelSettings {
@@ -94,6 +102,9 @@ impl Default for IntelSettings {
         IntelSettings {
             feeds: Vec::new(),
             retrohunt_days: 30,
+            decay: true,
+            decay_model: vigil_intel::DecayModel::default(),
+            refresh_minutes: 60,
         }
     }
 }
@@ -280,9 +291,9 @@ impl Monitor {
                 json_logsource,
             },
         );
-        let intel = intel::IntelService::open(data_dir, &config.intel)?;
         let store = Arc::new(store);
         let records = Arc::clone(&store) as Arc<dyn RecordStore>;
+        let intel = intel::IntelService::open(data_dir, &config.intel, Arc::clone(&records))?;
         let cases = cases::CaseBook::open(Arc::clone(&records), config.assess.plans.as_deref())?;
         let attack = match &config.assess.attack_catalog {
             Some(path) => {

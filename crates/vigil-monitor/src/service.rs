@@ -67,6 +67,7 @@ pub async fn run(
     let live = crate::live::start(&monitor).await?;
     let maintenance = tokio::spawn(maintain(Arc::clone(&monitor)));
     let lake_maintenance = tokio::spawn(maintain_lake(Arc::clone(&monitor)));
+    let intel_refresh = tokio::spawn(refresh_intel(Arc::clone(&monitor)));
     if demo {
         let m = Arc::clone(&monitor);
         tokio::task::spawn_blocking(move || {
@@ -89,6 +90,7 @@ pub async fn run(
 
     maintenance.abort();
     lake_maintenance.abort();
+    intel_refresh.abort();
     live.stop().await;
     let closing = Arc::clone(&monitor);
     let closed = tokio::task::spawn_blocking(move || {
@@ -125,6 +127,21 @@ async fn maintain(monitor: Arc<Monitor>) {
             ),
             Ok(Err(e)) => eprintln!("vigil serve: journal retention failed: {e}"),
             _ => {}
+        }
+    }
+}
+
+/// Periodic intel lifecycle: sightings re-read from the intel alerts and the matcher rebuilt,
+/// so decay moves on and a sighting refreshes it (first at start).
+async fn refresh_intel(monitor: Arc<Monitor>) {
+    let every = Duration::from_secs(monitor.config.intel.refresh_minutes.max(1) * 60);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let m = Arc::clone(&monitor);
+        let done = tokio::task::spawn_blocking(move || m.intel.refresh(m.store.as_ref())).await;
+        if let Ok(Err(e)) = done {
+            eprintln!("vigil serve: intel refresh failed: {e}");
         }
     }
 }

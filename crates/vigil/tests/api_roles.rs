@@ -49,6 +49,8 @@ enum Sample {
     FreshToken,
     /// An exception saved for this call alone (deleting it must not disturb the next caller).
     FreshException,
+    /// An allowlist entry made for this call alone (its pattern, URL-encoded).
+    FreshAllow,
 }
 
 enum Body {
@@ -290,6 +292,40 @@ fn routes() -> Vec<Route> {
             "/api/v1/intel/sightings",
             Sample::None,
             "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
+            "/api/v1/intel/allowlist",
+            Sample::None,
+            "",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "POST",
+            "/api/v1/intel/allowlist",
+            Sample::None,
+            "",
+            Body::Json(
+                json!({"match": "domain-suffix", "value": "resolver.example", "reason": "roles test"}),
+            ),
+            Some(Analyst),
+        ),
+        row(
+            "DELETE",
+            "/api/v1/intel/allowlist",
+            Sample::FreshAllow,
+            "?pattern={id}",
+            Body::Empty,
+            Some(Analyst),
+        ),
+        row(
+            "GET",
+            "/api/v1/intel/export",
+            Sample::None,
+            "?format=stix",
             Body::Empty,
             Some(Viewer),
         ),
@@ -699,8 +735,20 @@ fn every_route_for_every_caller_and_the_audit_log_holds_every_mutating_call() {
                     assert_eq!(a.status, 200, "{}", a.body);
                     a.body["exception"]["id"].as_str().unwrap().to_string()
                 }
+                Sample::FreshAllow => {
+                    let admin = h.token(Caller::Holder(Role::Admin));
+                    let value = format!("fresh-{checked}.example");
+                    let a = h.call(
+                        "POST",
+                        "/api/v1/intel/allowlist",
+                        admin.as_deref(),
+                        &Body::Json(json!({"match": "domain-suffix", "value": value, "reason": "roles test"})),
+                    );
+                    assert_eq!(a.status, 200, "{}", a.body);
+                    format!("domain-suffix%20{value}")
+                }
             };
-            let path = format!("{}{}", route.path.replace("{id}", &id), route.query);
+            let path = format!("{}{}", route.path, route.query).replace("{id}", &id);
             let token = h.token(caller);
             let a = h.call(
                 route.method,

@@ -377,3 +377,153 @@ fn an_imported_indicator_is_searched_for_in_stored_events_and_its_sighting_is_ke
     let (_, feeds) = s.get("/api/v1/intel/feeds", &viewer);
     assert_eq!(feeds["indicators"], 1, "{feeds}");
 }
+
+#[test]
+fn a_false_positive_allowlists_its_indicator_old_intel_decays_and_exports_follow() {
+    let Some(log) = vigil_core::corpus::corpus_path("zeek/slips/test9-mixed-zeek-dir/dns.log")
+    else {
+        return;
+    };
+    let name = lone_query_name(&log);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = repo().join("examples/rules");
+    let s = Served::start(&data, &["--rules", rules.to_str().unwrap()]);
+    let analyst = create_token(&data, "analyst");
+    let viewer = create_token(&data, "viewer");
+
+    // A list (no dates: never decays) and a STIX indicator last valid from 2020 (an IPv4 of
+    // 60-day lifetime: decayed long ago, held but not matching).
+    let list = format!("# made for this test\n{name}\n198.51.100.23\n203.0.113.0/24\n");
+    let (status, imported) = s.post(
+        "/api/v1/intel/import?feed=fp-test",
+        &analyst,
+        list.into_bytes(),
+    );
+    assert_eq!(status, 200, "{imported}");
+    let stix = br#"{"type": "bundle", "id": "bundle--9b1b8c1e-0000-4000-8000-000000000001", "objects": [{"type": "indicator", "spec_version": "2.1", "id": "indicator--9b1b8c1e-0000-4000-8000-000000000002", "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '192.0.2.77']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z", "confidence": 80}]}"#;
+    let (status, imported) = s.post(
+        "/api/v1/intel/import?feed=old-stix",
+        &analyst,
+        stix.to_vec(),
+    );
+    assert_eq!(status, 200, "{imported}");
+    let (_, feeds) = s.get("/api/v1/intel/feeds", &viewer);
+    assert_eq!(feeds["indicators"], 4, "{feeds}");
+    assert_eq!(feeds["in_force"], 3, "{feeds}");
+    assert_eq!(feeds["left_out"]["decayed"], 1, "{feeds}");
+
+    // Exports hold what matches now.
+    let export = |query: &str| {
+        let resp = s
+            .http
+            .get(format!("{}/api/v1/intel/export?{query}", s.url))
+            .bearer_auth(&viewer)
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.text().unwrap())
+    };
+    let (status, text) = export("format=text&kind=ipv4");
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines, ["198.51.100.23", "203.0.113.0/24"], "{text}");
+    let (status, nft) = export("format=nftables&table=blocklist");
+    assert_eq!(status, 200, "{nft}");
+    assert!(nft.contains("table inet blocklist"), "{nft}");
+    assert!(nft.contains("203.0.113.0/24"), "{nft}");
+    let (status, bundle) = export("format=stix");
+    assert_eq!(status, 200);
+    let bundle: Value = serde_json::from_str(&bundle).unwrap();
+    let patterns: Vec<&str> = bundle["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["pattern"].as_str())
+        .collect();
+    assert!(patterns.iter().any(|p| p.contains(&name)), "{patterns:?}");
+    assert!(
+        !patterns.iter().any(|p| p.contains("192.0.2.77")),
+        "decayed: {patterns:?}"
+    );
+    let (status, _) = export("format=yaml");
+    assert_eq!(status, 400);
+
+    // The feed's domain is seen: an intel alert. Closing it as false positive allowlists it.
+    let (status, receipt) = s.post(
+        "/api/v1/ingest?source=zeek",
+        &analyst,
+        std::fs::read(&log).unwrap(),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    let rule_id = format!("intel:domain:{name}");
+    let page = s.wait_for(
+        &format!("/api/v1/alerts?rule_id={rule_id}"),
+        &viewer,
+        Duration::from_secs(60),
+        |b| b["total"] == 1,
+    );
+    let alert = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, closed) = s.send_json(
+        "PATCH",
+        &format!("/api/v1/alerts/{alert}"),
+        &analyst,
+        &serde_json::json!({"status": "closed", "verdict": "false-positive", "comment": "our own resolver's test name"}),
+    );
+    assert_eq!(status, 200, "{closed}");
+    let (_, allow) = s.get("/api/v1/intel/allowlist", &viewer);
+    assert_eq!(allow["total"], 1, "{allow}");
+    let entry = &allow["items"][0];
+    assert_eq!(entry["value"], name.as_str());
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("our own resolver's test name"),
+        "{entry}"
+    );
+    let (_, feeds) = s.get("/api/v1/intel/feeds", &viewer);
+    assert_eq!(feeds["in_force"], 2, "{feeds}");
+    assert_eq!(feeds["left_out"]["allowlisted"], 1, "{feeds}");
+    let (_, bundle) = export("format=stix");
+    assert!(
+        !bundle.contains(&name),
+        "allowlisted values are not exported"
+    );
+    // A CIDR entry by hand; bad entries are refused with their reason.
+    let (status, added) = s.send_json(
+        "POST",
+        "/api/v1/intel/allowlist",
+        &analyst,
+        &serde_json::json!({"match": "cidr", "value": "203.0.113.0/25", "reason": "partner range"}),
+    );
+    assert_eq!(status, 200, "{added}");
+    let (status, bad) = s.send_json(
+        "POST",
+        "/api/v1/intel/allowlist",
+        &analyst,
+        &serde_json::json!({"match": "cidr", "value": "203.0.113.0/33", "reason": "x"}),
+    );
+    assert_eq!(status, 400, "{bad}");
+    let (status, _) = s.send_json(
+        "POST",
+        "/api/v1/intel/allowlist",
+        &analyst,
+        &serde_json::json!({"match": "value", "kind": "ipv4", "value": "198.51.100.23", "reason": " "}),
+    );
+    assert_eq!(status, 400, "a reason is required");
+
+    // Taking the domain off the allowlist makes it match again; the list survives a restart.
+    let (status, _) = s.send_json(
+        "DELETE",
+        &format!("/api/v1/intel/allowlist?pattern=domain%20{name}"),
+        &analyst,
+        &Value::Null,
+    );
+    assert_eq!(status, 204);
+    drop(s);
+    let s = Served::start(&data, &["--rules", rules.to_str().unwrap()]);
+    let (_, allow) = s.get("/api/v1/intel/allowlist", &viewer);
+    assert_eq!(allow["total"], 1, "the CIDR entry is kept: {allow}");
+    let (_, feeds) = s.get("/api/v1/intel/feeds", &viewer);
+    assert_eq!(feeds["in_force"], 3, "{feeds}");
+}
