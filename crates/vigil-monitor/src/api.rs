@@ -49,6 +49,7 @@ pub fn routes(api: ApiBuilder, monitor: Arc<Monitor>) -> ApiBuilder {
             .routes(routes!(crate::api_cases::list_exceptions))
             .routes(routes!(crate::api_cases::list_plans))
             .routes(routes!(crate::api_cases::response_report))
+            .routes(routes!(crate::api_assets::list_assets))
             .routes(routes!(crate::api_attack::attack_coverage))
             .routes(routes!(crate::api_attack::attack_navigator))
             .layer(ext.clone()),

@@ -11,6 +11,7 @@
 //! (`vigil-store`), authentication and audit (`vigil-server`).
 
 pub mod api;
+mod api_assets;
 mod api_attack;
 mod api_cases;
 mod api_intel;

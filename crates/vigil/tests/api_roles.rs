@@ -397,6 +397,14 @@ fn routes() -> Vec<Route> {
         ),
         row(
             "GET",
+            "/api/v1/assets",
+            Sample::None,
+            "?limit=5",
+            Body::Empty,
+            Some(Viewer),
+        ),
+        row(
+            "GET",
             "/api/v1/attack/coverage",
             Sample::None,
             "",

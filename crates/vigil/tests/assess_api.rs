@@ -122,4 +122,45 @@ fn incidents_and_entity_risk_use_the_imported_inventory() {
         "{risk}"
     );
     assert_eq!(top[0]["asset"], "WKS-FIN-07.corp.example");
+
+    // What telemetry shows, next to the inventory: once the lake holds the events, both hosts
+    // are discovered and matched to their assets; users are listed; unmanaged entities are
+    // those no asset accounts for.
+    let assets = s.wait_for("/api/v1/assets", &viewer, Duration::from_secs(60), |b| {
+        b["discovered"]
+            .as_array()
+            .is_some_and(|d| d.iter().filter(|x| x["kind"] == "host").count() == 2)
+    });
+    assert_eq!(assets["inventory"].as_array().unwrap().len(), 2, "{assets}");
+    let discovered = assets["discovered"].as_array().unwrap();
+    let host = |name: &str| {
+        discovered
+            .iter()
+            .find(|d| d["kind"] == "host" && d["value"] == name)
+            .unwrap_or_else(|| panic!("{name} not discovered: {assets}"))
+    };
+    assert_eq!(
+        host("wks-fin-07.corp.example")["asset"],
+        "WKS-FIN-07.corp.example"
+    );
+    assert_eq!(
+        host("srv-dc-01.corp.example")["asset"],
+        "SRV-DC-01.corp.example"
+    );
+    assert!(host("wks-fin-07.corp.example")["events"].as_u64().unwrap() >= 3);
+    assert!(host("wks-fin-07.corp.example")["first_seen"].is_string());
+    assert!(
+        discovered
+            .iter()
+            .any(|d| d["kind"] == "user" && d["value"] == "alice"),
+        "{assets}"
+    );
+    let (status, only) = s.get("/api/v1/assets?unmanaged=true", &viewer);
+    assert_eq!(status, 200, "{only}");
+    assert_eq!(only["discovered_total"], assets["unmanaged"]);
+    for d in only["discovered"].as_array().unwrap() {
+        assert!(d["asset"].is_null() && d["kind"] != "user", "{d}");
+    }
+    let (status, _) = s.get("/api/v1/assets?kind=printer", &viewer);
+    assert_eq!(status, 400);
 }
