@@ -96,6 +96,8 @@ pub struct IntelSettings {
     /// Every this many minutes, sightings are re-read from the intel alerts and the matcher
     /// rebuilt (decay moves on, sightings refresh it).
     pub refresh_minutes: u64,
+    /// TAXII 2.1 collections pulled on a schedule (`[[monitor.intel.taxii]]`).
+    pub taxii: Vec<intel::TaxiiFeed>,
 }
 
 impl Default for IntelSettings {
@@ -106,6 +108,7 @@ impl Default for IntelSettings {
             decay: true,
             decay_model: vigil_intel::DecayModel::default(),
             refresh_minutes: 60,
+            taxii: Vec::new(),
         }
     }
 }

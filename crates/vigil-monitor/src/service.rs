@@ -68,6 +68,13 @@ pub async fn run(
     let maintenance = tokio::spawn(maintain(Arc::clone(&monitor)));
     let lake_maintenance = tokio::spawn(maintain_lake(Arc::clone(&monitor)));
     let intel_refresh = tokio::spawn(refresh_intel(Arc::clone(&monitor)));
+    let taxii: Vec<_> = monitor
+        .config
+        .intel
+        .taxii
+        .iter()
+        .map(|feed| tokio::spawn(pull_taxii(Arc::clone(&monitor), feed.clone())))
+        .collect();
     if demo {
         let m = Arc::clone(&monitor);
         tokio::task::spawn_blocking(move || {
@@ -91,6 +98,9 @@ pub async fn run(
     maintenance.abort();
     lake_maintenance.abort();
     intel_refresh.abort();
+    for t in &taxii {
+        t.abort();
+    }
     live.stop().await;
     let closing = Arc::clone(&monitor);
     let closed = tokio::task::spawn_blocking(move || {
@@ -142,6 +152,25 @@ async fn refresh_intel(monitor: Arc<Monitor>) {
         let done = tokio::task::spawn_blocking(move || m.intel.refresh(m.store.as_ref())).await;
         if let Ok(Err(e)) = done {
             eprintln!("vigil serve: intel refresh failed: {e}");
+        }
+    }
+}
+
+/// Pulls a TAXII collection at start and then every `interval_minutes`, logging each pull.
+async fn pull_taxii(monitor: Arc<Monitor>, feed: crate::intel::TaxiiFeed) {
+    let every = Duration::from_secs(feed.interval_minutes.max(1) * 60);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let (m, f) = (Arc::clone(&monitor), feed.clone());
+        let done = tokio::task::spawn_blocking(move || crate::intel::pull_taxii(&m, &f)).await;
+        match done {
+            Ok(Ok(objects)) => eprintln!(
+                "vigil serve: intel {}: TAXII pull of {} objects",
+                feed.feed, objects
+            ),
+            Ok(Err(e)) => eprintln!("vigil serve: intel {}: TAXII pull failed: {e}", feed.feed),
+            Err(e) => eprintln!("vigil serve: intel {}: TAXII pull panicked: {e}", feed.feed),
         }
     }
 }
