@@ -237,22 +237,24 @@ pub fn group_pinned(
     pins: &BTreeMap<String, String>,
 ) -> Vec<Incident> {
     let mut graph = Graph::build(alerts, config);
+    // Looked up once per alert: hashed rather than compared along the ordered map.
+    let pin_of: HashMap<&str, &str> = pins.iter().map(|(a, i)| (a.as_str(), i.as_str())).collect();
     let mut pinned: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for members in graph.components() {
         // The pin of the component's earliest pinned alert (members ascend in (time, id) order).
         let component_pin = members
             .iter()
-            .find_map(|i| pins.get(&graph.order[*i].id))
-            .map(String::as_str);
+            .find_map(|i| pin_of.get(graph.order[*i].id.as_str()).copied());
         let Some(component_pin) = component_pin else {
             groups.push((format!("inc-{}", graph.order[members[0]].id), members));
             continue;
         };
         for i in members {
-            let pin = pins
-                .get(&graph.order[i].id)
-                .map_or(component_pin, String::as_str);
+            let pin = pin_of
+                .get(graph.order[i].id.as_str())
+                .copied()
+                .unwrap_or(component_pin);
             pinned.entry(pin).or_default().push(i);
         }
     }
