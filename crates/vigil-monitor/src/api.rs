@@ -134,7 +134,9 @@ pub struct IngestReceipt {
 /// Ingests a body of events in any supported format (NDJSON, JSON, EVTX, Zeek, Suricata,
 /// CloudTrail, Okta, Entra, Auth0, auditd, syslog; gzip accepted). Answers only once the
 /// events are durable. A malformed record refuses the whole body (400 naming its line) unless
-/// `partial=true`; 429 when detection is too far behind.
+/// `partial=true`; 429 when detection is too far behind. With an `Idempotency-Key` header, a
+/// retry of a request that was processed gets the first receipt back (`Idempotent-Replayed:
+/// true`) instead of the events being appended twice.
 #[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", params(IngestQuery),
     request_body(content = String, description = "Events, as a log file would hold them", content_type = "application/octet-stream"),
     responses(
@@ -142,10 +144,71 @@ pub struct IngestReceipt {
         (status = 400, description = "Malformed body; the message names the line"),
         (status = 413, description = "Body too large"),
         (status = 429, description = "Detection is behind; retry after the delay given"),
+        (status = 409, description = "A request with the same Idempotency-Key is in progress"),
     ))]
 pub async fn ingest(
     Extension(monitor): Mon,
+    Extension(who): Extension<Identity>,
     Query(q): Query<IngestQuery>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use crate::idempotency::{Claim, MAX_KEY_BYTES};
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Idempotency-Key must be 1-{MAX_KEY_BYTES} visible ASCII characters"
+                    ))
+                })?;
+            Some(k.to_string())
+        }
+    };
+    let Some(key) = key else {
+        return ingest_once(monitor, q, body).await;
+    };
+    match monitor.idempotency.claim(&who.token_id, &key) {
+        Claim::Replay(receipt) => {
+            let mut resp = Json(receipt).into_response();
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(resp)
+        }
+        Claim::Busy => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a request with this Idempotency-Key is still being processed; retry later",
+        )),
+        Claim::Fresh => {
+            let m = Arc::clone(&monitor);
+            let outcome = ingest_once(monitor, q, body).await;
+            match &outcome {
+                Ok(resp) if resp.status() == StatusCode::OK => {
+                    let receipt = resp
+                        .extensions()
+                        .get::<IngestReceiptJson>()
+                        .map(|r| r.0.clone())
+                        .unwrap_or_default();
+                    m.idempotency.finish(&who.token_id, &key, receipt);
+                }
+                _ => m.idempotency.abandon(&who.token_id, &key),
+            }
+            outcome
+        }
+    }
+}
+
+/// The receipt as sent, kept on the response for the idempotency record.
+#[derive(Clone)]
+struct IngestReceiptJson(serde_json::Value);
+
+async fn ingest_once(
+    monitor: Arc<Monitor>,
+    q: IngestQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tag = q.source.unwrap_or_else(|| "default".into());
@@ -195,7 +258,10 @@ pub async fn ingest(
         "ingested {} events ({}) from {} at offset {offset}",
         receipt.events, receipt.format, receipt.source
     ));
-    Ok((Extension(note), Json(receipt)).into_response())
+    let kept = IngestReceiptJson(serde_json::to_value(&receipt).unwrap_or_default());
+    let mut resp = (Extension(note), Json(receipt)).into_response();
+    resp.extensions_mut().insert(kept);
+    Ok(resp)
 }
 
 /// The answer to a refused unit: the JSON error body, plus the bad records for a malformed

@@ -20,6 +20,7 @@ pub mod cases;
 pub mod demo;
 mod error;
 mod fsutil;
+pub mod idempotency;
 pub mod ingest;
 pub mod intel;
 pub mod live;
@@ -227,6 +228,8 @@ pub struct Monitor {
     pub cases: cases::CaseBook,
     /// The ATT&CK Enterprise catalogue, when configured (coverage, Navigator layers).
     pub attack: Option<Arc<vigil_risk::AttackCatalog>>,
+    /// Ingest requests' `Idempotency-Key`s and their receipts.
+    pub idempotency: idempotency::Idempotency,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -318,6 +321,7 @@ impl Monitor {
             journal,
             cases,
             attack,
+            idempotency: idempotency::Idempotency::default(),
             records,
             store,
             rules,
