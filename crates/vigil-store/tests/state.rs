@@ -118,7 +118,10 @@ fn migrations_apply_on_a_fresh_file_and_not_again_on_reopen() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["alert_comments", "alert_hits", "alerts", "records"]);
+    assert_eq!(
+        tables,
+        ["alert_comments", "alert_hits", "alerts", "records"]
+    );
     drop(raw);
 
     // Reopening keeps the data and does not re-run migration 1 (which would fail on
