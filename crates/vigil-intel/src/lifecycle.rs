@@ -23,12 +23,15 @@
 //! indicator whose score falls below [`DecayModel::floor`] stops matching. An indicator with
 //! no time at all does not decay: nothing says when it was last true.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
-use ipnet::IpNet;
+use hashbrown::{Equivalent, HashMap};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use jiff::Timestamp;
+use prefix_trie::PrefixMap;
 use serde::{Deserialize, Serialize};
 
 use crate::matcher::LeftOut;
@@ -260,14 +263,51 @@ pub struct Sighting {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Vec<Sighting>", into = "Vec<Sighting>")]
 pub struct Sightings {
-    map: HashMap<(IndicatorKind, String), Sighting>,
+    map: HashMap<KindValue, Sighting, RandomState>,
+}
+
+type RandomState = foldhash::fast::RandomState;
+
+/// A (kind, value) key, looked up by [`KindValueRef`] without building a string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KindValue {
+    kind: IndicatorKind,
+    value: Box<str>,
+}
+
+impl Hash for KindValue {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.kind, &*self.value).hash(h);
+    }
+}
+
+/// The borrowed form of [`KindValue`]; hashes the same.
+struct KindValueRef<'a>(IndicatorKind, &'a str);
+
+impl Hash for KindValueRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.0, self.1).hash(h);
+    }
+}
+
+impl Equivalent<KindValue> for KindValueRef<'_> {
+    fn equivalent(&self, k: &KindValue) -> bool {
+        self.0 == k.kind && self.1 == &*k.value
+    }
+}
+
+fn key(kind: IndicatorKind, value: &str) -> KindValue {
+    KindValue {
+        kind,
+        value: value.into(),
+    }
 }
 
 impl From<Vec<Sighting>> for Sightings {
     fn from(list: Vec<Sighting>) -> Self {
         let mut s = Sightings::default();
         for x in list {
-            s.map.insert((x.kind, x.value.clone()), x);
+            s.map.insert(key(x.kind, &x.value), x);
         }
         s
     }
@@ -291,16 +331,22 @@ impl Sightings {
     /// and last seen (events may arrive out of order), and keeps the place if new.
     pub fn record(&mut self, m: &IntelMatch, time: Timestamp, place: SightingPlace) {
         let ind = &m.indicator;
-        let key = (ind.kind(), ind.value().to_string());
-        let s = self.map.entry(key).or_insert_with(|| Sighting {
-            kind: ind.kind(),
-            value: ind.value().to_string(),
-            count: 0,
-            first_seen: time,
-            last_seen: time,
-            places: Vec::new(),
-            places_dropped: 0,
-        });
+        let k = KindValueRef(ind.kind(), ind.value());
+        if self.map.get(&k).is_none() {
+            let fresh = Sighting {
+                kind: ind.kind(),
+                value: ind.value().to_string(),
+                count: 0,
+                first_seen: time,
+                last_seen: time,
+                places: Vec::new(),
+                places_dropped: 0,
+            };
+            self.map.insert(key(ind.kind(), ind.value()), fresh);
+        }
+        let Some(s) = self.map.get_mut(&k) else {
+            return;
+        };
         s.count += 1;
         s.first_seen = s.first_seen.min(time);
         s.last_seen = s.last_seen.max(time);
@@ -315,9 +361,10 @@ impl Sightings {
 
     /// The sightings of the indicator of `kind` and normalised `value`.
     pub fn get(&self, kind: IndicatorKind, value: &str) -> Option<&Sighting> {
-        // Borrowed lookup without building a key string would need a custom key type; the
-        // map is consulted once per indicator per build.
-        self.map.get(&(kind, value.to_string()))
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(&KindValueRef(kind, value))
     }
 
     /// Number of indicators sighted.
@@ -453,35 +500,6 @@ impl AllowPattern {
             .map(AllowPattern::DomainSuffix)
             .map_err(|e| format!("domain: {e}"))
     }
-
-    /// True when this pattern covers `value` of `kind` (already normalised).
-    fn covers(&self, kind: IndicatorKind, value: &str) -> bool {
-        match self {
-            AllowPattern::Value { kind: k, value: v } => *k == kind && v == value,
-            AllowPattern::Cidr(block) => match kind {
-                IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
-                    normalise::parse_net(value).is_some_and(|n| block.contains(&n))
-                }
-                IndicatorKind::Url => url_host(value)
-                    .and_then(normalise::parse_net)
-                    .is_some_and(|n| block.contains(&n)),
-                _ => false,
-            },
-            AllowPattern::DomainSuffix(suffix) => {
-                let host = match kind {
-                    IndicatorKind::Domain => Some(value),
-                    IndicatorKind::Url => url_host(value),
-                    IndicatorKind::Email => value.rsplit_once('@').map(|(_, d)| d),
-                    _ => None,
-                };
-                host.is_some_and(|h| {
-                    h == suffix
-                        || h.strip_suffix(suffix.as_str())
-                            .is_some_and(|rest| rest.ends_with('.'))
-                })
-            }
-        }
-    }
 }
 
 /// The host of a normalised URL.
@@ -498,9 +516,127 @@ fn url_host(url: &str) -> Option<&str> {
 
 /// Values that must never match, each with its reason (MISP calls these warninglists:
 /// resolvers, CDNs, well-known hashes, an analyst's false positives).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Indexed like the matcher (values hashed, blocks in prefix tries, domain suffixes looked up
+/// name by parent), so checking millions of indicators against thousands of entries stays
+/// linear in the indicators. Serialises as `{"entries": [...]}`; the index is rebuilt on load.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(from = "AllowlistData", into = "AllowlistData")]
 pub struct Allowlist {
     entries: Vec<AllowEntry>,
+    index: AllowIndex,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowlistData {
+    entries: Vec<AllowEntry>,
+}
+
+impl From<AllowlistData> for Allowlist {
+    fn from(d: AllowlistData) -> Self {
+        let mut a = Allowlist::default();
+        for e in d.entries {
+            a.add(e);
+        }
+        a
+    }
+}
+
+impl From<Allowlist> for AllowlistData {
+    fn from(a: Allowlist) -> Self {
+        AllowlistData { entries: a.entries }
+    }
+}
+
+impl PartialEq for Allowlist {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Allowlist {}
+
+impl fmt::Debug for Allowlist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Allowlist")
+            .field("entries", &self.entries)
+            .finish()
+    }
+}
+
+/// Positions in `entries` by what they cover; the first entry of a pattern is the one named.
+#[derive(Clone, Default)]
+struct AllowIndex {
+    values: HashMap<KindValue, usize, RandomState>,
+    v4: PrefixMap<Ipv4Net, usize>,
+    v6: PrefixMap<Ipv6Net, usize>,
+    suffixes: HashMap<Box<str>, usize, RandomState>,
+}
+
+impl AllowIndex {
+    fn insert(&mut self, pattern: &AllowPattern, pos: usize) {
+        match pattern {
+            AllowPattern::Value { kind, value } => {
+                self.values.entry(key(*kind, value)).or_insert(pos);
+            }
+            AllowPattern::Cidr(IpNet::V4(n)) => {
+                if self.v4.get(n).is_none() {
+                    self.v4.insert(*n, pos);
+                }
+            }
+            AllowPattern::Cidr(IpNet::V6(n)) => {
+                if self.v6.get(n).is_none() {
+                    self.v6.insert(*n, pos);
+                }
+            }
+            AllowPattern::DomainSuffix(d) => {
+                self.suffixes.entry(d.as_str().into()).or_insert(pos);
+            }
+        }
+    }
+
+    /// The first entry covering `value` of `kind` (normalised): the same value, a block
+    /// holding the address (or a URL's address host), a suffix of the domain (or of a URL's
+    /// or e-mail address's host).
+    fn find(&self, kind: IndicatorKind, value: &str) -> Option<usize> {
+        let mut best = self.values.get(&KindValueRef(kind, value)).copied();
+        let mut consider = |p: usize| best = Some(best.map_or(p, |b| b.min(p)));
+        let host = match kind {
+            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => Some(value),
+            IndicatorKind::Url => url_host(value),
+            IndicatorKind::Domain => Some(value),
+            IndicatorKind::Email => value.rsplit_once('@').map(|(_, d)| d),
+            _ => None,
+        };
+        let Some(host) = host else {
+            return best;
+        };
+        let net = (kind != IndicatorKind::Domain && kind != IndicatorKind::Email)
+            .then(|| normalise::parse_net(host))
+            .flatten();
+        match net {
+            Some(IpNet::V4(n)) => self.v4.cover_values(&n).for_each(|&p| consider(p)),
+            Some(IpNet::V6(n)) => self.v6.cover_values(&n).for_each(|&p| consider(p)),
+            None if !self.suffixes.is_empty()
+                && kind != IndicatorKind::Ipv4
+                && kind != IndicatorKind::Ipv6 =>
+            {
+                let mut name = host;
+                loop {
+                    if let Some(&p) = self.suffixes.get(name) {
+                        consider(p);
+                    }
+                    match name.split_once('.') {
+                        Some((_, parent)) => name = parent,
+                        None => break,
+                    }
+                }
+            }
+            None => {}
+        }
+        best
+    }
 }
 
 /// What importing a MISP warninglist did.
@@ -522,6 +658,7 @@ impl Allowlist {
 
     /// Adds an entry.
     pub fn add(&mut self, entry: AllowEntry) {
+        self.index.insert(&entry.pattern, self.entries.len());
         self.entries.push(entry);
     }
 
@@ -547,8 +684,16 @@ impl Allowlist {
             return None;
         }
         let norm = kind.normalise(value);
-        let v = norm.as_deref().unwrap_or(value);
-        self.entries.iter().find(|e| e.pattern.covers(kind, v))
+        self.suppresses_normalised(kind, norm.as_deref().unwrap_or(value))
+    }
+
+    /// [`Allowlist::suppresses`] for a value already in canonical form (an indicator's
+    /// value), without normalising it again.
+    pub fn suppresses_normalised(&self, kind: IndicatorKind, value: &str) -> Option<&AllowEntry> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.index.find(kind, value).map(|i| &self.entries[i])
     }
 
     /// Removes from `matches` those whose event value is allowlisted (an address inside an
@@ -614,7 +759,7 @@ impl Allowlist {
             };
             match parse(s) {
                 Ok(pattern) => {
-                    self.entries.push(AllowEntry {
+                    self.add(AllowEntry {
                         pattern,
                         reason: reason.clone(),
                         author: author.to_string(),
@@ -640,7 +785,11 @@ pub struct LifecycleView<'a> {
 impl LifecycleView<'_> {
     /// Why `ind` should not match at `now`, if it should not.
     pub fn leave_out(&self, ind: &Indicator, now: Timestamp) -> Option<LeftOut> {
-        if self.allowlist.suppresses(ind.kind(), ind.value()).is_some() {
+        if self
+            .allowlist
+            .suppresses_normalised(ind.kind(), ind.value())
+            .is_some()
+        {
             return Some(LeftOut::Allowlisted);
         }
         let eff = self.model.effective_confidence(ind, self.sightings, now);
@@ -727,12 +876,52 @@ mod tests {
 
     #[test]
     fn suffixes_cover_subdomains_only_at_label_boundaries() {
-        let p = AllowPattern::domain_suffix("*.Example.com").unwrap();
-        assert!(p.covers(IndicatorKind::Domain, "example.com"));
-        assert!(p.covers(IndicatorKind::Domain, "a.b.example.com"));
-        assert!(!p.covers(IndicatorKind::Domain, "badexample.com"));
-        assert!(p.covers(IndicatorKind::Url, "http://cdn.example.com/x"));
-        assert!(p.covers(IndicatorKind::Email, "x@mail.example.com"));
-        assert!(!p.covers(IndicatorKind::Sha256, "example.com"));
+        let mut list = Allowlist::new();
+        list.add(AllowEntry {
+            pattern: AllowPattern::domain_suffix("*.Example.com").unwrap(),
+            reason: "r".into(),
+            author: "a".into(),
+            added: Timestamp::UNIX_EPOCH,
+        });
+        let covers = |kind, v| list.suppresses_normalised(kind, v).is_some();
+        assert!(covers(IndicatorKind::Domain, "example.com"));
+        assert!(covers(IndicatorKind::Domain, "a.b.example.com"));
+        assert!(!covers(IndicatorKind::Domain, "badexample.com"));
+        assert!(covers(IndicatorKind::Url, "http://cdn.example.com/x"));
+        assert!(covers(IndicatorKind::Email, "x@mail.example.com"));
+        assert!(!covers(IndicatorKind::Sha256, "example.com"));
+    }
+
+    #[test]
+    fn the_first_covering_entry_is_named() {
+        let mut list = Allowlist::new();
+        for (p, r) in [
+            (AllowPattern::cidr("10.1.0.0/16").unwrap(), "narrow first"),
+            (AllowPattern::cidr("10.0.0.0/8").unwrap(), "wide"),
+            (
+                AllowPattern::value(IndicatorKind::Ipv4, "10.1.2.3").unwrap(),
+                "exact",
+            ),
+            (AllowPattern::cidr("2001:db8::/32").unwrap(), "v6"),
+        ] {
+            list.add(AllowEntry {
+                pattern: p,
+                reason: r.into(),
+                author: "a".into(),
+                added: Timestamp::UNIX_EPOCH,
+            });
+        }
+        let why = |kind, v| {
+            list.suppresses_normalised(kind, v)
+                .map(|e| e.reason.as_str())
+        };
+        assert_eq!(why(IndicatorKind::Ipv4, "10.1.2.3"), Some("narrow first"));
+        assert_eq!(why(IndicatorKind::Ipv4, "10.2.0.0/16"), Some("wide"));
+        assert_eq!(why(IndicatorKind::Ipv4, "10.0.0.0/7"), None);
+        assert_eq!(
+            why(IndicatorKind::Url, "http://[2001:db8::1]/x"),
+            Some("v6")
+        );
+        assert_eq!(why(IndicatorKind::Domain, "10.1.2.3"), None);
     }
 }
