@@ -141,14 +141,19 @@ pub struct PlanError {
     pub file: String,
     /// 1-based line, when the problem has one.
     pub line: Option<u64>,
+    /// 1-based column, for YAML errors.
+    pub column: Option<u64>,
     pub reason: String,
 }
 
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.reason),
-            None => write!(f, "{}: {}", self.file, self.reason),
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "{}:{}:{}: {}", self.file, line, column, self.reason)
+            }
+            (Some(line), None) => write!(f, "{}:{}: {}", self.file, line, self.reason),
+            _ => write!(f, "{}: {}", self.file, self.reason),
         }
     }
 }
@@ -162,12 +167,22 @@ impl Plan {
     /// Parses and checks one plan; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Plan, Vec<PlanError>> {
         let plan: Plan = serde_saphyr::from_str(text).map_err(|e| {
-            let reason = e.to_string();
-            // The rendered error carries a source snippet after its first line.
-            let reason = reason.lines().next().unwrap_or("invalid YAML").trim();
+            let rendered = e.to_string();
+            // The rendered error is `error: line L column C: reason` and then a source snippet;
+            // the position is taken from `location()` instead.
+            let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let reason = match first.strip_prefix("line ") {
+                Some(rest) if rest.contains(" column ") => {
+                    rest.split_once(": ").map_or(first, |(_, r)| r)
+                }
+                _ => first,
+            };
+            let location = e.location().filter(|l| l.line() > 0);
             vec![PlanError {
                 file: file.to_string(),
-                line: e.location().map(|l| l.line()).filter(|l| *l > 0),
+                line: location.map(|l| l.line()),
+                column: location.map(|l| l.column()).filter(|c| *c > 0),
                 reason: reason.to_string(),
             }]
         })?;
@@ -180,6 +195,7 @@ impl Plan {
                 .map(|(line, reason)| PlanError {
                     file: file.to_string(),
                     line,
+                    column: None,
                     reason,
                 })
                 .collect())
@@ -378,6 +394,7 @@ impl PlanLibrary {
             PlanErrors(vec![PlanError {
                 file: dir.display().to_string(),
                 line: None,
+                column: None,
                 reason: format!("cannot read the plan directory: {e}"),
             }])
         })?;
@@ -400,6 +417,7 @@ impl PlanLibrary {
                     errors.push(PlanError {
                         file: name,
                         line: None,
+                        column: None,
                         reason: format!("cannot read: {e}"),
                     });
                     continue;
@@ -411,6 +429,7 @@ impl PlanLibrary {
                         errors.push(PlanError {
                             file: name,
                             line: line_of(&text, "id:"),
+                            column: None,
                             reason: format!("plan id {:?} is also defined in {other}", plan.id),
                         });
                         continue;

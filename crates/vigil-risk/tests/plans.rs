@@ -183,8 +183,19 @@ fn bad_plans_are_refused_naming_file_and_line() {
     // An unknown key is an error, not silently dropped.
     let typo = USER_PLAN.replace("  contain_minutes: 30", "  contain_minute: 30");
     let e = Plan::parse("typo.yaml", &typo).unwrap_err();
-    assert_eq!(e[0].line, Some(8), "{e:?}");
-    assert!(e[0].reason.contains("contain_minute"), "{e:?}");
+    assert_eq!(
+        e[0].to_string(),
+        "typo.yaml:8:3: unknown field `contain_minute`, expected one of acknowledge_minutes, \
+         contain_minutes, close_minutes"
+    );
+    // A phase that does not exist names the allowed ones.
+    let phase = USER_PLAN.replace("phase: contain", "phase: containment");
+    let e = Plan::parse("phase.yaml", &phase).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "phase.yaml:16:12: unknown variant `containment`, expected one of identify, contain, \
+         eradicate, recover, lessons"
+    );
     // Semantic problems: each with its line.
     let wrong = USER_PLAN
         .replace("    role: ic", "    role: nobody")
