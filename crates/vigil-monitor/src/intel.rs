@@ -163,6 +163,26 @@ pub enum IntelImportError {
 /// Record kind of allowlist entries (id: the pattern as text).
 const ALLOW: &str = "intel-allow";
 
+/// The allowlist in force, replaceable while detection runs.
+pub type SharedAllowlist = Arc<std::sync::RwLock<Arc<Allowlist>>>;
+
+/// Drops the intel detections whose matched event value is allowlisted (the indicator itself
+/// is left out of the matcher already; this covers values inside a block or under a domain).
+pub fn drop_allowlisted(allowlist: &Allowlist, found: &mut Vec<vigil_detect::Detection>) {
+    if allowlist.is_empty() {
+        return;
+    }
+    found.retain(|d| {
+        let Some(ctx) = &d.intel else { return true };
+        let Some(kind) = IndicatorKind::from_name(ctx.kind) else {
+            return true;
+        };
+        !d.evidence
+            .iter()
+            .any(|e| allowlist.suppresses(kind, &e.value).is_some())
+    });
+}
+
 /// Record kind of TAXII cursors (id: the feed name).
 const TAXII_CURSOR: &str = "taxii-cursor";
 
@@ -201,6 +221,9 @@ pub struct IntelService {
     records: Arc<dyn RecordStore>,
     /// The matcher detection reads (swapped whole).
     pub matcher: SharedIntel,
+    /// The allowlist detection applies to each match (an allowlisted address inside a block
+    /// indicator, a subdomain under a bad domain), swapped with the matcher.
+    pub allowlist: SharedAllowlist,
     state: Mutex<IntelState>,
     retro_log: Mutex<VecDeque<AutoRetroHunt>>,
 }
@@ -290,6 +313,7 @@ impl IntelService {
                 &IntelSet::new(),
                 Timestamp::now(),
             )))),
+            allowlist: Arc::new(std::sync::RwLock::new(Arc::new(Allowlist::new()))),
             state: Mutex::new(state),
             retro_log: Mutex::new(VecDeque::new()),
         };
@@ -314,6 +338,7 @@ impl IntelService {
         let m = view.build(&st.set, Timestamp::now());
         let n = m.len();
         *self.matcher.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(m);
+        *self.allowlist.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(st.allowlist.clone());
         n
     }
 
@@ -692,9 +717,21 @@ fn auto_retro_hunt(
         intel: Some(Arc::new(only_new)),
     };
     let mut alerts: Vec<NewAlert> = Vec::new();
+    let allowlist = Arc::clone(
+        &monitor
+            .intel
+            .allowlist
+            .read()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
     let scanned = retro_hunt_with(lake, &rules, &hunt, |d, event| {
         let Some(ctx) = &d.intel else { return };
         if !new_keys.contains(&(ctx.kind, ctx.indicator.clone())) {
+            return;
+        }
+        let mut one = vec![d.clone()];
+        drop_allowlisted(&allowlist, &mut one);
+        if one.is_empty() {
             return;
         }
         let mut tags: Vec<String> = d.tags.iter().map(|t| format!("attack.{t}")).collect();

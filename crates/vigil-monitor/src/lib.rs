@@ -396,6 +396,7 @@ impl Monitor {
             progress: Arc::clone(&self.progress),
             intel: Arc::clone(&self.intel.matcher),
             exceptions: Arc::clone(&self.cases.exceptions),
+            allowlist: Arc::clone(&self.intel.allowlist),
             options: PipelineOptions {
                 min_level: self.config.min_level,
                 batch_units: self.config.batch_units.max(1),

@@ -91,6 +91,8 @@ pub struct Pipeline {
     pub intel: SharedIntel,
     /// Analysts' exceptions: detections they suppress are counted, not stored.
     pub exceptions: crate::cases::SharedExceptions,
+    /// The intel allowlist, applied to each intel match.
+    pub allowlist: crate::intel::SharedAllowlist,
 }
 
 /// The compiled indicators in force, replaceable while detection runs.
@@ -593,6 +595,9 @@ impl Worker {
                 pipeline.options.min_level,
                 &mut found,
             );
+            let allowlist =
+                Arc::clone(&pipeline.allowlist.read().unwrap_or_else(|e| e.into_inner()));
+            crate::intel::drop_allowlisted(&allowlist, &mut found);
             for d in found {
                 let tags = d.tags.iter().map(|t| format!("attack.{t}")).collect();
                 alerts.push(new_alert(tags, d, event, header.received));

@@ -497,6 +497,30 @@ fn a_false_positive_allowlists_its_indicator_old_intel_decays_and_exports_follow
         &serde_json::json!({"match": "cidr", "value": "203.0.113.0/25", "reason": "partner range"}),
     );
     assert_eq!(status, 200, "{added}");
+    // The /24 stays an indicator, but addresses of the allowlisted half no longer alert.
+    let events = "{\"src_ip\": \"10.1.1.1\", \"dst_ip\": \"203.0.113.5\", \"msg\": \"allowlisted half\", \"timestamp\": \"2026-12-01T10:00:00Z\"}\n\
+                  {\"src_ip\": \"10.1.1.1\", \"dst_ip\": \"203.0.113.200\", \"msg\": \"other half\", \"timestamp\": \"2026-12-01T10:00:01Z\"}\n";
+    let (status, receipt) = s.post(
+        "/api/v1/ingest?source=proxy",
+        &analyst,
+        events.as_bytes().to_vec(),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    let page = s.wait_for(
+        "/api/v1/alerts?rule_id=intel:ipv4:203.0.113.0/24",
+        &viewer,
+        Duration::from_secs(60),
+        |b| b["total"] == 1,
+    );
+    s.wait_for("/api/v1/sources", &analyst, Duration::from_secs(60), |b| {
+        b["pipeline"]["lag_units"] == 0
+    });
+    let (_, page2) = s.get("/api/v1/alerts?rule_id=intel:ipv4:203.0.113.0/24", &viewer);
+    assert_eq!(page2["total"], 1, "{page2}");
+    assert_eq!(
+        page["items"][0]["evidence"][0]["value"], "203.0.113.200",
+        "{page}"
+    );
     let (status, bad) = s.send_json(
         "POST",
         "/api/v1/intel/allowlist",
