@@ -217,6 +217,10 @@ pub struct Decisions {
     pub exceptions: Vec<Exception>,
     pub cases: BTreeMap<String, Case>,
     pub plans: Arc<PlanLibrary>,
+    /// Tags a rule's alerts count as carrying when a plan is chosen, by rule id: the server
+    /// adds `logsource:<product>` from the rule set (alerts keep only the rule's own tags), so
+    /// a cloud rule's incident gets the cloud plan.
+    pub rule_tags: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Decisions {
@@ -226,6 +230,7 @@ impl Default for Decisions {
             exceptions: Vec::new(),
             cases: BTreeMap::new(),
             plans: Arc::new(PlanLibrary::builtin()),
+            rule_tags: BTreeMap::new(),
         }
     }
 }
@@ -416,7 +421,10 @@ pub fn assess_with(
                 Some(c) => c.plan.clone(),
                 None => decisions
                     .plans
-                    .choose(&incident.tactics, &incident_tags(&incident, &alerts))
+                    .choose(
+                        &incident.tactics,
+                        &incident_tags(&incident, &alerts, &decisions.rule_tags),
+                    )
                     .map(|p| p.id.clone()),
             };
             let sla_breached = match case {
@@ -461,13 +469,21 @@ pub fn assess_with(
     })
 }
 
-/// Every rule tag of an incident's alerts (for choosing its plan).
-fn incident_tags(incident: &Incident, alerts: &BTreeMap<String, ScoredAlert>) -> Vec<String> {
+/// Every rule tag of an incident's alerts, and the extra tags of their rules (for choosing
+/// its plan).
+fn incident_tags(
+    incident: &Incident,
+    alerts: &BTreeMap<String, ScoredAlert>,
+    extra: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
     let mut tags: Vec<String> = incident
         .alerts
         .iter()
         .filter_map(|id| alerts.get(id))
-        .flat_map(|a| a.alert.rule.tags.iter().cloned())
+        .flat_map(|a| {
+            let more = extra.get(&a.alert.rule.id).into_iter().flatten();
+            a.alert.rule.tags.iter().chain(more).cloned()
+        })
         .collect();
     tags.sort();
     tags.dedup();

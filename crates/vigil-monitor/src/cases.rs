@@ -195,9 +195,10 @@ impl CaseBook {
             .collect()
     }
 
-    /// The decisions assessment applies now.
+    /// The decisions assessment applies now (`rule_tags` is the caller's: it knows the rules).
     pub fn decisions(&self) -> Result<Decisions, CaseChangeError> {
         Ok(Decisions {
+            rule_tags: BTreeMap::new(),
             pins: self.pins()?,
             exceptions: self.exceptions()?,
             cases: self
@@ -225,7 +226,8 @@ impl CaseBook {
 
 /// Assessment with every decision applied.
 pub fn assess_now(monitor: &Monitor) -> Result<Assessed, CaseChangeError> {
-    let decisions = monitor.cases.decisions()?;
+    let mut decisions = monitor.cases.decisions()?;
+    decisions.rule_tags = logsource_tags(monitor);
     Ok(assess_with(
         monitor.store.as_ref(),
         &monitor.inventory,
@@ -233,6 +235,24 @@ pub fn assess_now(monitor: &Monitor) -> Result<Assessed, CaseChangeError> {
         Timestamp::now(),
         &decisions,
     )?)
+}
+
+/// `logsource:<product>` for every rule of the live set that names a product, by rule id.
+pub fn logsource_tags(monitor: &Monitor) -> BTreeMap<String, Vec<String>> {
+    let snapshot = monitor.rules.current();
+    snapshot
+        .rules
+        .engine
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let product = r.logsource.product.as_deref()?;
+            Some((
+                crate::rules::rule_key(r).to_string(),
+                vec![format!("logsource:{}", product.to_ascii_lowercase())],
+            ))
+        })
+        .collect()
 }
 
 /// The stored case of `id`, or a new one opened when the incident was raised with its plan.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vigil_detect::load_and_compile;
 use vigil_ingest::LogsourceMap;
-use vigil_monitor::assess::{AssessSettings, assess};
+use vigil_monitor::assess::{AssessSettings, Decisions, assess, assess_with};
 use vigil_monitor::pipeline::wait_processed;
 use vigil_monitor::unit::UnitHeader;
 use vigil_monitor::{Monitor, MonitorConfig, RuleLoader};
@@ -153,5 +153,39 @@ fn the_sample_intrusion_is_one_scored_incident_with_its_assets() {
             .iter()
             .any(|c| c.entity.value == "wks-fin-07.corp.example"),
         "{report:#?}"
+    );
+
+    // Plans: the workstation's technique (T1003.001) calls for the credential-theft plan; the
+    // DC's alerts name no planned technique. Counted as cloud alerts (the tags the server adds
+    // from a rule's logsource), the DC's incident gets the cloud plan.
+    let dc_rule = assessed
+        .alerts
+        .values()
+        .find(|a| a.asset.as_deref() == Some("SRV-DC-01.corp.example"))
+        .map(|a| a.alert.rule.id.clone())
+        .unwrap();
+    let plan_of = |assessed: &vigil_monitor::assess::Assessed, host: &str| {
+        assessed
+            .incidents
+            .iter()
+            .find(|i| i.assets.iter().any(|a| a == host))
+            .and_then(|i| i.plan.clone())
+    };
+    assert_eq!(
+        plan_of(&assessed, "WKS-FIN-07.corp.example").as_deref(),
+        Some("credential-theft")
+    );
+    assert_ne!(
+        plan_of(&assessed, "SRV-DC-01.corp.example").as_deref(),
+        Some("cloud-account-compromise")
+    );
+    let decisions = Decisions {
+        rule_tags: [(dc_rule, vec!["logsource:aws".to_string()])].into(),
+        ..Decisions::default()
+    };
+    let tagged = assess_with(m.store.as_ref(), &m.inventory, &settings, now, &decisions).unwrap();
+    assert_eq!(
+        plan_of(&tagged, "SRV-DC-01.corp.example").as_deref(),
+        Some("cloud-account-compromise")
     );
 }
