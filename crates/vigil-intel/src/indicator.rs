@@ -239,12 +239,22 @@ impl NewIndicator {
 pub struct Indicator {
     pub(crate) kind: IndicatorKind,
     pub(crate) value: Box<str>,
+    /// Everything but the value. A feed states the same things (its name, no id, the same
+    /// labels, TLP and validity) for thousands of values, and a set holds millions: equal
+    /// statements added one after another share one allocation (see
+    /// [`crate::IntelSet::add`]); merging into a shared one copies it first.
+    pub(crate) stmt: Arc<Statement>,
+}
+
+/// The merged statement of an indicator's sources (see [`Indicator`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Statement {
     pub(crate) confidence: Option<u8>,
-    pub(crate) valid_from: Secs,
-    pub(crate) valid_until: Secs,
     pub(crate) revoked: bool,
     pub(crate) tlp: Option<Tlp>,
     // Boxed slices rather than vectors, and times as seconds: a set holds millions.
+    pub(crate) valid_from: Secs,
+    pub(crate) valid_until: Secs,
     pub(crate) labels: Box<[Arc<str>]>,
     pub(crate) kill_chain: Box<[KillChainPhase]>,
     pub(crate) sources: Box<[Source]>,
@@ -263,52 +273,52 @@ impl Indicator {
 
     /// The highest confidence any source gave (0–100).
     pub fn confidence(&self) -> Option<u8> {
-        self.confidence
+        self.stmt.confidence
     }
 
     /// The earliest time any source says it holds from.
     pub fn valid_from(&self) -> Option<Timestamp> {
-        self.valid_from.get()
+        self.stmt.valid_from.get()
     }
 
     /// The latest time it holds until; `None` when any source sets no end.
     pub fn valid_until(&self) -> Option<Timestamp> {
-        self.valid_until.get()
+        self.stmt.valid_until.get()
     }
 
     /// True when every source revoked it.
     pub fn revoked(&self) -> bool {
-        self.revoked
+        self.stmt.revoked
     }
 
     /// The most restrictive TLP marking of its sources.
     pub fn tlp(&self) -> Option<Tlp> {
-        self.tlp
+        self.stmt.tlp
     }
 
     /// Every source's labels (STIX `labels`/`indicator_types`, MISP tags, feed malware names).
     pub fn labels(&self) -> &[Arc<str>] {
-        &self.labels
+        &self.stmt.labels
     }
 
     /// Every source's kill-chain phases.
     pub fn kill_chain(&self) -> &[KillChainPhase] {
-        &self.kill_chain
+        &self.stmt.kill_chain
     }
 
     /// The feeds that name it, in the order they were imported.
     pub fn sources(&self) -> &[Source] {
-        &self.sources
+        &self.stmt.sources
     }
 
     /// The earliest `first_seen` of its sources.
     pub fn first_seen(&self) -> Option<Timestamp> {
-        self.sources.iter().filter_map(|s| s.first_seen).min()
+        self.sources().iter().filter_map(|s| s.first_seen).min()
     }
 
     /// The latest `last_seen` (or `first_seen`) of its sources.
     pub fn last_seen(&self) -> Option<Timestamp> {
-        self.sources
+        self.sources()
             .iter()
             .filter_map(|s| s.last_seen.or(s.first_seen))
             .max()
@@ -317,7 +327,7 @@ impl Indicator {
     /// True when it should match at `now`: not revoked, `valid_from` reached, `valid_until`
     /// not passed.
     pub fn is_live(&self, now: Timestamp) -> bool {
-        !self.revoked
+        !self.revoked()
             && self.valid_from().is_none_or(|t| t <= now)
             && self.valid_until().is_none_or(|t| now < t)
     }
@@ -330,26 +340,34 @@ impl Indicator {
         }
     }
 
-    /// A first statement of a value (already normalised); `intern` shares repeated strings.
+    /// A first statement of a value (already normalised); `intern` shares repeated strings,
+    /// and `last` is the statement of the indicator added before, shared when equal.
     pub(crate) fn from_new(
         new: NewIndicator,
         value: String,
         intern: &mut impl FnMut(&str) -> Arc<str>,
+        last: Option<&Arc<Statement>>,
     ) -> Indicator {
-        let mut ind = Indicator {
-            kind: new.kind,
-            value: value.into_boxed_str(),
+        let mut stmt = Statement {
             confidence: new.confidence,
-            valid_from: Secs::of(new.valid_from),
-            valid_until: Secs::of(new.valid_until),
             revoked: new.revoked,
             tlp: new.tlp,
+            valid_from: Secs::of(new.valid_from),
+            valid_until: Secs::of(new.valid_until),
             labels: Box::default(),
             kill_chain: Box::default(),
             sources: Box::new([new.source]),
         };
-        ind.add_labels(&new.labels, &new.kill_chain, intern);
-        ind
+        stmt.add_labels(&new.labels, &new.kill_chain, intern);
+        let stmt = match last {
+            Some(last) if **last == stmt => last.clone(),
+            _ => Arc::new(stmt),
+        };
+        Indicator {
+            kind: new.kind,
+            value: value.into_boxed_str(),
+            stmt,
+        }
     }
 
     /// Merges another source's statement of the same value: sources accumulate (a source
@@ -357,6 +375,12 @@ impl Indicator {
     /// same object), confidence is the highest, validity the widest, TLP the most
     /// restrictive, labels and phases the union; revoked only when every statement is.
     pub(crate) fn merge(&mut self, new: NewIndicator, intern: &mut impl FnMut(&str) -> Arc<str>) {
+        Arc::make_mut(&mut self.stmt).merge(new, intern);
+    }
+}
+
+impl Statement {
+    fn merge(&mut self, new: NewIndicator, intern: &mut impl FnMut(&str) -> Arc<str>) {
         let same = self
             .sources
             .iter()
@@ -379,11 +403,11 @@ impl Indicator {
             }
         }
         self.confidence = self.confidence.max(new.confidence);
-        self.valid_from = Secs::of(match (self.valid_from(), new.valid_from) {
+        self.valid_from = Secs::of(match (self.valid_from.get(), new.valid_from) {
             (Some(a), Some(b)) => Some(a.min(b)),
             _ => None,
         });
-        self.valid_until = Secs::of(match (self.valid_until(), new.valid_until) {
+        self.valid_until = Secs::of(match (self.valid_until.get(), new.valid_until) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         });
@@ -397,6 +421,9 @@ impl Indicator {
         phases: &[(String, String)],
         intern: &mut impl FnMut(&str) -> Arc<str>,
     ) {
+        if labels.is_empty() && phases.is_empty() {
+            return;
+        }
         let mut all = std::mem::take(&mut self.labels).into_vec();
         for l in labels {
             let l = l.trim();
@@ -466,7 +493,7 @@ mod tests {
         a.valid_until = Some(t("2024-02-01T00:00:00Z"));
         a.tlp = Some(Tlp::Green);
         a.labels = vec!["c2".into()];
-        let mut ind = Indicator::from_new(a, "evil.example".into(), &mut intern);
+        let mut ind = Indicator::from_new(a, "evil.example".into(), &mut intern, None);
         let mut b = NewIndicator::new(IndicatorKind::Domain, "evil.example", src("b", "x"));
         b.confidence = Some(80);
         b.valid_from = Some(t("2023-06-01T00:00:00Z"));
