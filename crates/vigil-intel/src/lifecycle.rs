@@ -214,7 +214,12 @@ impl DecayModel {
     ) -> Effective {
         let base = ind.confidence().unwrap_or(self.default_confidence).min(100);
         let seen = sightings.get(ind.kind(), ind.value()).map(|s| s.last_seen);
-        let since = ind.last_seen().max(seen).or_else(|| ind.valid_from());
+        // The indicator's own clock (last seen by a feed, else valid from); a sighting moves it
+        // forward, never back, and never starts one for an indicator that has none.
+        let since = ind
+            .last_seen()
+            .or_else(|| ind.valid_from())
+            .map(|own| own.max(seen.unwrap_or(own)));
         let remaining = since.map_or(1.0, |t| {
             let age = now.duration_since(t).as_secs_f64() / 86_400.0;
             self.of(ind.kind()).remaining(age)
@@ -861,6 +866,49 @@ mod tests {
         };
         assert!((slow.remaining(30.0) - 0.75).abs() < 1e-12);
         assert_eq!(KindDecay::NEVER.remaining(10_000.0), 1.0);
+    }
+
+    #[test]
+    fn a_sighting_moves_a_clock_forward_and_never_starts_one() {
+        use crate::{NewIndicator, Source};
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let model = DecayModel::default();
+        let now = t("2026-06-01T00:00:00Z");
+        let source = |last_seen| Source {
+            feed: "f".into(),
+            external_id: None,
+            first_seen: None,
+            last_seen,
+        };
+        let mut set = IntelSet::new();
+        for (v, last) in [
+            ("192.0.2.1", None),
+            ("192.0.2.2", Some(t("2026-05-01T00:00:00Z"))),
+        ] {
+            set.add(NewIndicator::new(IndicatorKind::Ipv4, v, source(last)))
+                .unwrap();
+        }
+        let seen = |v: &str, at: &str| Sighting {
+            kind: IndicatorKind::Ipv4,
+            value: v.into(),
+            count: 1,
+            first_seen: t(at),
+            last_seen: t(at),
+            places: Vec::new(),
+            places_dropped: 0,
+        };
+        let get = |v| set.get(IndicatorKind::Ipv4, v).unwrap();
+        // An old event's sighting does not start a clock for an undated indicator.
+        let old = Sightings::from(vec![seen("192.0.2.1", "2020-01-01T00:00:00Z")]);
+        let e = model.effective_confidence(get("192.0.2.1"), &old, now);
+        assert_eq!((e.since, e.matches), (None, true));
+        // An older sighting does not move a clock back; a newer one moves it forward.
+        let older = Sightings::from(vec![seen("192.0.2.2", "2026-02-01T00:00:00Z")]);
+        let e = model.effective_confidence(get("192.0.2.2"), &older, now);
+        assert_eq!(e.since, Some(t("2026-05-01T00:00:00Z")));
+        let newer = Sightings::from(vec![seen("192.0.2.2", "2026-05-31T00:00:00Z")]);
+        let e = model.effective_confidence(get("192.0.2.2"), &newer, now);
+        assert_eq!(e.since, Some(t("2026-05-31T00:00:00Z")));
     }
 
     #[test]

@@ -400,16 +400,7 @@ impl IntelService {
             })
             .collect();
         let mut st = lock(&self.state);
-        // A sighting only refreshes a clock the indicator has: one without dates never decays,
-        // and an old event's sighting must not start a clock for it.
-        let sightings = sightings
-            .into_iter()
-            .filter(|s| {
-                st.set
-                    .get(s.kind, &s.value)
-                    .is_some_and(|i| i.last_seen().is_some() || i.valid_from().is_some())
-            })
-            .collect::<Vec<_>>();
+        // (A sighting only moves a clock the indicator has: `effective_confidence`.)
         st.sightings = Sightings::from(sightings);
         Ok(self.swap(&st))
     }
