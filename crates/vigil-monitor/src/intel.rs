@@ -767,24 +767,50 @@ fn auto_retro_hunt(
     out
 }
 
-/// Pulls `feed`'s collection from where its cursor stands, imports what came as one new file of
-/// the feed (a STIX 2.1 bundle of the indicators, so a restart rebuilds them), then moves the
-/// cursor. A failed pull keeps what earlier pages gave and says why in the feed's status.
-pub fn pull_taxii(monitor: &Arc<Monitor>, feed: &TaxiiFeed) -> Result<u64, String> {
-    use vigil_intel::{ClientOptions, FeedClient, PullRequest, TaxiiCursor};
+/// A MISP feed (a directory of `manifest.json` and event files over HTTP) pulled on a schedule
+/// (`[[monitor.intel.misp]]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MispFeed {
+    /// The feed name its indicators get.
+    pub feed: String,
+    /// The feed's URL (the directory holding `manifest.json`).
+    pub url: String,
+    /// Minutes between pulls (default 60); the first is at start.
+    #[serde(default = "default_taxii_interval")]
+    pub interval_minutes: u64,
+}
+
+/// Record kind of MISP feed cursors (id: the feed name).
+const MISP_CURSOR: &str = "misp-cursor";
+
+/// One scheduled pull: reads the feed's cursor, lets `fetch` fill a set from it, keeps what
+/// came as one new file of the feed (a STIX 2.1 bundle, so a restart rebuilds the indicators)
+/// through [`import`] (new indicators are retro-hunted), then moves the cursor. A failed pull
+/// keeps what it got before failing and says why in the feed's status.
+fn run_pull<C>(
+    monitor: &Arc<Monitor>,
+    feed: &str,
+    origin: &str,
+    location: String,
+    cursor_kind: &str,
+    fetch: impl FnOnce(&mut IntelSet, &C) -> Result<(C, u64, Option<String>), String>,
+) -> Result<u64, String>
+where
+    C: serde::Serialize + serde::de::DeserializeOwned + Default + PartialEq,
+{
     let service = &monitor.intel;
     let note = |objects: u64, error: Option<String>| {
         let mut st = lock(&service.state);
         let status = st
             .feeds
-            .entry(feed.feed.clone())
+            .entry(feed.to_string())
             .or_insert_with(|| FeedStatus {
-                name: feed.feed.clone(),
-                origin: "taxii".into(),
+                name: feed.to_string(),
                 ..FeedStatus::default()
             });
-        status.origin = "taxii".into();
-        status.path = Some(format!("{} collection {}", feed.root, feed.collection));
+        status.origin = origin.to_string();
+        status.path = Some(location.clone());
         status.last_pull = Some(Timestamp::now());
         status.last_pull_objects = objects;
         status.last_error = error;
@@ -793,59 +819,98 @@ pub fn pull_taxii(monitor: &Arc<Monitor>, feed: &TaxiiFeed) -> Result<u64, Strin
         note(0, Some(e.clone()));
         e
     };
-    let root = url::Url::parse(&feed.root).map_err(|e| fail(format!("root {}: {e}", feed.root)))?;
-    let password = match &feed.password_env {
-        Some(var) => Some(
-            std::env::var(var).map_err(|_| fail(format!("password variable ${var} is not set")))?,
-        ),
-        None => None,
-    };
-    let client = FeedClient::new(ClientOptions {
-        basic_auth: feed
-            .username
-            .clone()
-            .map(|u| (u, password.unwrap_or_default())),
-        ..ClientOptions::default()
-    })
-    .map_err(|e| fail(e.to_string()))?;
-    let cursor: TaxiiCursor = match service
+    let cursor: C = match service
         .records
-        .get_record(TAXII_CURSOR, &feed.feed)
+        .get_record(cursor_kind, feed)
         .map_err(|e| fail(e.to_string()))?
     {
         Some(r) => serde_json::from_str(&r.body).unwrap_or_default(),
-        None => TaxiiCursor::default(),
+        None => C::default(),
     };
     let mut pulled = IntelSet::new();
-    let report = client.pull(
-        &mut pulled,
-        &PullRequest {
-            limit: feed.page_size,
-            ..PullRequest::new(root, &feed.collection, &feed.feed)
-        },
-        &cursor,
-    );
-    let error = report.error.as_ref().map(|e| e.to_string());
+    let (next, objects, error) = fetch(&mut pulled, &cursor).map_err(fail)?;
     if !pulled.is_empty() {
         let bytes = as_bundle(&pulled).map_err(|e| fail(e.to_string()))?;
-        import(monitor, &feed.feed, &bytes, false).map_err(|e| fail(e.to_string()))?;
+        import(monitor, feed, &bytes, false).map_err(|e| fail(e.to_string()))?;
     }
-    if report.cursor != cursor {
+    if next != cursor {
         service
             .records
             .put_records(&[RecordPut {
-                kind: TAXII_CURSOR.into(),
-                id: feed.feed.clone(),
-                body: Some(serde_json::to_string(&report.cursor).unwrap_or_default()),
+                kind: cursor_kind.into(),
+                id: feed.to_string(),
+                body: Some(serde_json::to_string(&next).unwrap_or_default()),
                 expect: Expect::Any,
             }])
             .map_err(|e| fail(e.to_string()))?;
     }
-    note(report.objects, error.clone());
+    note(objects, error.clone());
     match error {
         Some(e) => Err(e),
-        None => Ok(report.objects),
+        None => Ok(objects),
     }
+}
+
+/// Pulls `feed`'s TAXII collection from where its cursor stands ([`run_pull`]).
+pub fn pull_taxii(monitor: &Arc<Monitor>, feed: &TaxiiFeed) -> Result<u64, String> {
+    use vigil_intel::{ClientOptions, FeedClient, PullRequest, TaxiiCursor};
+    let location = format!("{} collection {}", feed.root, feed.collection);
+    run_pull(
+        monitor,
+        &feed.feed,
+        "taxii",
+        location,
+        TAXII_CURSOR,
+        |pulled, cursor: &TaxiiCursor| {
+            let root =
+                url::Url::parse(&feed.root).map_err(|e| format!("root {}: {e}", feed.root))?;
+            let password = match &feed.password_env {
+                Some(var) => Some(
+                    std::env::var(var)
+                        .map_err(|_| format!("password variable ${var} is not set"))?,
+                ),
+                None => None,
+            };
+            let client = FeedClient::new(ClientOptions {
+                basic_auth: feed
+                    .username
+                    .clone()
+                    .map(|u| (u, password.unwrap_or_default())),
+                ..ClientOptions::default()
+            })
+            .map_err(|e| e.to_string())?;
+            let report = client.pull(
+                pulled,
+                &PullRequest {
+                    limit: feed.page_size,
+                    ..PullRequest::new(root, &feed.collection, &feed.feed)
+                },
+                cursor,
+            );
+            let error = report.error.as_ref().map(|e| e.to_string());
+            Ok((report.cursor, report.objects, error))
+        },
+    )
+}
+
+/// Pulls the MISP feed's events newer than its cursor ([`run_pull`]); the objects counted are
+/// the events fetched.
+pub fn pull_misp(monitor: &Arc<Monitor>, feed: &MispFeed) -> Result<u64, String> {
+    use vigil_intel::{ClientOptions, FeedClient, MispFeedCursor};
+    run_pull(
+        monitor,
+        &feed.feed,
+        "misp-feed",
+        feed.url.clone(),
+        MISP_CURSOR,
+        |pulled, cursor: &MispFeedCursor| {
+            let url = url::Url::parse(&feed.url).map_err(|e| format!("url {}: {e}", feed.url))?;
+            let client = FeedClient::new(ClientOptions::default()).map_err(|e| e.to_string())?;
+            let report = client.pull_misp_feed(pulled, &url, &feed.feed, cursor);
+            let error = report.error.as_ref().map(|e| e.to_string());
+            Ok((report.cursor, report.events.len() as u64, error))
+        },
+    )
 }
 
 /// Every indicator of `set` (revoked and expired ones too, so a revocation is kept) as a STIX

@@ -99,6 +99,8 @@ pub struct IntelSettings {
     pub refresh_minutes: u64,
     /// TAXII 2.1 collections pulled on a schedule (`[[monitor.intel.taxii]]`).
     pub taxii: Vec<intel::TaxiiFeed>,
+    /// MISP feeds pulled on a schedule (`[[monitor.intel.misp]]`).
+    pub misp: Vec<intel::MispFeed>,
 }
 
 impl Default for IntelSettings {
@@ -110,6 +112,7 @@ impl Default for IntelSettings {
             decay_model: vigil_intel::DecayModel::default(),
             refresh_minutes: 60,
             taxii: Vec::new(),
+            misp: Vec::new(),
         }
     }
 }

@@ -68,13 +68,27 @@ pub async fn run(
     let maintenance = tokio::spawn(maintain(Arc::clone(&monitor)));
     let lake_maintenance = tokio::spawn(maintain_lake(Arc::clone(&monitor)));
     let intel_refresh = tokio::spawn(refresh_intel(Arc::clone(&monitor)));
-    let taxii: Vec<_> = monitor
-        .config
-        .intel
-        .taxii
-        .iter()
-        .map(|feed| tokio::spawn(pull_taxii(Arc::clone(&monitor), feed.clone())))
-        .collect();
+    let mut pulls = Vec::new();
+    for feed in &monitor.config.intel.taxii {
+        let f = feed.clone();
+        pulls.push(tokio::spawn(pull_on_schedule(
+            Arc::clone(&monitor),
+            feed.feed.clone(),
+            "TAXII",
+            feed.interval_minutes,
+            move |m| crate::intel::pull_taxii(m, &f),
+        )));
+    }
+    for feed in &monitor.config.intel.misp {
+        let f = feed.clone();
+        pulls.push(tokio::spawn(pull_on_schedule(
+            Arc::clone(&monitor),
+            feed.feed.clone(),
+            "MISP feed",
+            feed.interval_minutes,
+            move |m| crate::intel::pull_misp(m, &f),
+        )));
+    }
     if demo {
         let m = Arc::clone(&monitor);
         tokio::task::spawn_blocking(move || {
@@ -98,7 +112,7 @@ pub async fn run(
     maintenance.abort();
     lake_maintenance.abort();
     intel_refresh.abort();
-    for t in &taxii {
+    for t in &pulls {
         t.abort();
     }
     live.stop().await;
@@ -156,21 +170,24 @@ async fn refresh_intel(monitor: Arc<Monitor>) {
     }
 }
 
-/// Pulls a TAXII collection at start and then every `interval_minutes`, logging each pull.
-async fn pull_taxii(monitor: Arc<Monitor>, feed: crate::intel::TaxiiFeed) {
-    let every = Duration::from_secs(feed.interval_minutes.max(1) * 60);
+/// Runs a feed pull at start and then every `interval_minutes`, logging each one.
+async fn pull_on_schedule(
+    monitor: Arc<Monitor>,
+    feed: String,
+    what: &'static str,
+    interval_minutes: u64,
+    pull: impl Fn(&Arc<Monitor>) -> Result<u64, String> + Send + Sync + Clone + 'static,
+) {
+    let every = Duration::from_secs(interval_minutes.max(1) * 60);
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let (m, f) = (Arc::clone(&monitor), feed.clone());
-        let done = tokio::task::spawn_blocking(move || crate::intel::pull_taxii(&m, &f)).await;
+        let (m, p) = (Arc::clone(&monitor), pull.clone());
+        let done = tokio::task::spawn_blocking(move || p(&m)).await;
         match done {
-            Ok(Ok(objects)) => eprintln!(
-                "vigil serve: intel {}: TAXII pull of {} objects",
-                feed.feed, objects
-            ),
-            Ok(Err(e)) => eprintln!("vigil serve: intel {}: TAXII pull failed: {e}", feed.feed),
-            Err(e) => eprintln!("vigil serve: intel {}: TAXII pull panicked: {e}", feed.feed),
+            Ok(Ok(n)) => eprintln!("vigil serve: intel {feed}: {what} pull, {n} objects"),
+            Ok(Err(e)) => eprintln!("vigil serve: intel {feed}: {what} pull failed: {e}"),
+            Err(e) => eprintln!("vigil serve: intel {feed}: {what} pull panicked: {e}"),
         }
     }
 }

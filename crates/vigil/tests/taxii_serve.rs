@@ -1,7 +1,8 @@
-//! `vigil serve` pulling a TAXII 2.1 collection on its schedule from a real server — the OASIS
-//! reference server `medallion` on 127.0.0.1 (the fixture and script of vigil-intel's TAXII
-//! tests) — keeping what it pulled and its cursor across a restart. Without python3 and
-//! medallion the test fails under `CI=true` and is skipped otherwise.
+//! `vigil serve` pulling feeds on their schedule from real servers on 127.0.0.1 — a TAXII 2.1
+//! collection from the OASIS reference server `medallion`, and a MISP feed from `python3 -m
+//! http.server` (the fixtures and script of vigil-intel's tests) — keeping what it pulled and
+//! its cursors across a restart. Without python3 and medallion the test fails under `CI=true`
+//! and is skipped otherwise.
 
 #[path = "common/server.rs"]
 mod server;
@@ -35,7 +36,7 @@ fn medallion_installed() -> bool {
     ok
 }
 
-/// medallion on a free loopback port, killed on drop.
+/// A python server on a free loopback port (read from its first line), killed on drop.
 struct Medallion {
     child: Child,
     port: u16,
@@ -44,10 +45,23 @@ struct Medallion {
 impl Medallion {
     fn start() -> Medallion {
         let intel = repo().join("crates/vigil-intel/tests");
-        let mut child = Command::new("python3")
-            .arg(intel.join("py/taxii_server.py"))
+        let mut cmd = Command::new("python3");
+        cmd.arg(intel.join("py/taxii_server.py"))
             .arg(intel.join("fixtures/taxii/medallion_data.json"))
-            .args(["alice", "s3cret", "5"])
+            .args(["alice", "s3cret", "5"]);
+        Medallion::spawn(cmd)
+    }
+
+    /// `python3 -m http.server` serving vigil-intel's MISP feed fixture.
+    fn misp_feed() -> Medallion {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .current_dir(repo().join("crates/vigil-intel/tests/fixtures/misp-feed/feed"));
+        Medallion::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Medallion {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -56,7 +70,12 @@ impl Medallion {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let port = line.trim().parse().expect("medallion prints its port");
+        let text = line.split("port ").nth(1).unwrap_or(&line);
+        let port = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|s| !s.is_empty())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no port in `{line}`"));
         Medallion { child, port }
     }
 }
@@ -81,6 +100,7 @@ fn a_taxii_collection_is_pulled_kept_and_resumed_from_its_cursor() {
         return;
     }
     let taxii = Medallion::start();
+    let misp = Medallion::misp_feed();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("vigil.toml");
@@ -91,7 +111,9 @@ fn a_taxii_collection_is_pulled_kept_and_resumed_from_its_cursor() {
             "[[monitor.intel.taxii]]\nfeed = \"partner\"\nroot = \"{root}\"\ncollection = \"{COLLECTION}\"\n\
              username = \"alice\"\npassword_env = \"VIGIL_TEST_TAXII_PASSWORD\"\npage_size = 5\n\n\
              [[monitor.intel.taxii]]\nfeed = \"partner-bad-login\"\nroot = \"{root}\"\n\
-             collection = \"{COLLECTION}\"\nusername = \"mallory\"\npassword_env = \"HOME\"\n"
+             collection = \"{COLLECTION}\"\nusername = \"mallory\"\npassword_env = \"HOME\"\n\n\
+             [[monitor.intel.misp]]\nfeed = \"osint\"\nurl = \"http://127.0.0.1:{}/\"\n",
+            misp.port
         ),
     )
     .unwrap();
