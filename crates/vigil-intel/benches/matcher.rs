@@ -96,9 +96,11 @@ fn generate(n: usize) -> Vec<(K, String)> {
 
 fn load(values: &[(K, String)]) -> IntelSet {
     let mut set = IntelSet::new();
+    // One feed name shared, as importers do.
+    let feed: std::sync::Arc<str> = "generated".into();
     for (k, v) in values {
         let source = Source {
-            feed: "generated".into(),
+            feed: feed.clone(),
             external_id: None,
             first_seen: None,
             last_seen: None,

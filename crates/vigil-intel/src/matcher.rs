@@ -137,9 +137,10 @@ impl Default for Matcher {
     }
 }
 
-/// Bloom filter bits per key and hash functions: about 1% false positives.
+/// Bloom filter bits per key and hash functions: about 2% false positives, three bits to set
+/// per key when building.
 const FILTER_BITS_PER_KEY: usize = 10;
-const FILTER_HASHES: u32 = 4;
+const FILTER_HASHES: u32 = 3;
 /// The key tag of URL hosts in the filter (kinds use their discriminant).
 const URL_HOST_TAG: u8 = 0xff;
 /// The key tag of single IP addresses in the filter.
@@ -200,20 +201,9 @@ impl Matcher {
         leave_out: impl Fn(&Indicator) -> Option<LeftOut>,
     ) -> Matcher {
         let mut m = Matcher::default();
-        let (mut values, mut url_hosts) = (0, 0);
-        for i in set.iter() {
-            match i.kind() {
-                IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {}
-                IndicatorKind::Url => (values, url_hosts) = (values + 1, url_hosts + 1),
-                _ => values += 1,
-            }
-        }
         m.indicators.reserve(set.len());
-        // Empty, so nothing is rehashed while reserving.
-        m.exact.reserve(values, |_| 0);
-        let keys = set.len() + url_hosts;
-        m.filter =
-            BloomFilter::with_num_bits((keys * FILTER_BITS_PER_KEY).max(64)).hashes(FILTER_HASHES);
+        // First the live indicators, counted by table, so each table is sized once.
+        let (mut values, mut hosts, mut v4_addrs, mut v6_addrs) = (0, 0, 0, 0);
         for ind in set.shared() {
             if ind.revoked() {
                 m.stats.revoked += 1;
@@ -230,15 +220,36 @@ impl Matcher {
             match leave_out(ind) {
                 Some(LeftOut::Allowlisted) => m.stats.allowlisted += 1,
                 Some(LeftOut::Decayed) => m.stats.decayed += 1,
-                None => m.insert(ind.clone()),
+                None => {
+                    match ind.kind() {
+                        IndicatorKind::Ipv4 => v4_addrs += usize::from(!ind.value().contains('/')),
+                        IndicatorKind::Ipv6 => v6_addrs += usize::from(!ind.value().contains('/')),
+                        IndicatorKind::Url => (values, hosts) = (values + 1, hosts + 1),
+                        _ => values += 1,
+                    }
+                    m.indicators.push(ind.clone());
+                }
             }
         }
         m.stats.live = m.indicators.len();
+        // Empty, so nothing is rehashed while reserving.
+        m.exact.reserve(values, |_| 0);
+        m.v4_addrs.reserve(v4_addrs);
+        m.v6_addrs.reserve(v6_addrs);
+        m.url_hosts.reserve(hosts);
+        let keys = values + hosts + v4_addrs + v6_addrs;
+        m.filter =
+            BloomFilter::with_num_bits((keys * FILTER_BITS_PER_KEY).max(64)).hashes(FILTER_HASHES);
+        let indicators = std::mem::take(&mut m.indicators);
+        for (pos, ind) in indicators.iter().enumerate() {
+            m.insert(pos as u32, ind, &indicators);
+        }
+        m.indicators = indicators;
         m
     }
 
-    fn insert(&mut self, ind: Arc<Indicator>) {
-        let pos = u32::try_from(self.indicators.len()).expect("fewer than 2^32 indicators");
+    /// Puts `ind`, at `pos` of `all`, in its table.
+    fn insert(&mut self, pos: u32, ind: &Indicator, all: &[Arc<Indicator>]) {
         let kind = ind.kind();
         self.present[kind as usize] = true;
         match kind {
@@ -267,7 +278,7 @@ impl Matcher {
                     self.stats.ip_blocks += 1;
                 }
                 // Values were normalised on the way in, so they parse.
-                None => return,
+                None => {}
             },
             _ => {
                 if kind == IndicatorKind::Url {
@@ -288,15 +299,13 @@ impl Matcher {
                 }
                 let hash = key_hash(kind as u8, ind.value().as_bytes());
                 self.filter.insert_hash(hash);
-                let indicators = &self.indicators;
                 self.exact.insert_unique(hash, pos, |&i| {
-                    let x = &indicators[i as usize];
+                    let x = &all[i as usize];
                     key_hash(x.kind() as u8, x.value().as_bytes())
                 });
                 self.stats.values += 1;
             }
         }
-        self.indicators.push(ind);
     }
 
     /// Marks the /24s that block `n` covers (or, for a block longer than /24, overlaps).

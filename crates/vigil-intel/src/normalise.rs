@@ -61,6 +61,32 @@ pub(crate) fn value(kind: IndicatorKind, raw: &str) -> Result<String, ValueError
     }
 }
 
+/// [`value`] for an owned string, handed back without a copy when it is already canonical:
+/// a plain dotted-quad IPv4 address (the standard parser takes no leading zeros, so it
+/// prints as written) or a lowercase hash of the right length, which is what most feed
+/// rows hold.
+pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, ValueError> {
+    let lower_hex = |len: usize| {
+        raw.len() == len
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let canonical = match kind {
+        IndicatorKind::Ipv4 => raw.parse::<std::net::Ipv4Addr>().is_ok(),
+        IndicatorKind::Md5 | IndicatorKind::Ja3 => lower_hex(32),
+        IndicatorKind::Sha1 => lower_hex(40),
+        IndicatorKind::Sha256 => lower_hex(64),
+        IndicatorKind::Sha512 => lower_hex(128),
+        _ => false,
+    };
+    if canonical {
+        Ok(raw)
+    } else {
+        value(kind, &raw)
+    }
+}
+
 /// An address or CIDR block (brackets and zone dropped, host bits cleared).
 pub(crate) fn parse_net(raw: &str) -> Option<IpNet> {
     let raw = raw.trim();
@@ -307,6 +333,23 @@ mod tests {
         assert_eq!(strip_port("1.2.3.4:443"), "1.2.3.4");
         assert_eq!(strip_port("[2001:db8::1]:443"), "2001:db8::1");
         assert_eq!(strip_port("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn owned_values_are_the_same_canonical_values() {
+        for (k, v) in [
+            (K::Ipv4, "10.1.2.3"),
+            (K::Ipv4, "010.1.2.3"),
+            (K::Ipv4, " 10.1.2.3"),
+            (K::Ipv4, "10.1.2.3/32"),
+            (K::Ipv4, "::ffff:10.1.2.3"),
+            (K::Md5, "0123456789abcdef0123456789abcdef"),
+            (K::Md5, "0123456789ABCDEF0123456789abcdef"),
+            (K::Sha1, "0123456789abcdef0123456789abcdef"),
+            (K::Domain, "Evil.Example"),
+        ] {
+            assert_eq!(value_owned(k, v.to_string()), value(k, v), "{k} {v}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 
 use crate::import::{self, FeedFormat, ImportOptions};
 use crate::indicator::Statement;
-use crate::normalise::ValueError;
+use crate::normalise::{self, ValueError};
 use crate::{Indicator, IndicatorKind, IntelError, NewIndicator};
 
 /// Indicators from any number of feeds. Adding a value that is already there merges the new
@@ -86,7 +86,7 @@ impl IntelSet {
             .find(table_hash(h32), |&i| {
                 self.hashes[i as usize] == h32 && {
                     let ind = &self.indicators[i as usize];
-                    ind.kind == kind && &*ind.value == value
+                    &*ind.value == value && ind.kind() == kind
                 }
             })
             .copied()
@@ -95,8 +95,9 @@ impl IntelSet {
     /// Adds one feed's statement of an indicator: normalises its value and either inserts it
     /// or merges it into the indicator already holding that value.
     pub fn add(&mut self, new: NewIndicator) -> Result<Added, ValueError> {
+        let mut new = new;
         let kind = new.kind;
-        let value = kind.normalise(&new.value)?;
+        let value = normalise::value_owned(kind, std::mem::take(&mut new.value))?;
         let h32 = key_hash(&self.hasher, kind, &value);
         let existing = self.position_hashed(kind, &value, h32);
         let strings = &mut self.strings;
@@ -112,7 +113,6 @@ impl IntelSet {
             Arc::make_mut(&mut self.indicators[i as usize]).merge(new, &mut intern);
             return Ok(Added::Merged);
         }
-        let mut new = new;
         new.source.feed = intern(&new.source.feed);
         let ind = Indicator::from_new(new, value, &mut intern, self.last.as_ref());
         if !self
