@@ -63,8 +63,8 @@ pub(crate) fn value(kind: IndicatorKind, raw: &str) -> Result<String, ValueError
 
 /// [`value`] for an owned string, handed back without a copy when it is already canonical:
 /// a plain dotted-quad IPv4 address (the standard parser takes no leading zeros, so it
-/// prints as written) or a lowercase hash of the right length, which is what most feed
-/// rows hold.
+/// prints as written), a lowercase hash of the right length or a lowercase plain domain,
+/// which is what most feed rows hold.
 pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, ValueError> {
     let lower_hex = |len: usize| {
         raw.len() == len
@@ -78,6 +78,7 @@ pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, Va
         IndicatorKind::Sha1 => lower_hex(40),
         IndicatorKind::Sha256 => lower_hex(64),
         IndicatorKind::Sha512 => lower_hex(128),
+        IndicatorKind::Domain => canonical_plain_domain(&raw),
         _ => false,
     };
     if canonical {
@@ -85,6 +86,20 @@ pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, Va
     } else {
         value(kind, &raw)
     }
+}
+
+/// True when [`domain`] would return `name` unchanged: lowercase letters, digits, `-`, `_`
+/// and dots only, no punycode label, two labels or more of 1–63 bytes, not an address.
+fn canonical_plain_domain(name: &str) -> bool {
+    name.len() <= 253
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
+        && name.contains('.')
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with("xn--"))
+        && name.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// An address or CIDR block (brackets and zone dropped, host bits cleared).
@@ -347,6 +362,13 @@ mod tests {
             (K::Md5, "0123456789ABCDEF0123456789abcdef"),
             (K::Sha1, "0123456789abcdef0123456789abcdef"),
             (K::Domain, "Evil.Example"),
+            (K::Domain, "evil.example"),
+            (K::Domain, "evil.example."),
+            (K::Domain, "xn--bcher-kva.example"),
+            (K::Domain, "1.2.3.4"),
+            (K::Domain, "a..example"),
+            (K::Domain, "localhost"),
+            (K::Domain, "_dmarc.evil-1.example"),
         ] {
             assert_eq!(value_owned(k, v.to_string()), value(k, v), "{k} {v}");
         }
