@@ -31,8 +31,9 @@ pub struct IntelSet {
     hasher: foldhash::fast::FixedState,
     /// Labels, feed names and kill-chain names repeat across thousands of indicators.
     strings: HashSet<Arc<str>>,
-    /// The statement of the indicator added last, shared by the next one when equal.
-    last: Option<Arc<Statement>>,
+    /// Per kind, the statement of the indicator of that kind added last, shared by the next
+    /// one when equal (feeds mix kinds row by row: a MISP event, a ThreatFox export).
+    last: [Option<Arc<Statement>>; IndicatorKind::ALL.len()],
 }
 
 /// What [`IntelSet::add`] did.
@@ -114,13 +115,10 @@ impl IntelSet {
             return Ok(Added::Merged);
         }
         new.source.feed = intern(&new.source.feed);
-        let ind = Indicator::from_new(new, value, &mut intern, self.last.as_ref());
-        if !self
-            .last
-            .as_ref()
-            .is_some_and(|l| Arc::ptr_eq(l, &ind.stmt))
-        {
-            self.last = Some(ind.stmt.clone());
+        let last = &mut self.last[kind as usize];
+        let ind = Indicator::from_new(new, value, &mut intern, last.as_ref());
+        if !last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &ind.stmt)) {
+            *last = Some(ind.stmt.clone());
         }
         let pos = u32::try_from(self.indicators.len()).expect("fewer than 2^32 indicators");
         let hashes = &self.hashes;
@@ -380,9 +378,14 @@ mod tests {
     fn equal_statements_are_shared_until_one_changes() {
         let mut set = IntelSet::new();
         set.add(new("a.example", "f")).unwrap();
+        // Another kind in between (feeds mix them row by row) does not stop the sharing.
+        let mut ip = new("192.0.2.1", "f");
+        ip.kind = IndicatorKind::Ipv4;
+        set.add(ip).unwrap();
         set.add(new("b.example", "f")).unwrap();
-        let (a, b) = (&set.indicators[0], &set.indicators[1]);
+        let (a, b) = (&set.indicators[0], &set.indicators[2]);
         assert!(Arc::ptr_eq(&a.stmt, &b.stmt));
+        assert_eq!(set.indicators[1].kind(), IndicatorKind::Ipv4);
         // A second feed naming b: b gets its own statement, a keeps its one source.
         assert_eq!(set.add(new("B.Example", "g")).unwrap(), Added::Merged);
         let a = set.get(IndicatorKind::Domain, "a.example").unwrap();
@@ -394,6 +397,6 @@ mod tests {
         set.add(new("c.example", "g")).unwrap();
         let c = set.get(IndicatorKind::Domain, "c.example").unwrap();
         assert_eq!(&*c.sources()[0].feed, "g");
-        assert_eq!(set.len(), 3);
+        assert_eq!(set.len(), 4);
     }
 }
