@@ -239,8 +239,8 @@ impl NewIndicator {
 pub struct Indicator {
     pub(crate) value: Box<str>,
     /// Everything but the value. A feed states the same things (its name, no id, the same
-    /// labels, TLP and validity) for thousands of values, and a set holds millions: equal
-    /// statements added one after another share one allocation (see
+    /// labels, TLP and validity) for thousands of values, and a set holds millions: a
+    /// statement equal to the last one added of its kind shares its allocation (see
     /// [`crate::IntelSet::add`]); merging into a shared one copies it first. The kind is
     /// there too, which keeps an indicator at 24 bytes (40 with its `Arc` counts, one
     /// 48-byte heap block).
