@@ -90,6 +90,16 @@ pub(crate) fn state_error(e: StateError) -> ApiError {
     }
 }
 
+/// An optional RFC 3339 time of a request, or 400 naming the parameter.
+pub(crate) fn parse_time(what: &str, s: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    s.as_deref()
+        .map(|s| {
+            s.parse::<Timestamp>()
+                .map_err(|e| ApiError::bad_request(format!("{what} `{s}`: {e}")))
+        })
+        .transpose()
+}
+
 /// Runs store calls off the async threads (SQLite blocks).
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -841,18 +851,10 @@ pub async fn retrohunt(
     Json(req): Json<RetroHuntRequest>,
 ) -> Result<Response, ApiError> {
     use crate::retrohunt::{HuntRules, RetroHunt, RetroHuntError, retro_hunt, usable};
-    let time = |what: &str, s: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
-        s.as_deref()
-            .map(|s| {
-                s.parse::<Timestamp>()
-                    .map_err(|e| ApiError::bad_request(format!("{what} `{s}`: {e}")))
-            })
-            .transpose()
-    };
     let hunt = RetroHunt {
         range: vigil_store::lake::ScanRange {
-            from: time("from", &req.from)?,
-            to: time("to", &req.to)?,
+            from: parse_time("from", &req.from)?,
+            to: parse_time("to", &req.to)?,
             source: req.source.clone(),
         },
         min_level: match &req.min_level {

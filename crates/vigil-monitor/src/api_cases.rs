@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use vigil_risk::{Case, CaseMetrics, Exception, ExceptionError};
 use vigil_server::{ApiError, AuditNote, Identity};
 
-use crate::api::{Mon, author, blocking, state_error};
+use crate::api::{Mon, author, blocking, parse_time, state_error};
 use crate::cases::{self, CaseChangeError, CaseView, ExceptionOutcome, IncidentChange};
 
 fn case_error(e: CaseChangeError) -> ApiError {
@@ -245,16 +245,8 @@ pub async fn response_report(
     Extension(monitor): Mon,
     Query(q): Query<ReportQuery>,
 ) -> Result<Json<CaseMetrics>, ApiError> {
-    let time = |what: &str, s: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
-        s.as_deref()
-            .map(|s| {
-                s.parse::<Timestamp>()
-                    .map_err(|e| ApiError::bad_request(format!("{what} `{s}`: {e}")))
-            })
-            .transpose()
-    };
-    let until = time("until", &q.until)?.unwrap_or_else(Timestamp::now);
-    let since = time("since", &q.since)?.unwrap_or_else(|| {
+    let until = parse_time("until", &q.until)?.unwrap_or_else(Timestamp::now);
+    let since = parse_time("since", &q.since)?.unwrap_or_else(|| {
         until
             .checked_sub(jiff::SignedDuration::from_hours(30 * 24))
             .unwrap_or(Timestamp::MIN)

@@ -13,7 +13,7 @@ use vigil_intel::{AllowEntry, Indicator, IndicatorKind};
 use vigil_server::{ApiError, AuditNote};
 use vigil_store::state::AlertFilter;
 
-use crate::api::{Mon, blocking, state_error};
+use crate::api::{Mon, blocking, parse_time, state_error};
 use crate::intel::{AutoRetroHunt, FeedStatus, ImportOutcome, IntelImportError, import};
 
 /// Answer of `GET /api/v1/intel/feeds`.
@@ -308,14 +308,7 @@ pub async fn list_sightings(
     Extension(monitor): Mon,
     Query(q): Query<SightingQuery>,
 ) -> Result<Json<Vec<SightingRow>>, ApiError> {
-    let since = q
-        .since
-        .as_deref()
-        .map(|s| {
-            s.parse::<Timestamp>()
-                .map_err(|e| ApiError::bad_request(format!("since `{s}`: {e}")))
-        })
-        .transpose()?;
+    let since = parse_time("since", &q.since)?;
     blocking(move || {
         let mut rows: Vec<SightingRow> = monitor
             .store

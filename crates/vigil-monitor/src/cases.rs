@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use vigil_risk::{
 use vigil_store::state::{Expect, RecordPut, RecordStore, StateError};
 
 use crate::assess::{AssessError, Assessed, Decisions, assess_with};
-use crate::{Monitor, MonitorError};
+use crate::{Monitor, MonitorError, lock};
 
 /// Record kinds.
 const CASE: &str = "case";
@@ -118,10 +118,6 @@ pub struct CaseBook {
     write: Mutex<()>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn decode<T: serde::de::DeserializeOwned>(
     kind: &'static str,
     id: &str,
@@ -157,10 +153,8 @@ impl CaseBook {
             exceptions: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             write: Mutex::new(()),
         };
-        let exceptions = book
-            .exceptions()
+        book.publish_exceptions()
             .map_err(|e| MonitorError::Data(format!("exceptions: {e}")))?;
-        *book.exceptions.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(exceptions);
         Ok(book)
     }
 
@@ -184,6 +178,13 @@ impl CaseBook {
             .into_iter()
             .map(|r| Ok((r.id.clone(), decode(PIN, &r.id, &r.body)?)))
             .collect()
+    }
+
+    /// Re-reads the saved exceptions and hands them to detection.
+    fn publish_exceptions(&self) -> Result<(), CaseChangeError> {
+        let all = self.exceptions()?;
+        *self.exceptions.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+        Ok(())
     }
 
     /// The saved exceptions, by id.
@@ -511,8 +512,7 @@ pub fn exception(
         body: Some(encode(&exception)),
         expect: Expect::Absent,
     }])?;
-    let all = book.exceptions()?;
-    *book.exceptions.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+    book.publish_exceptions()?;
     Ok(ExceptionOutcome {
         exception,
         preview: p,
@@ -533,7 +533,6 @@ pub fn delete_exception(monitor: &Monitor, id: &str) -> Result<(), CaseChangeErr
         body: None,
         expect: Expect::Version(r.version),
     }])?;
-    let all = book.exceptions()?;
-    *book.exceptions.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+    book.publish_exceptions()?;
     Ok(())
 }

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -34,7 +34,7 @@ use vigil_store::state::{Expect, NewAlert, RecordOutcome, RecordPut, RecordStore
 
 use crate::pipeline::{SharedIntel, new_alert};
 use crate::retrohunt::{HuntRules, RetroHunt, retro_hunt_with};
-use crate::{IntelSettings, Monitor, MonitorError};
+use crate::{IntelSettings, Monitor, MonitorError, current, lock};
 
 /// Where imported feeds are kept, under the data directory.
 pub const FEEDS_DIR: &str = "intel/feeds";
@@ -260,10 +260,6 @@ fn load_allowlist(records: &dyn RecordStore) -> Result<Allowlist, String> {
     Ok(list)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn valid_feed_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
@@ -323,7 +319,7 @@ impl IntelService {
 
     /// The matcher in force.
     pub fn current(&self) -> Arc<Matcher> {
-        Arc::clone(&self.matcher.read().unwrap_or_else(|e| e.into_inner()))
+        current(&self.matcher)
     }
 
     /// Rebuilds the matcher from the whole set, leaving out what the lifecycle says (decayed,
@@ -708,13 +704,7 @@ fn auto_retro_hunt(
         intel: Some(Arc::new(only_new)),
     };
     let mut alerts: Vec<NewAlert> = Vec::new();
-    let allowlist = Arc::clone(
-        &monitor
-            .intel
-            .allowlist
-            .read()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
+    let allowlist = current(&monitor.intel.allowlist);
     let scanned = retro_hunt_with(lake, &rules, &hunt, |d, event| {
         let Some(ctx) = &d.intel else { return };
         if !new_keys.contains(&(ctx.kind, ctx.indicator.clone())) {

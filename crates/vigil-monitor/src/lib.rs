@@ -203,6 +203,17 @@ pub struct FileSourceConfig {
     pub format: Option<String>,
 }
 
+/// Locks `m`; a poisoned lock only means another thread panicked holding it, and the state it
+/// guards is replaced whole, so it is still sound.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The value in force of a swapped-whole `Arc` (matcher, allowlist, exceptions, rules).
+pub(crate) fn current<T>(shared: &std::sync::RwLock<Arc<T>>) -> Arc<T> {
+    Arc::clone(&shared.read().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// Everything the monitor holds open: journal, state database, rules, counts.
 pub struct Monitor {
     pub journal: Journal,

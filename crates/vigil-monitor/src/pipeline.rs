@@ -209,7 +209,7 @@ impl Pipeline {
 
     /// Drops the detections a saved exception suppresses, counting them.
     fn suppress(&self, alerts: &mut Vec<NewAlert>) {
-        let exceptions = Arc::clone(&self.exceptions.read().unwrap_or_else(|e| e.into_inner()));
+        let exceptions = crate::current(&self.exceptions);
         if exceptions.is_empty() || alerts.is_empty() {
             return;
         }
@@ -585,7 +585,7 @@ impl Worker {
             ));
         }
         self.matches = matches;
-        let intel = Arc::clone(&pipeline.intel.read().unwrap_or_else(|e| e.into_inner()));
+        let intel = crate::current(&pipeline.intel);
         if !intel.is_empty() {
             let mut found = Vec::new();
             detect_intel(
@@ -595,8 +595,7 @@ impl Worker {
                 pipeline.options.min_level,
                 &mut found,
             );
-            let allowlist =
-                Arc::clone(&pipeline.allowlist.read().unwrap_or_else(|e| e.into_inner()));
+            let allowlist = crate::current(&pipeline.allowlist);
             crate::intel::drop_allowlisted(&allowlist, &mut found);
             for d in found {
                 let tags = d.tags.iter().map(|t| format!("attack.{t}")).collect();

@@ -106,7 +106,7 @@ impl LiveRules {
 
     /// The rule set to use now.
     pub fn current(&self) -> Arc<RuleSnapshot> {
-        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+        crate::current(&self.current)
     }
 
     /// Reads the rules from disk again and swaps them in; on failure the old set stays.
