@@ -249,6 +249,28 @@ fn model(settings: &IntelSettings) -> DecayModel {
     }
 }
 
+/// Each indicator's last sighting, from its intel alerts (`rule_hits`). A sighting only moves
+/// a clock the indicator has (`effective_confidence`).
+fn sightings(store: &dyn vigil_store::state::AlertStore) -> Result<Sightings, StateError> {
+    let list: Vec<Sighting> = store
+        .rule_hits(None)?
+        .into_iter()
+        .filter_map(|h| {
+            let (kind, value) = h.rule_id.strip_prefix("intel:")?.split_once(':')?;
+            Some(Sighting {
+                kind: IndicatorKind::from_name(kind)?,
+                value: value.to_string(),
+                count: h.events,
+                first_seen: h.last_seen,
+                last_seen: h.last_seen,
+                places: Vec::new(),
+                places_dropped: 0,
+            })
+        })
+        .collect();
+    Ok(Sightings::from(list))
+}
+
 /// The allowlist stored in `records`.
 fn load_allowlist(records: &dyn RecordStore) -> Result<Allowlist, String> {
     let mut list = Allowlist::new();
@@ -275,6 +297,7 @@ impl IntelService {
         data_dir: &Path,
         settings: &IntelSettings,
         records: Arc<dyn RecordStore>,
+        store: &dyn vigil_store::state::AlertStore,
     ) -> Result<IntelService, MonitorError> {
         settings
             .decay_model
@@ -299,7 +322,9 @@ impl IntelService {
             set,
             feeds,
             allowlist,
-            sightings: Sightings::new(),
+            // Read now, so the first matcher already has them (the refresher waits an interval).
+            sightings: sightings(store)
+                .map_err(|e| MonitorError::Data(format!("intel sightings: {e}")))?,
         };
         let service = IntelService {
             dir,
@@ -379,25 +404,9 @@ impl IntelService {
     /// Re-reads each indicator's last sighting from the intel alerts (`rule_hits`) and
     /// rebuilds the matcher: decay moves on with time, a sighting refreshes it.
     pub fn refresh(&self, store: &dyn vigil_store::state::AlertStore) -> Result<usize, StateError> {
-        let sightings: Vec<Sighting> = store
-            .rule_hits(None)?
-            .into_iter()
-            .filter_map(|h| {
-                let (kind, value) = h.rule_id.strip_prefix("intel:")?.split_once(':')?;
-                Some(Sighting {
-                    kind: IndicatorKind::from_name(kind)?,
-                    value: value.to_string(),
-                    count: h.events,
-                    first_seen: h.last_seen,
-                    last_seen: h.last_seen,
-                    places: Vec::new(),
-                    places_dropped: 0,
-                })
-            })
-            .collect();
+        let sightings = sightings(store)?;
         let mut st = lock(&self.state);
-        // (A sighting only moves a clock the indicator has: `effective_confidence`.)
-        st.sightings = Sightings::from(sightings);
+        st.sightings = sightings;
         Ok(self.swap(&st))
     }
 

@@ -314,7 +314,12 @@ impl Monitor {
         );
         let store = Arc::new(store);
         let records = Arc::clone(&store) as Arc<dyn RecordStore>;
-        let intel = intel::IntelService::open(data_dir, &config.intel, Arc::clone(&records))?;
+        let intel = intel::IntelService::open(
+            data_dir,
+            &config.intel,
+            Arc::clone(&records),
+            store.as_ref(),
+        )?;
         let cases = cases::CaseBook::open(Arc::clone(&records), config.assess.plans.as_deref())?;
         let attack = match &config.assess.attack_catalog {
             Some(path) => {

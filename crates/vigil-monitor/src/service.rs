@@ -156,10 +156,11 @@ async fn maintain(monitor: Arc<Monitor>) {
 }
 
 /// Periodic intel lifecycle: sightings re-read from the intel alerts and the matcher rebuilt,
-/// so decay moves on and a sighting refreshes it (first at start).
+/// so decay moves on and a sighting refreshes it (the start already read them: first after one
+/// interval).
 async fn refresh_intel(monitor: Arc<Monitor>) {
     let every = Duration::from_secs(monitor.config.intel.refresh_minutes.max(1) * 60);
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
         let m = Arc::clone(&monitor);
