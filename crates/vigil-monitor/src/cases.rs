@@ -163,12 +163,12 @@ impl CaseBook {
         &self.plans
     }
 
-    /// Every stored case with its version.
-    fn cases(&self) -> Result<BTreeMap<String, (Case, i64)>, CaseChangeError> {
+    /// Every stored case, by incident id.
+    fn cases(&self) -> Result<BTreeMap<String, Case>, CaseChangeError> {
         self.records
             .list_records(CASE)?
             .into_iter()
-            .map(|r| Ok((r.id.clone(), (decode(CASE, &r.id, &r.body)?, r.version))))
+            .map(|r| Ok((r.id.clone(), decode(CASE, &r.id, &r.body)?)))
             .collect()
     }
 
@@ -202,26 +202,9 @@ impl CaseBook {
             rule_tags: BTreeMap::new(),
             pins: self.pins()?,
             exceptions: self.exceptions()?,
-            cases: self
-                .cases()?
-                .into_iter()
-                .map(|(id, (c, _))| (id, c))
-                .collect(),
+            cases: self.cases()?,
             plans: Arc::clone(&self.plans),
         })
-    }
-
-    /// The stored case of incident `id` with its version.
-    pub fn case(&self, id: &str) -> Result<Option<CaseView>, CaseChangeError> {
-        self.records
-            .get_record(CASE, id)?
-            .map(|r| {
-                Ok(CaseView {
-                    case: decode(CASE, id, &r.body)?,
-                    version: r.version,
-                })
-            })
-            .transpose()
     }
 }
 
