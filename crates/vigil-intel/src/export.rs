@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::lifecycle::{Effective, LifecycleView};
 use crate::matcher::LeftOut;
-use crate::{Indicator, IndicatorKind, IntelSet, Tlp};
+use crate::{Indicator, IndicatorKind, IntelSet, Scope, Tlp};
 
 /// The namespace of Vigil's UUIDv5 STIX ids (a fixed random UUID: changing it would change
 /// every exported id).
@@ -154,7 +154,19 @@ fn object_path(kind: IndicatorKind) -> Option<&'static str> {
 
 /// The STIX pattern `[path = 'value']`, quotes and backslashes escaped.
 pub fn stix_pattern(kind: IndicatorKind, value: &str) -> Option<String> {
-    let path = object_path(kind)?;
+    stix_pattern_scoped(kind, value, Scope::Any)
+}
+
+/// [`stix_pattern`] for an indicator that counts on one side of a connection only: an address
+/// or name of [`Scope::Source`] is `network-traffic:src_ref.value`, of
+/// [`Scope::Destination`] `dst_ref.value`, so the side survives a round trip.
+pub fn stix_pattern_scoped(kind: IndicatorKind, value: &str, scope: Scope) -> Option<String> {
+    use IndicatorKind as K;
+    let path = match (scope, kind) {
+        (Scope::Source, K::Ipv4 | K::Ipv6 | K::Domain) => "network-traffic:src_ref.value",
+        (Scope::Destination, K::Ipv4 | K::Ipv6 | K::Domain) => "network-traffic:dst_ref.value",
+        _ => object_path(kind)?,
+    };
     let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
     Some(format!("[{path} = '{escaped}']"))
 }
@@ -169,7 +181,7 @@ pub fn stix_bundle(sel: &Selection<'_>, view: &LifecycleView<'_>) -> Value {
     let mut strict = false;
     let mut left_out = 0;
     for (ind, eff) in &sel.indicators {
-        let Some(pattern) = stix_pattern(ind.kind(), ind.value()) else {
+        let Some(pattern) = stix_pattern_scoped(ind.kind(), ind.value(), ind.scope()) else {
             left_out += 1;
             continue;
         };

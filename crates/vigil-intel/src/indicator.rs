@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use vigil_core::HashAlgorithm;
+use vigil_core::{EntityField, HashAlgorithm};
 
 use crate::normalise::{self, ValueError};
 
@@ -174,6 +174,50 @@ impl fmt::Display for Tlp {
     }
 }
 
+/// Where in an event an indicator's value counts. Most feeds name a value wherever it turns
+/// up; a STIX pattern on `network-traffic:src_ref` or `dst_ref` names one side of a
+/// connection, and matching it on the other side would say more than the pattern does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Any entity field of the value's kind.
+    #[default]
+    Any,
+    /// Only the source side of a connection (`src_endpoint.*`).
+    Source,
+    /// Only the destination side: `dst_endpoint.*`, and the names an event connects to (DNS
+    /// query, URL host, TLS SNI).
+    Destination,
+}
+
+impl Scope {
+    /// True when a value found in `field` counts for an indicator of this scope.
+    pub fn admits(self, field: EntityField) -> bool {
+        use EntityField as F;
+        match self {
+            Scope::Any => true,
+            Scope::Source => matches!(field, F::SrcIp | F::SrcHostname | F::SrcDomain),
+            Scope::Destination => matches!(
+                field,
+                F::DstIp | F::DstHostname | F::QueryHostname | F::UrlHostname | F::TlsSni
+            ),
+        }
+    }
+
+    /// The scope of two statements of one value: the same, or anywhere when they differ.
+    pub fn union(self, other: Scope) -> Scope {
+        if self == other { self } else { Scope::Any }
+    }
+
+    /// `any`, `source`, `destination`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Any => "any",
+            Scope::Source => "source",
+            Scope::Destination => "destination",
+        }
+    }
+}
+
 /// A kill-chain phase (STIX `kill_chain_phases[]`): `lockheed-martin-cyber-kill-chain` /
 /// `command-and-control`, `mitre-attack` / `exfiltration`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -213,6 +257,8 @@ pub struct NewIndicator {
     pub labels: Vec<String>,
     pub tlp: Option<Tlp>,
     pub kill_chain: Vec<(String, String)>,
+    /// Where in an event the value counts ([`Scope::Any`] for nearly every feed).
+    pub scope: Scope,
     pub source: Source,
 }
 
@@ -229,6 +275,7 @@ impl NewIndicator {
             labels: Vec::new(),
             tlp: None,
             kill_chain: Vec::new(),
+            scope: Scope::Any,
             source,
         }
     }
@@ -253,6 +300,7 @@ pub(crate) struct Statement {
     pub(crate) kind: IndicatorKind,
     pub(crate) confidence: Option<u8>,
     pub(crate) revoked: bool,
+    pub(crate) scope: Scope,
     pub(crate) tlp: Option<Tlp>,
     // Boxed slices rather than vectors, and times as seconds: a set holds millions.
     pub(crate) valid_from: Secs,
@@ -291,6 +339,12 @@ impl Indicator {
     /// True when every source revoked it.
     pub fn revoked(&self) -> bool {
         self.stmt.revoked
+    }
+
+    /// Where in an event the value counts: [`Scope::Any`] unless every source names one
+    /// side of a connection.
+    pub fn scope(&self) -> Scope {
+        self.stmt.scope
     }
 
     /// The most restrictive TLP marking of its sources.
@@ -354,6 +408,7 @@ impl Indicator {
             kind: new.kind,
             confidence: new.confidence,
             revoked: new.revoked,
+            scope: new.scope,
             tlp: new.tlp,
             valid_from: Secs::of(new.valid_from),
             valid_until: Secs::of(new.valid_until),
@@ -387,11 +442,13 @@ impl Statement {
             .sources
             .iter()
             .position(|s| s.feed == new.source.feed && s.external_id == new.source.external_id);
+        let single_replaced = same.is_some() && self.sources.len() == 1;
         match same {
             Some(i) if self.sources.len() == 1 => {
                 // A re-import or a newer version of the only statement: it now says this.
                 self.sources[i] = new.source;
                 self.revoked = new.revoked;
+                self.scope = new.scope;
             }
             Some(i) => {
                 self.sources[i] = new.source;
@@ -403,6 +460,9 @@ impl Statement {
                 self.sources = sources.into_boxed_slice();
                 self.revoked &= new.revoked;
             }
+        }
+        if !single_replaced {
+            self.scope = self.scope.union(new.scope);
         }
         self.confidence = self.confidence.max(new.confidence);
         self.valid_from = Secs::of(match (self.valid_from.get(), new.valid_from) {

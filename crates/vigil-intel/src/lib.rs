@@ -40,7 +40,7 @@ pub mod taxii;
 pub use error::IntelError;
 pub use import::misp_feed::{MispFeedCursor, MispFeedReport};
 pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
-pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Source, Tlp};
+pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Scope, Source, Tlp};
 pub use lifecycle::{
     AllowEntry, Allowlist, DecayModel, LifecycleView, Sighting, SightingPlace, Sightings,
 };

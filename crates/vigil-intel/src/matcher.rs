@@ -336,7 +336,7 @@ impl Matcher {
     }
 
     /// Appends to `out` a match for each entity value of the event that an indicator names:
-    /// IP fields against addresses and blocks; DNS-name fields (and `dst_endpoint.hostname`)
+    /// IP fields against addresses and blocks; DNS-name fields (and the endpoints' hostnames)
     /// against domains and their parents, or against IPs when they hold an address; URLs,
     /// e-mail addresses, file hashes, JA3, user agents and file names (`file.name`,
     /// `process.name`, `process.parent_process.name`) against their kinds.
@@ -369,7 +369,9 @@ impl Matcher {
         };
         match field.kind() {
             EntityKind::Domain => self.match_name(field, text, out),
-            EntityKind::Host if field == EntityField::DstHostname => {
+            EntityKind::Host
+                if matches!(field, EntityField::DstHostname | EntityField::SrcHostname) =>
+            {
                 self.match_name(field, text, out)
             }
             EntityKind::Url if self.present[K::Url as usize] => self.match_url(field, text, out),
@@ -414,10 +416,15 @@ impl Matcher {
         how: MatchHow,
         out: &mut Vec<IntelMatch>,
     ) {
+        let indicator = &self.indicators[pos as usize];
+        // A connection-side indicator counts only on its side (see `Scope`).
+        if !indicator.scope().admits(field) {
+            return;
+        }
         out.push(IntelMatch {
             field,
             value: value.to_string(),
-            indicator: self.indicators[pos as usize].clone(),
+            indicator: indicator.clone(),
             how,
         });
     }
@@ -506,10 +513,14 @@ impl Matcher {
         how: MatchHow,
         out: &mut Vec<IntelMatch>,
     ) {
+        let indicator = &self.indicators[pos as usize];
+        if !indicator.scope().admits(field) {
+            return;
+        }
         out.push(IntelMatch {
             field,
             value: ip.to_string(),
-            indicator: self.indicators[pos as usize].clone(),
+            indicator: indicator.clone(),
             how,
         });
     }

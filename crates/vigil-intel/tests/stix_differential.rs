@@ -81,9 +81,10 @@ fn import(pattern: &str) -> (IntelSet, vigil_intel::FileReport) {
     (set, r)
 }
 
-/// The entity values an event holding one cyber-observable object would have: addresses as
-/// endpoint IPs, names as DNS queries, URLs, e-mail senders, file names and hashes, and a
-/// connection's source and destination (references resolved) and HTTP User-Agent.
+/// The entity values an event holding one cyber-observable object would have: a lone address
+/// as the device's address (it is in no connection), names as DNS queries, URLs, e-mail
+/// senders, file names and hashes, and a connection's source and destination (references
+/// resolved) and HTTP User-Agent.
 fn entity_values(obj: &J, objects: &[J]) -> Vec<(EntityField, String)> {
     let s = |v: &J, k: &str| v.get(k).and_then(J::as_str).map(str::to_string);
     let deref = |r: Option<String>| -> Option<&J> {
@@ -99,7 +100,7 @@ fn entity_values(obj: &J, objects: &[J]) -> Vec<(EntityField, String)> {
         }
     };
     match obj["type"].as_str().unwrap() {
-        "ipv4-addr" | "ipv6-addr" => push(EntityField::DstIp, s(obj, "value")),
+        "ipv4-addr" | "ipv6-addr" => push(EntityField::DeviceIp, s(obj, "value")),
         "domain-name" => push(EntityField::QueryHostname, s(obj, "value")),
         "url" => push(EntityField::UrlString, s(obj, "value")),
         "email-addr" => push(EntityField::ActorUserEmail, s(obj, "value")),

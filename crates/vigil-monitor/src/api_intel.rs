@@ -119,6 +119,9 @@ pub struct IndicatorView {
     #[schema(value_type = Option<String>)]
     pub valid_until: Option<Timestamp>,
     pub revoked: bool,
+    /// Where in an event it counts: `any`, or `source` / `destination` for a STIX
+    /// `network-traffic:src_ref` / `dst_ref` indicator.
+    pub scope: String,
     pub tlp: Option<String>,
     pub labels: Vec<String>,
     /// The feeds that name it, with their ids and first/last seen.
@@ -137,6 +140,7 @@ fn view(i: &Indicator) -> IndicatorView {
         valid_from: i.valid_from(),
         valid_until: i.valid_until(),
         revoked: i.revoked(),
+        scope: i.scope().name().to_string(),
         tlp: i.tlp().map(|t| t.as_str().to_string()),
         labels: i.labels().iter().map(|l| l.to_string()).collect(),
         sources: i

@@ -170,6 +170,7 @@ fn attribute(
             labels: tags.labels.clone(),
             tlp: tags.tlp,
             kill_chain: Vec::new(),
+            scope: crate::Scope::Any,
             source: Source {
                 feed: ctx.feed.clone(),
                 external_id: uuid.map(Into::into),

@@ -167,7 +167,7 @@ fn indicator(
             ),
         );
     }
-    for (kind, value) in conv.values {
+    for (kind, value, scope) in conv.values {
         let new = NewIndicator {
             kind,
             value,
@@ -178,6 +178,7 @@ fn indicator(
             labels: labels.clone(),
             tlp,
             kill_chain: kill_chain.clone(),
+            scope,
             source: Source {
                 feed: ctx.feed.clone(),
                 external_id: Some(id.into()),

@@ -7,14 +7,16 @@
 //! that name an indicator kind, joined by OR inside an observation, and observations joined
 //! by OR. An AND inside an observation converts when every term names the same value, or
 //! when every term is a hash of the same file (a file is identified by any of its hashes).
+//! `network-traffic:src_ref.value` / `dst_ref.value` keep their side as the indicator's
+//! [`Scope`]; `email-message:sender_ref` is refused (events carry the From address only).
 //! Everything else (observation AND, FOLLOWEDBY, qualifiers, `!=`, `<`, `LIKE`, `MATCHES`,
 //! `ISSUBSET`, `EXISTS`, an AND mixing a value with other constraints) would match more than
 //! the pattern says, so it is returned as a reason, never dropped or widened silently.
 
 use std::fmt;
 
-use crate::IndicatorKind;
 use crate::normalise::parse_net;
+use crate::{IndicatorKind, Scope};
 
 /// The most conjunctions a pattern may expand to (OR of ANDs) before it is refused.
 const MAX_TERMS: usize = 4096;
@@ -23,7 +25,7 @@ const MAX_TERMS: usize = 4096;
 /// not be turned into values.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Conversion {
-    pub values: Vec<(IndicatorKind, String)>,
+    pub values: Vec<(IndicatorKind, String, Scope)>,
     pub unsupported: Vec<String>,
 }
 
@@ -723,21 +725,22 @@ fn leaves(t: &Test) -> Vec<Leaf<'_>> {
 }
 
 /// The values one AND of leaves stands for.
-fn conjunction(conj: &[Leaf<'_>]) -> Result<Vec<(IndicatorKind, String)>, String> {
+fn conjunction(conj: &[Leaf<'_>]) -> Result<Vec<(IndicatorKind, String, Scope)>, String> {
     let mut values = Vec::with_capacity(conj.len());
     for leaf in conj {
         let (path, value) = leaf.clone()?;
-        values.push((path, kind_of(path, value)?, value.to_string()));
+        let (kind, scope) = kind_of(path, value)?;
+        values.push((path, (kind, scope), value.to_string()));
     }
     if values.len() == 1 {
-        let (_, k, v) = values.pop().expect("one value");
-        return Ok(vec![(k, v)]);
+        let (_, (k, s), v) = values.pop().expect("one value");
+        return Ok(vec![(k, v, s)]);
     }
     let (_, k0, v0) = &values[0];
     if values.iter().all(|(_, k, v)| k == k0 && v == v0) {
-        return Ok(vec![(*k0, v0.clone())]);
+        return Ok(vec![(k0.0, v0.clone(), k0.1)]);
     }
-    let all_file_hashes = values.iter().all(|(p, k, _)| {
+    let all_file_hashes = values.iter().all(|(p, (k, _), _)| {
         p.object_type == "file"
             && matches!(
                 k,
@@ -748,7 +751,7 @@ fn conjunction(conj: &[Leaf<'_>]) -> Result<Vec<(IndicatorKind, String)>, String
             )
     });
     if all_file_hashes {
-        return Ok(values.into_iter().map(|(_, k, v)| (k, v)).collect());
+        return Ok(values.into_iter().map(|(_, (k, s), v)| (k, v, s)).collect());
     }
     let names: Vec<String> = values
         .iter()
@@ -760,8 +763,9 @@ fn conjunction(conj: &[Leaf<'_>]) -> Result<Vec<(IndicatorKind, String)>, String
     ))
 }
 
-/// The indicator kind an object path compared with `value` stands for.
-fn kind_of(path: &ObjectPath, value: &str) -> Result<IndicatorKind, String> {
+/// The indicator kind an object path compared with `value` stands for, and where in an event
+/// it counts.
+fn kind_of(path: &ObjectPath, value: &str) -> Result<(IndicatorKind, Scope), String> {
     let props: Vec<&str> = path
         .steps
         .iter()
@@ -775,25 +779,35 @@ fn kind_of(path: &ObjectPath, value: &str) -> Result<IndicatorKind, String> {
         Some(ipnet::IpNet::V6(_)) => IndicatorKind::Ipv6,
         None => IndicatorKind::Domain,
     };
-    Ok(match (path.object_type.as_str(), props.as_slice()) {
+    let kind = match (path.object_type.as_str(), props.as_slice()) {
+        ("network-traffic", ["src_ref", "value"]) => return Ok((ip_or_domain(), Scope::Source)),
+        ("network-traffic", ["dst_ref", "value"]) => {
+            return Ok((ip_or_domain(), Scope::Destination));
+        }
+        ("email-message", ["sender_ref", "value"]) => {
+            return Err(format!(
+                "`{path}` names the Sender header; events carry the From address only, and \
+                 matching it there would say more than the pattern"
+            ));
+        }
         ("ipv4-addr", ["value"]) => IndicatorKind::Ipv4,
         ("ipv6-addr", ["value"]) => IndicatorKind::Ipv6,
         ("domain-name", ["value"]) => IndicatorKind::Domain,
         ("url", ["value"]) => IndicatorKind::Url,
         ("email-addr", ["value"]) => IndicatorKind::Email,
-        ("email-message", ["from_ref" | "sender_ref", "value"]) => IndicatorKind::Email,
+        ("email-message", ["from_ref", "value"]) => IndicatorKind::Email,
         ("file", ["name"]) => IndicatorKind::FileName,
         ("file", ["hashes", alg]) => vigil_core::HashAlgorithm::from_name(alg)
             .and_then(IndicatorKind::of_hash)
             .ok_or_else(|| format!("hash algorithm `{alg}` of `{path}` has no indicator kind"))?,
-        ("network-traffic", ["src_ref" | "dst_ref", "value"]) => ip_or_domain(),
         ("network-traffic", ["extensions", "http-request-ext", "request_header", h])
             if h.eq_ignore_ascii_case("user-agent") =>
         {
             IndicatorKind::UserAgent
         }
         _ => return Err(format!("object path `{path}` has no indicator kind")),
-    })
+    };
+    Ok((kind, Scope::Any))
 }
 
 #[cfg(test)]
@@ -801,7 +815,18 @@ mod tests {
     use super::*;
     use IndicatorKind as K;
 
+    /// The values of a pattern that converts whole, each counting anywhere in an event.
     fn values(p: &str) -> Vec<(K, String)> {
+        scoped(p)
+            .into_iter()
+            .map(|(k, v, s)| {
+                assert_eq!(s, Scope::Any, "{p}");
+                (k, v)
+            })
+            .collect()
+    }
+
+    fn scoped(p: &str) -> Vec<(K, String, Scope)> {
         let c = convert(p).unwrap();
         assert!(c.unsupported.is_empty(), "{p}: {:?}", c.unsupported);
         c.values
@@ -828,9 +853,33 @@ mod tests {
             values("[url:value = 'http://a.example/it\\'s']"),
             [(K::Url, "http://a.example/it's".into())]
         );
+    }
+
+    #[test]
+    fn connection_sides_are_kept_and_sender_is_refused() {
         assert_eq!(
-            values("[network-traffic:dst_ref.value = '2001:db8::1']"),
-            [(K::Ipv6, "2001:db8::1".into())]
+            scoped("[network-traffic:dst_ref.value = '2001:db8::1']"),
+            [(K::Ipv6, "2001:db8::1".into(), Scope::Destination)]
+        );
+        assert_eq!(
+            scoped("[network-traffic:src_ref.value = 'scanner.example']"),
+            [(K::Domain, "scanner.example".into(), Scope::Source)]
+        );
+        // The same address on both sides is two statements, not one value.
+        assert!(
+            unsupported(
+                "[network-traffic:src_ref.value = '192.0.2.1' AND \
+                 network-traffic:dst_ref.value = '192.0.2.1']"
+            )
+            .contains("AND of")
+        );
+        assert!(
+            unsupported("[email-message:sender_ref.value = 'a@b.example']")
+                .contains("Sender header")
+        );
+        assert_eq!(
+            values("[email-message:from_ref.value = 'a@b.example']"),
+            [(K::Email, "a@b.example".into())]
         );
     }
 
@@ -847,7 +896,7 @@ mod tests {
         assert_eq!(v, [(K::Md5, "m".into()), (K::Sha1, "s".into())]);
         // Distribution: (a OR b) AND a reduces to a, and (a AND b) is refused.
         let c = convert("[(domain-name:value = 'a.example' OR domain-name:value = 'b.example') AND domain-name:value = 'a.example']").unwrap();
-        assert_eq!(c.values, [(K::Domain, "a.example".into())]);
+        assert_eq!(c.values, [(K::Domain, "a.example".into(), Scope::Any)]);
         assert_eq!(c.unsupported.len(), 1);
         assert!(c.unsupported[0].contains("AND of domain-name:value = 'b.example'"));
     }
