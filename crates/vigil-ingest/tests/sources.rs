@@ -139,6 +139,52 @@ async fn udp_datagrams_arrive_as_records_and_oversize_ones_are_counted() {
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
 }
 
+/// A pipeline that stops taking batches makes the listener wait, the socket's receive buffer
+/// fill, and the kernel drop datagrams: the loss shows in the stats and the recent issues.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn udp_datagrams_the_kernel_drops_are_counted() {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stats = Arc::new(SourceStats::default());
+    // Room for one batch, and nobody reads it: the second send blocks the listener.
+    let (tx, _rx) = mpsc::channel(1);
+    let (stop, shutdown) = stopper();
+    let task = tokio::spawn(run_syslog_udp(
+        socket,
+        SyslogConfig::udp(),
+        tx,
+        Arc::clone(&stats),
+        shutdown,
+    ));
+
+    // Far more than a default receive buffer (≈ 200 KiB) holds.
+    const SENT: u64 = 20_000;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let msg = [b'x'; 512];
+    for _ in 0..SENT {
+        client.send_to(&msg, addr).await.unwrap();
+    }
+    // The drop count is read every KERNEL_DROPS_EVERY: wait for it (not a timing assertion).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stats.snapshot().kernel_drops == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(vigil_ingest::source::KERNEL_DROPS_EVERY).await;
+    }
+    let s = stats.snapshot();
+    assert!(s.kernel_drops > 0, "no kernel drops seen: {s:?}");
+    // Every datagram is delivered, waiting in the buffer, or counted as dropped.
+    assert!(s.records + s.kernel_drops <= SENT, "{s:?}");
+    let issue = stats
+        .recent_issues()
+        .into_iter()
+        .find(|i| i.kind == IssueKind::KernelDrop)
+        .expect("a kernel-drop issue");
+    assert!(issue.reason.contains("receive buffer was full"), "{issue}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Syslog TCP
 

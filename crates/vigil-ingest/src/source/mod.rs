@@ -16,7 +16,7 @@ mod syslog;
 mod tail;
 
 pub use stats::{IssueKind, SourceIssue, SourceStats, SourceStatsSnapshot};
-pub use syslog::{SyslogConfig, run_syslog_tcp, run_syslog_udp};
+pub use syslog::{KERNEL_DROPS_EVERY, SyslogConfig, run_syslog_tcp, run_syslog_udp};
 pub use tail::{TailConfig, Tailer, WatchSpec};
 
 use std::net::SocketAddr;

@@ -31,6 +31,7 @@ pub struct SourceStats {
     rotations: AtomicU64,
     files_dropped: AtomicU64,
     io_errors: AtomicU64,
+    kernel_drops: AtomicU64,
     recent: Mutex<VecDeque<SourceIssue>>,
 }
 
@@ -62,6 +63,9 @@ pub struct SourceStatsSnapshot {
     pub files_dropped: u64,
     /// Failed reads, opens, accepts or checkpoint writes (retried).
     pub io_errors: u64,
+    /// Syslog UDP: datagrams the kernel dropped because the socket's receive buffer was full
+    /// (the pipeline fell behind), read from `/proc/net/udp` (Linux; 0 elsewhere).
+    pub kernel_drops: u64,
 }
 
 /// Which counter a [`SourceIssue`] was counted in.
@@ -82,6 +86,8 @@ pub enum IssueKind {
     Io,
     /// A connection refused because too many were open.
     Refused,
+    /// The kernel dropped datagrams: the socket's receive buffer was full.
+    KernelDrop,
 }
 
 /// One problem a source met: what, where (peer or file and offset), when.
@@ -134,6 +140,7 @@ impl SourceStats {
             rotations: get(&self.rotations),
             files_dropped: get(&self.files_dropped),
             io_errors: get(&self.io_errors),
+            kernel_drops: get(&self.kernel_drops),
         }
     }
 
@@ -179,8 +186,39 @@ impl SourceStats {
             IssueKind::Dropped => &self.files_dropped,
             IssueKind::Io => &self.io_errors,
             IssueKind::Refused => &self.connections_refused,
+            IssueKind::KernelDrop => &self.kernel_drops,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.remember(kind, peer, path, offset, reason.into());
+    }
+
+    /// Records the kernel's running count of datagrams it dropped for this source's socket;
+    /// a rise is remembered as an issue saying how many were lost since the last reading.
+    pub(crate) fn kernel_dropped(&self, total: u64) {
+        let before = self.kernel_drops.fetch_max(total, Ordering::Relaxed);
+        if total > before {
+            self.remember(
+                IssueKind::KernelDrop,
+                None,
+                None,
+                None,
+                format!(
+                    "the kernel dropped {} datagrams ({total} in all): the socket's receive \
+                     buffer was full because the pipeline fell behind",
+                    total - before
+                ),
+            );
+        }
+    }
+
+    fn remember(
+        &self,
+        kind: IssueKind,
+        peer: Option<SocketAddr>,
+        path: Option<PathBuf>,
+        offset: Option<u64>,
+        reason: String,
+    ) {
         let mut recent = self.recent_lock();
         if recent.len() == RECENT_ISSUES {
             recent.pop_front();
@@ -191,7 +229,7 @@ impl SourceStats {
             peer,
             path,
             offset,
-            reason: reason.into(),
+            reason,
         });
     }
 }

@@ -77,7 +77,10 @@ impl SyslogConfig {
 ///
 /// Batches carry no ack: UDP cannot tell its senders to slow down, so the listener goes on
 /// receiving while the pipeline persists. A full channel still makes it wait, and then the
-/// kernel's socket buffer fills and drops datagrams (counted by the kernel, not here).
+/// kernel's socket buffer fills and drops datagrams: the kernel counts those per socket, and
+/// on Linux they are read every [`KERNEL_DROPS_EVERY`] into
+/// [`SourceStatsSnapshot::kernel_drops`](super::SourceStatsSnapshot::kernel_drops), each rise
+/// remembered as an issue.
 pub async fn run_syslog_udp(
     socket: UdpSocket,
     cfg: SyslogConfig,
@@ -86,6 +89,8 @@ pub async fn run_syslog_udp(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    let _drops = kernel_drops::socket_inode(&socket)
+        .map(|inode| AbortOnDrop(tokio::spawn(kernel_drops::watch(inode, Arc::clone(&stats)))));
     // One byte more than the maximum, to tell a datagram of exactly the maximum from a
     // longer one the kernel cut.
     let mut buf = vec![0u8; cfg.max_message + 1];
@@ -144,6 +149,94 @@ pub async fn run_syslog_udp(
             return;
         }
         stats.delivered(count, bytes);
+    }
+}
+
+/// How often the kernel's drop count of a UDP listener's socket is read.
+pub const KERNEL_DROPS_EVERY: Duration = Duration::from_millis(500);
+
+/// Aborts a background task when the function that started it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The kernel's count of datagrams it dropped for one UDP socket (full receive buffer): the
+/// last column of the socket's line in `/proc/net/udp` or `/proc/net/udp6`, found by the
+/// socket's inode. Linux only; elsewhere nothing is read and the count stays 0.
+mod kernel_drops {
+    use std::sync::Arc;
+
+    use tokio::net::UdpSocket;
+
+    use super::KERNEL_DROPS_EVERY;
+    use crate::source::stats::SourceStats;
+
+    /// The socket's inode number, which names it in `/proc/net/udp*`.
+    #[cfg(target_os = "linux")]
+    pub(super) fn socket_inode(socket: &UdpSocket) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let fd = socket.as_raw_fd();
+        std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|m| m.ino())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn socket_inode(_socket: &UdpSocket) -> Option<u64> {
+        None
+    }
+
+    /// Reads the drop count every [`KERNEL_DROPS_EVERY`] into `stats` until aborted.
+    pub(super) async fn watch(inode: u64, stats: Arc<SourceStats>) {
+        let mut tick = tokio::time::interval(KERNEL_DROPS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Some(total) = read(inode) {
+                stats.kernel_dropped(total);
+            }
+        }
+    }
+
+    /// The drop count of the socket with `inode`, if `/proc/net/udp*` lists it.
+    pub(super) fn read(inode: u64) -> Option<u64> {
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .find_map(|table| {
+                let text = std::fs::read_to_string(table).ok()?;
+                parse(&text, inode)
+            })
+    }
+
+    /// In a `/proc/net/udp` table (`sl local rem st tx:rx tr:when retr uid timeout inode ref
+    /// pointer drops`), the drops of the line whose inode is `inode`.
+    pub(super) fn parse(table: &str, inode: u64) -> Option<u64> {
+        table.lines().skip(1).find_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 13 || cols[9].parse::<u64>().ok()? != inode {
+                return None;
+            }
+            cols[12].parse().ok()
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn parses_the_drops_column_of_the_socket_s_line() {
+            let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                 \x20 305: 0100007F:0202 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41152 2 000000003a2d1b6e 0\n\
+                 \x20 871: 0100007F:A8F1 00000000:0000 07 00000000:00034000 00:00000000 00000000     0        0 98765 2 00000000d1c2b3a4 1843\n";
+            assert_eq!(super::parse(table, 98765), Some(1843));
+            assert_eq!(super::parse(table, 41152), Some(0));
+            assert_eq!(super::parse(table, 1), None);
+            assert_eq!(super::parse("garbage\nmore garbage 1 2\n", 1), None);
+        }
     }
 }
 
