@@ -5,7 +5,8 @@
 //! `cargo bench -p vigil-intel --bench matcher` runs at N = 1,000,000; the load
 //! target is for 10 million: `VIGIL_INTEL_N=10000000 cargo bench -p vigil-intel --bench
 //! matcher`. Before the criterion groups, one load is timed and its memory read from
-//! /proc/self/status (RSS growth and peak), printed as `load: …`.
+//! /proc/self/status (RSS growth and peak), printed as `load: …`; with `VIGIL_INTEL_LOAD_ONLY`
+//! set, that is all it does (for `perf record` and back-to-back load runs).
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -98,16 +99,20 @@ fn load(values: &[(K, String)]) -> IntelSet {
     let mut set = IntelSet::new();
     // One feed name shared, as importers do.
     let feed: std::sync::Arc<str> = "generated".into();
-    for (k, v) in values {
+    let news = values.iter().map(|(k, v)| {
         let source = Source {
             feed: feed.clone(),
             external_id: None,
             first_seen: None,
             last_seen: None,
         };
-        set.add(NewIndicator::new(*k, v.clone(), source))
-            .expect("generated values are valid");
-    }
+        NewIndicator::new(*k, v.clone(), source)
+    });
+    set.add_all(news, |i, r| {
+        if let Err(e) = r {
+            panic!("generated value {i} is invalid: {e}")
+        }
+    });
     set
 }
 
@@ -343,6 +348,9 @@ fn benches(c: &mut Criterion, values: &[(K, String)]) {
 fn main() {
     let values = generate(n());
     report_load(&values);
+    if std::env::var_os("VIGIL_INTEL_LOAD_ONLY").is_some() {
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &values);
     c.final_summary();

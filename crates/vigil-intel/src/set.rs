@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use hashbrown::HashTable;
 
@@ -30,7 +30,7 @@ pub struct IntelSet {
     index: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
     /// Labels, feed names and kill-chain names repeat across thousands of indicators.
-    strings: HashSet<Arc<str>>,
+    strings: HashSet<Arc<str>, foldhash::fast::FixedState>,
     /// Per kind, the statement of the indicator of that kind added last, shared by the next
     /// one when equal (feeds mix kinds row by row: a MISP event, a ThreatFox export).
     last: [Option<Arc<Statement>>; IndicatorKind::ALL.len()],
@@ -96,10 +96,89 @@ impl IntelSet {
     /// Adds one feed's statement of an indicator: normalises its value and either inserts it
     /// or merges it into the indicator already holding that value.
     pub fn add(&mut self, new: NewIndicator) -> Result<Added, ValueError> {
-        let mut new = new;
+        let prepared = Prepared::new(&self.hasher, new);
+        self.insert(prepared)
+    }
+
+    /// Adds many statements with the same result as [`IntelSet::add`] for each in turn (the
+    /// same order, merges and shared statements), telling `outcome` the result of each by
+    /// its position in `items`. Large batches are normalised on a second thread while this
+    /// one inserts the chunk before: URL and e-mail normalisation cost about as much as the
+    /// index probe that follows, and the two overlap.
+    pub fn add_all<I>(
+        &mut self,
+        items: I,
+        mut outcome: impl FnMut(usize, Result<Added, ValueError>),
+    ) where
+        I: IntoIterator<Item = NewIndicator>,
+    {
+        let mut items = items.into_iter();
+        self.reserve(items.size_hint().0);
+        if items.size_hint().1.is_some_and(|n| n <= BATCH_CHUNK) {
+            for (i, new) in items.enumerate() {
+                outcome(i, self.add(new));
+            }
+            return;
+        }
+        let chunk = |items: &mut I::IntoIter| -> Vec<NewIndicator> {
+            items.by_ref().take(BATCH_CHUNK).collect()
+        };
+        let hasher = self.hasher.clone();
+        std::thread::scope(|scope| {
+            let (to_worker, work) = mpsc::sync_channel::<Vec<NewIndicator>>(2);
+            let (done, from_worker) = mpsc::sync_channel::<Vec<Prepared>>(2);
+            scope.spawn(move || {
+                for news in work {
+                    let prepared = news.into_iter().map(|n| Prepared::new(&hasher, n));
+                    if done.send(prepared.collect()).is_err() {
+                        return;
+                    }
+                }
+            });
+            // Two chunks in flight: the worker prepares one while this thread inserts the
+            // other.
+            let mut in_flight = 0;
+            let send = |items: &mut I::IntoIter, in_flight: &mut usize| {
+                let next = chunk(items);
+                if !next.is_empty() {
+                    to_worker
+                        .send(next)
+                        .expect("the normalising thread waits for work");
+                    *in_flight += 1;
+                }
+            };
+            send(&mut items, &mut in_flight);
+            send(&mut items, &mut in_flight);
+            let mut position = 0;
+            while in_flight > 0 {
+                let prepared = from_worker
+                    .recv()
+                    .expect("the normalising thread answers every chunk");
+                in_flight -= 1;
+                send(&mut items, &mut in_flight);
+                for p in prepared {
+                    outcome(position, self.insert(p));
+                    position += 1;
+                }
+            }
+        });
+    }
+
+    /// Room for `additional` more indicators without growing the index on the way (growing
+    /// it rehashes every entry).
+    pub fn reserve(&mut self, additional: usize) {
+        let hashes = &self.hashes;
+        self.index
+            .reserve(additional, |&i| table_hash(hashes[i as usize]));
+        self.hashes.reserve(additional);
+        self.indicators.reserve(additional);
+    }
+
+    /// Inserts or merges a statement whose value is normalised and hashed.
+    fn insert(&mut self, prepared: Prepared) -> Result<Added, ValueError> {
+        let Prepared { new, value, h32 } = prepared;
+        let value = value?;
         let kind = new.kind;
-        let value = normalise::value_owned(kind, std::mem::take(&mut new.value))?;
-        let h32 = key_hash(&self.hasher, kind, &value);
         let existing = self.position_hashed(kind, &value, h32);
         let strings = &mut self.strings;
         let mut intern = |s: &str| -> Arc<str> {
@@ -114,8 +193,13 @@ impl IntelSet {
             Arc::make_mut(&mut self.indicators[i as usize]).merge(new, &mut intern);
             return Ok(Added::Merged);
         }
-        new.source.feed = intern(&new.source.feed);
+        let mut new = new;
         let last = &mut self.last[kind as usize];
+        // The feed name of the statement before is the interned one: no lookup for it.
+        match last.as_ref().and_then(|l| l.sources.first()) {
+            Some(s) if s.feed == new.source.feed => new.source.feed = s.feed.clone(),
+            _ => new.source.feed = intern(&new.source.feed),
+        }
         let ind = Indicator::from_new(new, value, &mut intern, last.as_ref());
         if !last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &ind.stmt)) {
             *last = Some(ind.stmt.clone());
@@ -173,6 +257,26 @@ impl IntelSet {
     /// default feed name.
     pub fn import_bytes(&mut self, name: &str, bytes: &[u8], opts: &ImportOptions) -> FileReport {
         import::import_bytes(self, Path::new(name), bytes, opts)
+    }
+}
+
+/// Statements per chunk handed to the normalising thread by [`IntelSet::add_all`]: large
+/// enough that the hand-over costs nothing beside the work, small enough to stay in cache.
+const BATCH_CHUNK: usize = 4096;
+
+/// A statement with its value normalised (or why it could not be) and hashed: the part of
+/// adding that does not need the set, done on another thread by [`IntelSet::add_all`].
+struct Prepared {
+    new: NewIndicator,
+    value: Result<String, ValueError>,
+    h32: u32,
+}
+
+impl Prepared {
+    fn new(hasher: &foldhash::fast::FixedState, mut new: NewIndicator) -> Prepared {
+        let value = normalise::value_owned(new.kind, std::mem::take(&mut new.value));
+        let h32 = value.as_ref().map_or(0, |v| key_hash(hasher, new.kind, v));
+        Prepared { new, value, h32 }
     }
 }
 
@@ -372,6 +476,69 @@ mod tests {
         let mut n = NewIndicator::new(IndicatorKind::Domain, value, source);
         n.labels = vec!["c2".into()];
         n
+    }
+
+    /// Statements for [`add_all_is_add_in_turn`]: several chunks' worth, with repeated
+    /// values (merged, across chunk ends too), case variants, other feeds and invalid values.
+    fn mixed(count: usize) -> Vec<NewIndicator> {
+        (0..count)
+            .map(|i| {
+                let (kind, value) = match i % 7 {
+                    0 => (
+                        IndicatorKind::Ipv4,
+                        format!("10.0.{}.{}", i / 250 % 250, i % 250),
+                    ),
+                    1 => (IndicatorKind::Domain, format!("H{}.Example", i % 3000)),
+                    2 => (
+                        IndicatorKind::Url,
+                        format!("http://u{}.example/p/", i % 5000),
+                    ),
+                    3 => (IndicatorKind::Email, format!("A{}@b.example", i)),
+                    4 => (IndicatorKind::Md5, format!("{:032x}", i % 4000)),
+                    5 => (IndicatorKind::Ipv4, format!("10.{}.0.0/16", i % 300)),
+                    _ => (IndicatorKind::Domain, format!("bad domain {i}")),
+                };
+                let mut n = new(&value, if i % 11 == 0 { "g" } else { "f" });
+                n.kind = kind;
+                n.value = value;
+                n
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_all_is_add_in_turn() {
+        let items = mixed(3 * BATCH_CHUNK + 17);
+        let mut one_by_one = IntelSet::new();
+        let expected: Vec<_> = items.iter().map(|n| one_by_one.add(n.clone())).collect();
+        let mut batched = IntelSet::new();
+        let mut got = Vec::new();
+        batched.add_all(items.clone(), |i, r| got.push((i, r)));
+        let positions: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+        assert_eq!(positions, (0..items.len()).collect::<Vec<_>>());
+        let got: Vec<_> = got.into_iter().map(|(_, r)| r).collect();
+        assert_eq!(got, expected);
+        assert!(got.iter().any(|r| r.is_err()) && got.contains(&Ok(Added::Merged)));
+        assert_eq!(batched.len(), one_by_one.len());
+        for (a, b) in batched.indicators.iter().zip(&one_by_one.indicators) {
+            assert_eq!(**a, **b);
+        }
+        // The statements are shared alike.
+        let shared = |s: &IntelSet| {
+            s.indicators
+                .windows(2)
+                .filter(|w| Arc::ptr_eq(&w[0].stmt, &w[1].stmt))
+                .count()
+        };
+        assert_eq!(shared(&batched), shared(&one_by_one));
+        // A small batch goes the same way on this thread.
+        let mut small = IntelSet::new();
+        small.add_all(items[..50].to_vec(), |_, _| {});
+        assert_eq!(small.len(), {
+            let mut s = IntelSet::new();
+            items[..50].iter().for_each(|n| drop(s.add(n.clone())));
+            s.len()
+        });
     }
 
     #[test]
