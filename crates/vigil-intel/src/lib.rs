@@ -9,8 +9,9 @@
 //! against domains and their subdomains, URLs, e-mail addresses, hashes, JA3, user agents,
 //! file names) and says which field matched which indicator.
 //!
-//! What it is not for: fetching feeds (TAXII, HTTP), storing indicators or sightings, or
-//! raising alerts: callers wire the matcher into detection.
+//! Fetching feeds is here too, when called ([`fetch`]: http/https with verified TLS;
+//! [`taxii`]; MISP feeds), but not scheduling it. What it is not for: storing indicators or
+//! sightings, or raising alerts: callers wire the matcher into detection.
 //!
 //! ```no_run
 //! use vigil_intel::{IntelSet, Matcher};
@@ -29,6 +30,7 @@
 
 mod error;
 pub mod export;
+pub mod fetch;
 mod import;
 mod indicator;
 pub mod lifecycle;
@@ -38,6 +40,7 @@ mod set;
 pub mod taxii;
 
 pub use error::IntelError;
+pub use fetch::{ClientOptions, FeedClient, FetchError, Fetched};
 pub use import::misp_feed::{MispFeedCursor, MispFeedReport};
 pub use import::{CsvKind, CsvMapping, CsvPreset, FeedFormat, ImportOptions};
 pub use indicator::{Indicator, IndicatorKind, KillChainPhase, NewIndicator, Scope, Source, Tlp};
@@ -47,4 +50,4 @@ pub use lifecycle::{
 pub use matcher::{BuildStats, IntelMatch, LeftOut, MatchHow, Matcher};
 pub use normalise::ValueError;
 pub use set::{Added, FileReport, ImportReport, IntelSet, Location, Rejection};
-pub use taxii::{ClientOptions, FeedClient, FetchError, PullReport, PullRequest, TaxiiCursor};
+pub use taxii::{PullReport, PullRequest, TaxiiCursor};

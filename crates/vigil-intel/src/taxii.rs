@@ -1,7 +1,6 @@
 //! A TAXII 2.1 client: server discovery, API root information, collections, and pulling a
 //! collection's objects page by page (`added_after`, `limit`, `next`) into an [`IntelSet`]
-//! through the STIX importer. Also the bounded HTTP fetching the MISP feed pull uses
-//! ([`FeedClient`]).
+//! through the STIX importer, over http or https ([`FeedClient`], in [`crate::fetch`]).
 //!
 //! What this is for: a background thread that pulls a feed on a schedule and keeps a
 //! [`TaxiiCursor`] (serde, so the caller can persist it) to ask only for what is new next
@@ -11,249 +10,27 @@
 //!
 //! Nothing a server sends can panic the client or vanish: every failure is a [`FetchError`]
 //! naming the URL and the reason (HTTP status with the TAXII error body's title, wrong
-//! content type, not JSON, not an envelope, too large, timeout, a `next` token given twice).
-//! A pull that fails part-way keeps the pages it imported, reports them, and returns the
-//! cursor up to the last imported page in [`PullReport`], with the error beside it.
-//!
-//! Plain `http://` only: enabling reqwest's TLS would either build `aws-lc-rs` (its
-//! `rustls` feature) or make every reqwest client in the workspace panic unless a crypto
-//! provider is installed first (`rustls-no-provider`); `https://` URLs are refused with that
-//! reason.
+//! content type, not JSON, not an envelope, too large, timeout, TLS, a `next` token given
+//! twice). A pull that fails part-way keeps the pages it imported, reports them, and returns
+//! the cursor up to the last imported page in [`PullReport`], with the error beside it.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jiff::Timestamp;
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use url::Url;
 
+use crate::fetch::{FeedClient, FetchError, parse_json};
 use crate::set::{FileReport, Rejection};
 use crate::{ImportOptions, IntelSet};
 
 /// The media type of TAXII 2.1 responses, sent as `Accept`.
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
 
-/// How a [`FeedClient`] talks to servers: credentials, timeouts and the largest response it
-/// reads.
-#[derive(Clone, Debug)]
-pub struct ClientOptions {
-    /// HTTP basic authentication (user, password), sent with every request.
-    pub basic_auth: Option<(String, String)>,
-    /// How long to wait for the TCP connection.
-    pub connect_timeout: Duration,
-    /// How long a whole request may take, reading the body included.
-    pub timeout: Duration,
-    /// Responses longer than this are refused (a feed page or event, not a disk filler).
-    pub max_response_bytes: u64,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            basic_auth: None,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-            max_response_bytes: 64 << 20,
-        }
-    }
-}
-
-/// Why a request to a feed server gave nothing usable. Each names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The URL cannot be used (not `http://`, cannot be joined).
-    #[error("{url}: {reason}")]
-    Url { url: String, reason: String },
-    /// The HTTP client could not be built.
-    #[error("HTTP client: {0}")]
-    Client(String),
-    /// No connection, or the connection broke.
-    #[error("{url}: request failed: {reason}")]
-    Connect { url: String, reason: String },
-    /// No complete response in time.
-    #[error("{url}: no complete response within {} s", after.as_secs_f64())]
-    Timeout { url: String, after: Duration },
-    /// A status other than 2xx; `title` and `description` come from a TAXII error body,
-    /// `body` is the start of a body that is not one.
-    #[error("{url}: HTTP {status}{}", status_detail(*status, title, description, body))]
-    Status {
-        url: String,
-        status: u16,
-        title: Option<String>,
-        description: Option<String>,
-        body: Option<String>,
-    },
-    /// A content type other than the one the protocol requires.
-    #[error("{url}: content type `{got}`, expected `{expected}`")]
-    ContentType {
-        url: String,
-        got: String,
-        expected: &'static str,
-    },
-    /// The response is longer than [`ClientOptions::max_response_bytes`].
-    #[error("{url}: response longer than the limit of {limit} bytes")]
-    TooLarge { url: String, limit: u64 },
-    /// The body is not JSON.
-    #[error("{url}: not JSON: {reason}")]
-    NotJson { url: String, reason: String },
-    /// JSON of the wrong shape (not an envelope, `objects` not a list, `more` without a way
-    /// to get more).
-    #[error("{url}: {reason}")]
-    Malformed { url: String, reason: String },
-    /// A page held only objects already received in this pull, after `next` token
-    /// `token`: paging would never end.
-    #[error(
-        "{url}: the page after `next` = `{token}` repeats objects already received: a paging \
-         loop, stopped"
-    )]
-    NextLoop { url: String, token: String },
-    /// More pages than the pull allows.
-    #[error("{url}: more than {pages} pages: stopped")]
-    TooManyPages { url: String, pages: u32 },
-}
-
-fn status_detail(
-    status: u16,
-    title: &Option<String>,
-    description: &Option<String>,
-    body: &Option<String>,
-) -> String {
-    let mut s = String::new();
-    if let Some(reason) = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|c| c.canonical_reason())
-    {
-        s.push(' ');
-        s.push_str(reason);
-    }
-    if let Some(t) = title {
-        s.push_str(": ");
-        s.push_str(t);
-    }
-    if let Some(d) = description {
-        s.push_str(": ");
-        s.push_str(d);
-    }
-    if let Some(b) = body {
-        s.push_str(": ");
-        s.push_str(b);
-    }
-    s
-}
-
-/// A blocking HTTP client for intel feeds (TAXII 2.1 servers, MISP feeds): timeouts, basic
-/// auth and a response size limit on every request.
-pub struct FeedClient {
-    http: reqwest::blocking::Client,
-    opts: ClientOptions,
-}
-
-/// A response body read in full, with its headers.
-pub(crate) struct Body {
-    pub bytes: Vec<u8>,
-    pub headers: HeaderMap,
-}
-
 impl FeedClient {
-    /// A client with these options. Fails only if the HTTP stack cannot be set up.
-    pub fn new(opts: ClientOptions) -> Result<Self, FetchError> {
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(opts.connect_timeout)
-            .timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(FeedClient { http, opts })
-    }
-
-    /// GETs `url` and reads the body (at most the size limit). Non-2xx statuses are errors
-    /// carrying the TAXII error body when there is one. `accept` is sent as `Accept`.
-    pub(crate) fn get(&self, url: &Url, accept: Option<&str>) -> Result<Body, FetchError> {
-        let u = url.as_str();
-        if url.scheme() != "http" {
-            return Err(FetchError::Url {
-                url: u.to_string(),
-                reason: format!(
-                    "scheme `{}` is not supported: plain http only (this build has no TLS)",
-                    url.scheme()
-                ),
-            });
-        }
-        let mut req = self.http.get(url.clone());
-        if let Some(a) = accept {
-            req = req.header(ACCEPT, a);
-        }
-        if let Some((user, pass)) = &self.opts.basic_auth {
-            req = req.basic_auth(user, Some(pass));
-        }
-        let resp = req.send().map_err(|e| self.request_error(u, &e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let limit = self.opts.max_response_bytes;
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(FetchError::TooLarge {
-                url: u.to_string(),
-                limit,
-            });
-        }
-        let mut bytes = Vec::new();
-        if let Err(e) = resp.take(limit + 1).read_to_end(&mut bytes) {
-            return Err(
-                if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
-                    FetchError::Timeout {
-                        url: u.to_string(),
-                        after: self.opts.timeout,
-                    }
-                } else {
-                    FetchError::Connect {
-                        url: u.to_string(),
-                        reason: format!("reading the body: {e}"),
-                    }
-                },
-            );
-        }
-        if bytes.len() as u64 > limit {
-            return Err(FetchError::TooLarge {
-                url: u.to_string(),
-                limit,
-            });
-        }
-        if !status.is_success() {
-            return Err(status_error(u, status, &bytes));
-        }
-        Ok(Body { bytes, headers })
-    }
-
-    fn request_error(&self, url: &str, e: &reqwest::Error) -> FetchError {
-        if e.is_timeout() {
-            return FetchError::Timeout {
-                url: url.to_string(),
-                after: if e.is_connect() {
-                    self.opts.connect_timeout
-                } else {
-                    self.opts.timeout
-                },
-            };
-        }
-        // reqwest's Display is terse ("error sending request"); the cause says why.
-        let mut reason = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            source = s.source();
-        }
-        FetchError::Connect {
-            url: url.to_string(),
-            reason,
-        }
-    }
-
     /// GETs a TAXII resource: sends the TAXII `Accept`, checks the content type, parses the
     /// JSON object.
     fn taxii_get(&self, url: &Url) -> Result<(serde_json::Map<String, J>, HeaderMap), FetchError> {
@@ -556,28 +333,6 @@ fn is_taxii_21(content_type: &str) -> bool {
     })
 }
 
-pub(crate) fn parse_json(url: &str, bytes: &[u8]) -> Result<J, FetchError> {
-    serde_json::from_slice(bytes).map_err(|e| FetchError::NotJson {
-        url: url.to_string(),
-        reason: format!(
-            "line {} column {}: {e} (body starts `{}`)",
-            e.line(),
-            e.column(),
-            excerpt(bytes)
-        ),
-    })
-}
-
-/// The first bytes of a body as printable text, for error messages.
-fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]);
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
 fn json_kind(v: &J) -> &'static str {
     match v {
         J::Null => "null",
@@ -586,27 +341,6 @@ fn json_kind(v: &J) -> &'static str {
         J::String(_) => "a string",
         J::Array(_) => "an array",
         J::Object(_) => "an object",
-    }
-}
-
-fn status_error(url: &str, status: StatusCode, bytes: &[u8]) -> FetchError {
-    let taxii = serde_json::from_slice::<J>(bytes).ok();
-    let field = |k: &str| {
-        taxii
-            .as_ref()
-            .and_then(|t| t.get(k))
-            .and_then(J::as_str)
-            .map(str::to_string)
-    };
-    let (title, description) = (field("title"), field("description"));
-    let body =
-        (title.is_none() && description.is_none() && !bytes.is_empty()).then(|| excerpt(bytes));
-    FetchError::Status {
-        url: url.to_string(),
-        status: status.as_u16(),
-        title,
-        description,
-        body,
     }
 }
 
@@ -927,8 +661,8 @@ mod tests {
             "http://h:1/api1/collections/c-1/objects/"
         );
         assert!(objects_url(&root, "../x").is_err());
-        let c = FeedClient::new(ClientOptions::default()).unwrap();
-        let e = c.discovery(&Url::parse("https://h/").unwrap()).unwrap_err();
-        assert!(e.to_string().contains("plain http only"), "{e}");
+        let c = FeedClient::new(crate::ClientOptions::default()).unwrap();
+        let e = c.discovery(&Url::parse("ftp://h/").unwrap()).unwrap_err();
+        assert!(e.to_string().contains("http and https only"), "{e}");
     }
 }

@@ -192,7 +192,7 @@ const TAXII_CURSOR: &str = "taxii-cursor";
 pub struct TaxiiFeed {
     /// The feed name its indicators get (1-64 letters, digits, `.`, `_`, `-`).
     pub feed: String,
-    /// The API root URL (`http://taxii.example/api1/`).
+    /// The API root URL (`https://taxii.example/api1/`; http or https).
     pub root: String,
     /// The collection id.
     pub collection: String,
@@ -208,6 +208,10 @@ pub struct TaxiiFeed {
     /// Objects per page to ask for (default: the server's).
     #[serde(default)]
     pub page_size: Option<u32>,
+    /// A PEM file of CA certificates trusted besides the system's, for a server whose
+    /// certificate a private CA issued.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_taxii_interval() -> u64 {
@@ -773,11 +777,14 @@ fn auto_retro_hunt(
 pub struct MispFeed {
     /// The feed name its indicators get.
     pub feed: String,
-    /// The feed's URL (the directory holding `manifest.json`).
+    /// The feed's URL (the directory holding `manifest.json`; http or https).
     pub url: String,
     /// Minutes between pulls (default 60); the first is at start.
     #[serde(default = "default_taxii_interval")]
     pub interval_minutes: u64,
+    /// A PEM file of CA certificates trusted besides the system's (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Record kind of MISP feed cursors (id: the feed name).
@@ -875,6 +882,7 @@ pub fn pull_taxii(monitor: &Arc<Monitor>, feed: &TaxiiFeed) -> Result<u64, Strin
                     .username
                     .clone()
                     .map(|u| (u, password.unwrap_or_default())),
+                ca_file: feed.ca_file.clone(),
                 ..ClientOptions::default()
             })
             .map_err(|e| e.to_string())?;
@@ -904,7 +912,11 @@ pub fn pull_misp(monitor: &Arc<Monitor>, feed: &MispFeed) -> Result<u64, String>
         MISP_CURSOR,
         |pulled, cursor: &MispFeedCursor| {
             let url = url::Url::parse(&feed.url).map_err(|e| format!("url {}: {e}", feed.url))?;
-            let client = FeedClient::new(ClientOptions::default()).map_err(|e| e.to_string())?;
+            let client = FeedClient::new(ClientOptions {
+                ca_file: feed.ca_file.clone(),
+                ..ClientOptions::default()
+            })
+            .map_err(|e| e.to_string())?;
             let report = client.pull_misp_feed(pulled, &url, &feed.feed, cursor);
             let error = report.error.as_ref().map(|e| e.to_string());
             Ok((report.cursor, report.events.len() as u64, error))

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // reqwest's TLS is rustls without a built-in provider: give its clients ring.
+    vigil_intel::fetch::install_crypto_provider();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,

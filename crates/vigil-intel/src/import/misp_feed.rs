@@ -21,8 +21,8 @@ use serde_json::Value as J;
 use url::Url;
 
 use super::{Ctx, FeedFormat, ImportOptions};
+use crate::fetch::parse_json;
 use crate::set::{FileReport, ImportReport, Location, Rejection};
-use crate::taxii::parse_json;
 use crate::{FeedClient, FetchError, IntelSet};
 
 /// The reason `hashes.csv` lines are counted as skipped.

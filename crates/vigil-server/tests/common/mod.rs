@@ -38,6 +38,8 @@ impl TestServer {
         let task = tokio::spawn(server.run(app, async {
             let _ = rx.await;
         }));
+        // reqwest's rustls has no built-in provider in this workspace: give it ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         TestServer {
             base,
             dir,

@@ -83,6 +83,8 @@ impl Served {
                 .recv_timeout(Duration::from_secs(5))
                 .unwrap_or_default()
         };
+        // reqwest's rustls has no built-in provider (see vigil_intel::fetch): give it ring.
+        vigil_intel::fetch::install_crypto_provider();
         Served {
             child,
             url,
