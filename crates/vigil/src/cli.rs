@@ -375,15 +375,21 @@ pub struct ServerArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum IntelCommand {
-    /// Import a feed file (STIX 2.1 bundle, MISP event, CSV, plain list; format told from the
-    /// content) into a named feed of the server. New indicators are searched for in the
-    /// server's stored events at once.
+    /// Import a feed file or URL (STIX 2.1 bundle, MISP event, CSV, plain list; format told
+    /// from the content) into a named feed of the server. A URL (http or https) is fetched by
+    /// this command and its body imported like a file. New indicators are searched for in
+    /// the server's stored events at once.
     Import {
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-        /// The feed's name.
+        /// A file, or an `http://` / `https://` URL.
+        #[arg(value_name = "FILE|URL")]
+        source: String,
+        /// The feed's name (default for a URL: its host).
         #[arg(long)]
-        feed: String,
+        feed: Option<String>,
+        /// For an https URL: a PEM file of CA certificates to trust besides the system's
+        /// (a feed served with a private CA's certificate).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         /// Make this file the feed's whole content (drop indicators only its earlier imports
         /// named).
         #[arg(long)]

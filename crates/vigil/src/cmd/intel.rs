@@ -1,9 +1,18 @@
 //! `vigil intel import|feeds|export`: threat intel on a running server, over its API.
+//!
+//! `import URL` fetches the URL here, with this machine's network and trust roots (plus
+//! `--ca-file`), and sends the body to the server's import like a file: the server never
+//! fetches URLs a client names, and the report is the same as for a file. Feeds to pull
+//! again and again belong in `[[monitor.intel.taxii]]` / `[[monitor.intel.misp]]`.
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, bail};
 use reqwest::blocking::{Client, RequestBuilder, Response};
+use url::Url;
+use vigil_intel::{ClientOptions, FeedClient, FetchError};
 
 use crate::cli::{ExportFormat, IntelCommand, ServerArgs};
 
@@ -38,6 +47,50 @@ fn checked(resp: Response, what: &str) -> Result<Vec<u8>> {
     Ok(body.to_vec())
 }
 
+/// `source` as a URL when it is one: `http://` and `https://` are fetched; another scheme
+/// is refused rather than read as a file name.
+fn feed_url(source: &str) -> Result<Option<Url>> {
+    let Some((scheme, _)) = source.split_once("://") else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        bail!("{source}: only http:// and https:// URLs can be imported");
+    }
+    Url::parse(source)
+        .map(Some)
+        .with_context(|| format!("{source}: not a valid URL"))
+}
+
+/// Fetches a feed file: 60 s per request, at most 64 MiB (the feed client's defaults), the
+/// server's certificate checked against the system's roots and `ca_file`.
+fn fetch(url: &Url, ca_file: Option<PathBuf>) -> Result<Vec<u8>> {
+    let client = FeedClient::new(ClientOptions {
+        ca_file,
+        ..ClientOptions::default()
+    })?;
+    match client.fetch(url) {
+        Ok(fetched) => Ok(fetched.bytes),
+        Err(e @ FetchError::Tls { .. }) => bail!("{e} (here: --ca-file PEM)"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The default feed name of a URL: its host, with characters a feed name cannot hold (an
+/// IPv6 address's `:`) as `-`, at most 64.
+fn feed_name_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("url").trim_matches(['[', ']']);
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
 /// `path?k=v&…`, form-encoded.
 fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
     let q = url::form_urlencoded::Serializer::new(String::new())
@@ -49,13 +102,30 @@ fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
 pub fn run(command: IntelCommand) -> Result<ExitCode> {
     match command {
         IntelCommand::Import {
-            file,
+            source,
             feed,
             replace,
+            ca_file,
             server,
         } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (bytes, feed) = match feed_url(&source)? {
+                Some(url) => {
+                    let bytes = fetch(&url, ca_file)?;
+                    let feed = feed.unwrap_or_else(|| feed_name_of(&url));
+                    (bytes, feed)
+                }
+                None => {
+                    if ca_file.is_some() {
+                        bail!("--ca-file is for https URLs, and {source} is a file");
+                    }
+                    let feed = feed.with_context(|| {
+                        format!("{source}: --feed is needed for a file (a URL's feed defaults to its host)")
+                    })?;
+                    let bytes =
+                        std::fs::read(&source).with_context(|| format!("reading {source}"))?;
+                    (bytes, feed)
+                }
+            };
             let path = with_query(
                 "/api/v1/intel/import",
                 &[("feed", feed.clone()), ("replace", replace.to_string())],
@@ -64,11 +134,11 @@ pub fn run(command: IntelCommand) -> Result<ExitCode> {
                 .body(bytes)
                 .send()
                 .context("POST /api/v1/intel/import")?;
-            let body = checked(resp, "import")?;
+            let body = checked(resp, &format!("import {source}"))?;
             let v: serde_json::Value = serde_json::from_slice(&body)?;
             eprintln!(
                 "vigil intel: {} into feed {}: {} indicators ({} new), {} rejected; {} in force; retro-hunt: {}",
-                file.display(),
+                source,
                 v["feed"].as_str().unwrap_or_default(),
                 v["indicators"],
                 v["new_indicators"],
