@@ -4,19 +4,30 @@
 //! twice and raise their alerts again — the alert store's hit keys include the journal
 //! offset, so a second copy is new to them).
 //!
-//! Keys are scoped to the calling token, remembered for [`KEEP_FOR`] or until [`CAPACITY`]
-//! newer keys push them out, in memory: a retry after a server restart is not recognised (the
-//! receipt says `idempotent: false` so clients can tell).
+//! Keys are scoped to the calling token and remembered for [`KEEP_FOR`]: in memory (at most
+//! [`CAPACITY`], the oldest forgotten first) and, once the events are durable, as a record in
+//! the state database (kind [`RECORD_KIND`]), so a retry after a server restart is recognised
+//! too. The one gap: a crash after the journal made the events durable and before the record
+//! was written (a single SQLite write) forgets that key. [`Idempotency::prune`] deletes
+//! records older than [`KEEP_FOR`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use vigil_store::state::{Expect, RecordPut, RecordStore, StateError};
+
+/// The state-database record kind of a remembered key's receipt.
+pub const RECORD_KIND: &str = "ingest-key";
 
 /// How long a key's receipt is kept.
 pub const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// Keys remembered at most (the oldest are forgotten first).
 pub const CAPACITY: usize = 100_000;
+
+/// How often [`Idempotency::prune`] deletes expired keys from the state database.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 255;
@@ -45,6 +56,8 @@ pub enum Claim {
 #[derive(Default)]
 pub struct Idempotency {
     inner: Mutex<Inner>,
+    records: Option<Arc<dyn RecordStore>>,
+    last_prune: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -68,29 +81,104 @@ impl Inner {
             self.order.pop_front();
         }
     }
+
+    fn insert(&mut self, k: (String, String), state: KeyState, now: Instant) {
+        self.keys.insert(k.clone(), (state, now));
+        self.order.push_back((k, now));
+    }
+}
+
+/// The record id of `token`'s `key`: both, JSON-quoted, so no key can pose as another's.
+fn record_id(token: &str, key: &str) -> String {
+    serde_json::to_string(&[token, key]).unwrap_or_default()
 }
 
 impl Idempotency {
-    /// Checks `key` of `token` and, when it is new, marks it in flight.
-    pub fn claim(&self, token: &str, key: &str) -> Claim {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        inner.forget_old(now);
-        let k = (token.to_string(), key.to_string());
-        match inner.keys.get(&k) {
-            Some((KeyState::InFlight, _)) => Claim::Busy,
-            Some((KeyState::Done(receipt), _)) => Claim::Replay(receipt.clone()),
-            None => {
-                inner.keys.insert(k.clone(), (KeyState::InFlight, now));
-                inner.order.push_back((k, now));
-                Claim::Fresh
-            }
+    /// Keys kept in memory and as records in `records` (which survive a restart).
+    pub fn with_records(records: Arc<dyn RecordStore>) -> Self {
+        Idempotency {
+            inner: Mutex::default(),
+            records: Some(records),
+            last_prune: Mutex::default(),
         }
     }
 
-    /// Records the answer of a processed request.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks `key` of `token` and, when it is new, marks it in flight. A key not in memory
+    /// is looked up in the state database (a request before a restart); a failed lookup
+    /// treats it as new, as without the database.
+    pub fn claim(&self, token: &str, key: &str) -> Claim {
+        let k = (token.to_string(), key.to_string());
+        {
+            let mut inner = self.lock();
+            let now = Instant::now();
+            inner.forget_old(now);
+            match inner.keys.get(&k) {
+                Some((KeyState::InFlight, _)) => return Claim::Busy,
+                Some((KeyState::Done(receipt), _)) => return Claim::Replay(receipt.clone()),
+                None if self.records.is_none() => {
+                    inner.insert(k, KeyState::InFlight, now);
+                    return Claim::Fresh;
+                }
+                None => {}
+            }
+        }
+        // Not in memory: the database, without holding the lock.
+        let stored = self.stored(token, key);
+        let mut inner = self.lock();
+        let now = Instant::now();
+        match inner.keys.get(&k) {
+            // Another request with the key came in meanwhile.
+            Some((KeyState::InFlight, _)) => Claim::Busy,
+            Some((KeyState::Done(receipt), _)) => Claim::Replay(receipt.clone()),
+            None => match stored {
+                Some(receipt) => {
+                    inner.insert(k, KeyState::Done(receipt.clone()), now);
+                    Claim::Replay(receipt)
+                }
+                None => {
+                    inner.insert(k, KeyState::InFlight, now);
+                    Claim::Fresh
+                }
+            },
+        }
+    }
+
+    /// The receipt recorded for the key in the state database, if younger than [`KEEP_FOR`].
+    fn stored(&self, token: &str, key: &str) -> Option<serde_json::Value> {
+        let records = self.records.as_ref()?;
+        let record = match records.get_record(RECORD_KIND, &record_id(token, key)) {
+            Ok(r) => r?,
+            Err(e) => {
+                eprintln!("vigil serve: idempotency key lookup failed (treated as new): {e}");
+                return None;
+            }
+        };
+        let age = jiff::Timestamp::now().duration_since(record.updated_at);
+        if age.as_secs() > KEEP_FOR.as_secs() as i64 {
+            return None;
+        }
+        serde_json::from_str(&record.body).ok()
+    }
+
+    /// Records the answer of a processed request, in memory and in the state database.
     pub fn finish(&self, token: &str, key: &str, receipt: serde_json::Value) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(records) = &self.records {
+            let put = RecordPut {
+                kind: RECORD_KIND.into(),
+                id: record_id(token, key),
+                body: Some(receipt.to_string()),
+                expect: Expect::Any,
+            };
+            if let Err(e) = records.put_records(&[put]) {
+                // The receipt is still kept in memory: only a retry after a restart is lost.
+                eprintln!("vigil serve: idempotency key not recorded (kept in memory): {e}");
+            }
+        }
+        let mut inner = self.lock();
         if let Some(entry) = inner.keys.get_mut(&(token.to_string(), key.to_string())) {
             entry.0 = KeyState::Done(receipt);
         }
@@ -98,8 +186,29 @@ impl Idempotency {
 
     /// Forgets a key whose request failed (nothing was appended): a retry processes it anew.
     pub fn abandon(&self, token: &str, key: &str) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.keys.remove(&(token.to_string(), key.to_string()));
+        self.lock()
+            .keys
+            .remove(&(token.to_string(), key.to_string()));
+    }
+
+    /// Deletes the state database's keys older than [`KEEP_FOR`]; returns how many. Runs at
+    /// most every [`PRUNE_EVERY`] (callers may call it more often).
+    pub fn prune(&self) -> Result<u64, StateError> {
+        let Some(records) = &self.records else {
+            return Ok(0);
+        };
+        {
+            let mut last = self.last_prune.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+                return Ok(0);
+            }
+            *last = Some(Instant::now());
+        }
+        let keep = jiff::SignedDuration::from_secs(KEEP_FOR.as_secs() as i64);
+        let cutoff = jiff::Timestamp::now()
+            .checked_sub(keep)
+            .unwrap_or(jiff::Timestamp::MIN);
+        records.forget_records_before(RECORD_KIND, cutoff)
     }
 }
 
@@ -124,6 +233,61 @@ mod tests {
             Claim::Fresh,
             "a failed request can be retried"
         );
+    }
+
+    /// A real state database whose clock runs `lag` seconds behind now.
+    fn store(
+        dir: &std::path::Path,
+        lag: Arc<std::sync::atomic::AtomicI64>,
+    ) -> Arc<dyn RecordStore> {
+        let options = vigil_store::state::StateOptions {
+            clock: Arc::new(move || {
+                jiff::Timestamp::now()
+                    - jiff::SignedDuration::from_secs(
+                        lag.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+            }),
+            ..Default::default()
+        };
+        Arc::new(vigil_store::state::SqliteStore::open(dir.join("state.db"), options).unwrap())
+    }
+
+    #[test]
+    fn keys_outlive_a_restart_and_expire_from_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let lag = Arc::new(std::sync::atomic::AtomicI64::new(2 * 24 * 3600));
+        let records = store(dir.path(), Arc::clone(&lag));
+        let first = Idempotency::with_records(Arc::clone(&records));
+        // Written two days ago (the store's clock lags), then one now.
+        assert_eq!(first.claim("t", "old"), Claim::Fresh);
+        first.finish("t", "old", serde_json::json!({"offset": 1}));
+        lag.store(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(first.claim("t", "new"), Claim::Fresh);
+        first.finish("t", "new", serde_json::json!({"offset": 2}));
+        assert_eq!(first.claim("t", "failed"), Claim::Fresh);
+        first.abandon("t", "failed");
+        drop(first);
+
+        // A restart: the recent key is replayed from the database, the expired one and the
+        // abandoned one are new, and another token's key of the same name is new.
+        let again = Idempotency::with_records(Arc::clone(&records));
+        assert_eq!(
+            again.claim("t", "new"),
+            Claim::Replay(serde_json::json!({"offset": 2}))
+        );
+        assert_eq!(again.claim("u", "new"), Claim::Fresh);
+        assert_eq!(again.claim("t", "old"), Claim::Fresh);
+        assert_eq!(again.claim("t", "failed"), Claim::Fresh);
+        // Pruning deletes only the expired record, once per PRUNE_EVERY.
+        assert_eq!(again.prune().unwrap(), 1);
+        assert_eq!(again.prune().unwrap(), 0);
+        let left: Vec<String> = records
+            .list_records(RECORD_KIND)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left, [record_id("t", "new")]);
     }
 
     #[test]

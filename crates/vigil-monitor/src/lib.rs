@@ -340,7 +340,7 @@ impl Monitor {
             journal,
             cases,
             attack,
-            idempotency: idempotency::Idempotency::default(),
+            idempotency: idempotency::Idempotency::with_records(Arc::clone(&records)),
             records,
             store,
             rules,

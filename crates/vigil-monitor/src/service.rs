@@ -132,7 +132,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic housekeeping: journal segments detection is done with are deleted.
+/// Periodic housekeeping: journal segments detection is done with are deleted, and ingest
+/// idempotency keys older than a day.
 async fn maintain(monitor: Arc<Monitor>) {
     let policy = RetentionPolicy {
         max_age: (monitor.config.journal_max_age_hours > 0)
@@ -151,6 +152,10 @@ async fn maintain(monitor: Arc<Monitor>) {
             ),
             Ok(Err(e)) => eprintln!("vigil serve: journal retention failed: {e}"),
             _ => {}
+        }
+        let m = Arc::clone(&monitor);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || m.idempotency.prune()).await {
+            eprintln!("vigil serve: pruning old idempotency keys failed: {e}");
         }
     }
 }

@@ -887,4 +887,16 @@ fn records_are_versioned_and_written_all_or_nothing() {
         store.get_record("case", "inc-1").unwrap().unwrap().version,
         2
     );
+
+    // Forgetting by age takes only the kind's records written before the cut.
+    let cut = store.get_record("pin", "a1").unwrap().unwrap().updated_at;
+    store
+        .put_records(&[put("pin", "b1", Some("1"), Expect::Any)])
+        .unwrap();
+    let after =
+        store.get_record("pin", "b1").unwrap().unwrap().updated_at + SignedDuration::from_secs(1);
+    assert_eq!(store.forget_records_before("pin", cut).unwrap(), 0);
+    assert_eq!(store.forget_records_before("pin", after).unwrap(), 2);
+    assert!(store.list_records("pin").unwrap().is_empty());
+    assert!(store.get_record("case", "inc-1").unwrap().is_some());
 }

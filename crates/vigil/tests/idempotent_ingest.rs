@@ -1,5 +1,6 @@
 //! `Idempotency-Key` on ingest through the real server: a retried request gets the first
-//! receipt back and its events are stored once; another key appends; keys are per token.
+//! receipt back and its events are stored once, also after a restart; another key appends;
+//! keys are per token.
 
 #[path = "common/server.rs"]
 mod server;
@@ -56,6 +57,32 @@ fn a_retried_ingest_with_the_same_key_is_stored_once() {
     assert_eq!(status, 400, "{bad}");
 
     // Three bodies stored, not four.
+    let sources = s.wait_for("/api/v1/sources", &analyst, Duration::from_secs(60), |b| {
+        b["pipeline"]["lag_units"] == 0
+    });
+    let retry = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"] == "http:retry")
+        .unwrap();
+    assert_eq!(retry["events"].as_u64(), Some(3 * events), "{retry}");
+
+    // A retry after a restart is still recognised: the key's receipt is in the state database.
+    s.stop();
+    let s = Served::start(&data, &["--rules", rules.to_str().unwrap()]);
+    let resp = s
+        .http
+        .post(format!("{}/api/v1/ingest?source=retry", s.url))
+        .bearer_auth(&analyst)
+        .header("Idempotency-Key", "batch-0001")
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers().contains_key("idempotent-replayed"));
+    let after_restart: serde_json::Value = resp.json().unwrap();
+    assert_eq!(after_restart, first);
     let sources = s.wait_for("/api/v1/sources", &analyst, Duration::from_secs(60), |b| {
         b["pipeline"]["lag_units"] == 0
     });

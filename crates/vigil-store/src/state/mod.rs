@@ -88,6 +88,9 @@ pub trait RecordStore: Send + Sync {
     /// Applies every put atomically: all or none (a failed expectation is
     /// [`StateError::Conflict`]). Returns each record's new version (0 when deleted).
     fn put_records(&self, puts: &[RecordPut]) -> Result<Vec<i64>, StateError>;
+    /// Deletes the records of `kind` last written before `before` (expiring ones, such as
+    /// ingest idempotency keys); returns how many.
+    fn forget_records_before(&self, kind: &str, before: Timestamp) -> Result<u64, StateError>;
 }
 
 /// The calls the API and the detection pipeline make on the state database.

@@ -233,6 +233,10 @@ impl RecordStore for SqliteStore {
         }
         self.write(|tx, now| puts.iter().map(|p| records::put(tx, p, now)).collect())
     }
+
+    fn forget_records_before(&self, kind: &str, before: Timestamp) -> Result<u64, StateError> {
+        self.write(|tx, _| records::forget_before(tx, kind, before))
+    }
 }
 
 /// Microseconds since the Unix epoch: SQLite stores them as one integer, compared and indexed

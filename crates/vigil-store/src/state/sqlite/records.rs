@@ -60,6 +60,18 @@ pub(super) fn list(conn: &Connection, kind: &str) -> Result<Vec<Record>, StateEr
     rows.map(|raw| to_record(kind, raw?)).collect()
 }
 
+/// Deletes the records of `kind` written before `before`; returns how many.
+pub(super) fn forget_before(
+    conn: &Connection,
+    kind: &str,
+    before: jiff::Timestamp,
+) -> Result<u64, StateError> {
+    let n = conn
+        .prepare_cached("DELETE FROM records WHERE kind = ?1 AND updated_at < ?2")?
+        .execute(params![kind, micros(before)])?;
+    Ok(n as u64)
+}
+
 /// Applies one put (or delete) after checking its expectation; returns the new version (0 for
 /// a delete).
 pub(super) fn put(
