@@ -171,7 +171,7 @@ impl FeedClient {
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirect_policy())
             .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
@@ -354,6 +354,27 @@ pub struct Fetched {
 pub fn install_crypto_provider() {
     // An `Err` means a provider is installed already, which is all this wants.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Redirects a feed client follows: at most five, and never from https to plain http (the
+/// body would come unauthenticated while the caller asked for TLS).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    const MAX_REDIRECTS: usize = 5;
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|from| from.scheme() == "https")
+            && attempt.url().scheme() != "https";
+        if downgrade {
+            let to = attempt.url().to_string();
+            attempt.error(format!("redirect from https to {to} refused (not https)"))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// The TLS configuration of a [`FeedClient`]: ring, TLS 1.2 and 1.3, the system's roots

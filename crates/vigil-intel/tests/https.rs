@@ -203,6 +203,19 @@ fn a_file_over_https_with_the_ca_and_every_refusal_without_it() {
         "{e:?}"
     );
 
+    // Redirects: to https followed; from https down to plain http refused.
+    let to_https = server.url(&format!("redirect?to={}", feed));
+    assert_eq!(c.fetch(&to_https).unwrap().bytes, LIST.as_bytes());
+    let plain_feed = format!("http://127.0.0.1:{}/feed.txt", server.port);
+    let e = c
+        .fetch(&server.url(&format!("redirect?to={plain_feed}")))
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("redirect from https to {plain_feed} refused")),
+        "{text}"
+    );
+
     // Plain http to the TLS port is not a TLS success either: a named failure.
     let plain = Url::parse(&format!("http://127.0.0.1:{}/feed.txt", server.port)).unwrap();
     let e = c.fetch(&plain).unwrap_err();

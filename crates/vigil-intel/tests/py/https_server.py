@@ -6,7 +6,7 @@ Usage: https_server.py CERT KEY static DIR
 
 Binds a free port, prints `PORT` on the first line of stdout and serves until killed.
 `static`: the files of DIR (404 for others); `/status/NNN` answers HTTP NNN with a short
-text body. `taxii`: the OASIS reference TAXII 2.1 server medallion, as tests/py/taxii_server.py
+text body; `/redirect?to=URL` answers 302 to URL. `taxii`: the OASIS reference TAXII 2.1 server medallion, as tests/py/taxii_server.py
 starts it, but served over TLS by werkzeug itself (`ssl_context`), with `{BASE}` in the data
 file replaced by `https://127.0.0.1:PORT`.
 """
@@ -16,6 +16,7 @@ import json
 import ssl
 import sys
 import tempfile
+import urllib.parse
 
 
 def tls_context(cert, key):
@@ -26,6 +27,13 @@ def tls_context(cert, key):
 
 class StaticHandler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/redirect?"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self.send_response(302)
+            self.send_header("Location", query["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             body = "status {} on purpose\n".format(code).encode()
