@@ -14,20 +14,20 @@
 //!
 //! Indicators that are revoked, expired or not yet valid at the build time are left out, and
 //! [`Matcher::build_with`] leaves out those the lifecycle says no longer match.
+//! The IP tables and the others are built on two threads when both sides are large.
 //!
-//! Most lookups miss, and the tables of millions of entries miss the CPU cache, so a Bloom
-//! filter (`fastbloom`, about 10 bits per value) of every exact value, single address and
-//! URL host answers most misses first; the value is hashed once, ASCII case folded while
+//! Most lookups miss, and the tables of millions of entries miss the CPU cache, so
+//! split-block Bloom filters (one cache line per lookup, 12 bits per value; the `filter`
+//! module) of every exact value and URL host, and of every single address, answer most
+//! misses first; the value is hashed once, ASCII case folded while
 //! hashing, so nothing is lowercased or copied before the filter says maybe. A bitmap of
 //! the /24s that IPv4 blocks touch (2 MiB) spares most addresses the trie walk, and a
 //! domain's parents are looked up only at the label counts some domain indicator has.
 //! Matching an event allocates only for its matches.
 
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use fastbloom::BloomFilter;
 use hashbrown::{HashMap, HashSet, HashTable};
 use ipnet::{Ipv4Net, Ipv6Net};
 use jiff::Timestamp;
@@ -35,6 +35,9 @@ use prefix_trie::PrefixMap;
 use vigil_core::{Entities, EntityField, EntityKind, EntityValue};
 
 use crate::normalise;
+use filter::BlockFilter;
+
+mod filter;
 use crate::{Indicator, IndicatorKind, IntelSet};
 
 type Hasher = foldhash::fast::FixedState;
@@ -94,57 +97,73 @@ pub enum LeftOut {
 }
 
 /// The compiled, immutable form of an [`IntelSet`] (see the module documentation).
+#[derive(Default)]
 pub struct Matcher {
     indicators: Vec<Arc<Indicator>>,
-    /// Non-IP values by (kind, value), hashed by [`key_hash`]: positions in `indicators`.
+    values: ValueTables,
+    ips: IpTables,
+    stats: BuildStats,
+}
+
+/// Every value but IP addresses and blocks: URLs, names, hashes, e-mail, JA3, user agents,
+/// file names. Built on its own thread, beside [`IpTables`].
+struct ValueTables {
+    /// Values by (kind, value), hashed by [`key_hash`]: positions in `Matcher::indicators`.
     exact: HashTable<u32>,
+    /// Every key of `exact` and every URL host: a "no" here is certain.
+    filter: BlockFilter,
+    /// The [`key_hash`] of each URL indicator's host: a URL is parsed only when its host's
+    /// hash is here (a filter false positive on a busy host would parse every URL of it).
+    url_hosts: HashSet<u64, Hasher>,
+    /// Bit n: some domain indicator has n labels (63: 63 or more).
+    domain_labels: u64,
+    /// Which kinds have any indicator, to skip lookups that cannot match.
+    present: [bool; IndicatorKind::ALL.len()],
+}
+
+/// IP addresses and blocks.
+struct IpTables {
     v4_addrs: HashMap<u32, u32, Hasher>,
     v6_addrs: HashMap<u128, u32, Hasher>,
     v4: PrefixMap<Ipv4Net, u32>,
     v6: PrefixMap<Ipv6Net, u32>,
     /// Bit per /24 that some IPv4 block covers or overlaps (empty when there is no block).
     v4_cover: Vec<u64>,
-    /// Every key of `exact`, single address and URL host: a "no" here is certain.
-    filter: BloomFilter,
-    /// The [`key_hash`] of each URL indicator's host: a URL is parsed only when its host's
-    /// hash is here (a Bloom false positive on a busy host would parse every URL of it).
-    url_hosts: HashSet<u64, Hasher>,
-    /// Bit n: some domain indicator has n labels (63: 63 or more).
-    domain_labels: u64,
-    /// Which kinds have any indicator, to skip lookups that cannot match.
-    present: [bool; IndicatorKind::ALL.len()],
-    hasher: Hasher,
-    stats: BuildStats,
+    /// Every single address ([`ip_hash`]): a "no" here is certain.
+    filter: BlockFilter,
+    addresses: usize,
+    blocks: usize,
 }
 
-impl Default for Matcher {
+impl Default for ValueTables {
     fn default() -> Self {
-        Matcher {
-            indicators: Vec::new(),
-            exact: HashTable::new(),
-            v4_addrs: HashMap::default(),
-            v6_addrs: HashMap::default(),
-            v4: PrefixMap::new(),
-            v6: PrefixMap::new(),
-            v4_cover: Vec::new(),
-            url_hosts: HashSet::default(),
-            filter: BloomFilter::with_num_bits(64).hashes(FILTER_HASHES),
-            domain_labels: 0,
-            present: [false; IndicatorKind::ALL.len()],
-            hasher: Hasher::default(),
-            stats: BuildStats::default(),
-        }
+        ValueTables::build(&[], &[])
     }
 }
 
-/// Bloom filter bits per key and hash functions: about 2% false positives, three bits to set
-/// per key when building.
-const FILTER_BITS_PER_KEY: usize = 10;
-const FILTER_HASHES: u32 = 3;
+impl Default for IpTables {
+    fn default() -> Self {
+        IpTables::build(&[], &[], &[])
+    }
+}
+
 /// The key tag of URL hosts in the filter (kinds use their discriminant).
 const URL_HOST_TAG: u8 = 0xff;
-/// The key tag of single IP addresses in the filter.
-const IP_TAG: u8 = 0xfe;
+/// Below this many indicators of each side the tables are built on one thread: starting a
+/// second costs more than it saves.
+const PARALLEL_BUILD: usize = 50_000;
+
+/// The 64-bit multiply folded to 64 bits: the mixing step of [`key_hash`] and [`ip_hash`].
+fn mix(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+const K: [u64; 3] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+];
 
 /// The hash of a (kind, value) key, with ASCII letters folded to lowercase as they are
 /// hashed: a value and any ASCII-case variant of it hash alike, so an event's value is looked
@@ -153,15 +172,6 @@ fn key_hash(tag: u8, value: &[u8]) -> u64 {
     // Setting bit 5 of every byte lowercases ASCII letters and leaves digits, `-` and `.`
     // alone; the other bytes it changes collide only with each other (a false "maybe").
     const FOLD: u64 = 0x2020_2020_2020_2020;
-    const K: [u64; 3] = [
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-    ];
-    let mix = |a: u64, b: u64| {
-        let p = u128::from(a) * u128::from(b);
-        (p as u64) ^ ((p >> 64) as u64)
-    };
     let mut h = mix(u64::from(tag) ^ K[0], (value.len() as u64) ^ K[1]);
     let mut chunks = value.chunks_exact(8);
     for c in &mut chunks {
@@ -177,12 +187,19 @@ fn key_hash(tag: u8, value: &[u8]) -> u64 {
     mix(h, K[0])
 }
 
+/// The filter hash of a single IP address (IPv6 ones tagged apart: `::a.b.c.d` is not
+/// `a.b.c.d`).
+fn ip_hash(bits: u128, v6: bool) -> u64 {
+    let tag = if v6 { K[2] } else { K[1] };
+    mix(mix((bits as u64) ^ K[0], tag) ^ ((bits >> 64) as u64), K[0])
+}
+
 /// Number of labels of a DNS name.
 fn labels(name: &str) -> usize {
     name.bytes().filter(|&b| b == b'.').count() + 1
 }
 
-/// A label count as a bit of [`Matcher::domain_labels`].
+/// A label count as a bit of [`ValueTables::domain_labels`].
 fn label_bit(labels: usize) -> u64 {
     1 << labels.min(63)
 }
@@ -195,128 +212,69 @@ impl Matcher {
 
     /// [`Matcher::build`], also leaving out the live indicators for which `leave_out` gives a
     /// reason (counted in [`BuildStats`]).
+    ///
+    /// The live indicators are sorted out first, by side (IPs, other values); the two sides'
+    /// tables are then built on two threads when both are large.
     pub fn build_with(
         set: &IntelSet,
         now: Timestamp,
         leave_out: impl Fn(&Indicator) -> Option<LeftOut>,
     ) -> Matcher {
-        let mut m = Matcher::default();
-        m.indicators.reserve(set.len());
-        // First the live indicators, counted by table, so each table is sized once.
-        let (mut values, mut hosts, mut v4_addrs, mut v6_addrs) = (0, 0, 0, 0);
+        let mut stats = BuildStats::default();
+        let mut indicators = Vec::with_capacity(set.len());
+        // Positions in `indicators`, by table: other values, IPv4, IPv6.
+        let (mut values, mut v4, mut v6) = (Vec::new(), Vec::new(), Vec::new());
         for ind in set.shared() {
             if ind.revoked() {
-                m.stats.revoked += 1;
+                stats.revoked += 1;
                 continue;
             }
             if ind.valid_until().is_some_and(|t| t <= now) {
-                m.stats.expired += 1;
+                stats.expired += 1;
                 continue;
             }
             if ind.valid_from().is_some_and(|t| t > now) {
-                m.stats.not_yet_valid += 1;
+                stats.not_yet_valid += 1;
                 continue;
             }
             match leave_out(ind) {
-                Some(LeftOut::Allowlisted) => m.stats.allowlisted += 1,
-                Some(LeftOut::Decayed) => m.stats.decayed += 1,
+                Some(LeftOut::Allowlisted) => stats.allowlisted += 1,
+                Some(LeftOut::Decayed) => stats.decayed += 1,
                 None => {
+                    let pos = indicators.len() as u32;
                     match ind.kind() {
-                        IndicatorKind::Ipv4 => v4_addrs += usize::from(!ind.value().contains('/')),
-                        IndicatorKind::Ipv6 => v6_addrs += usize::from(!ind.value().contains('/')),
-                        IndicatorKind::Url => (values, hosts) = (values + 1, hosts + 1),
-                        _ => values += 1,
+                        IndicatorKind::Ipv4 => v4.push(pos),
+                        IndicatorKind::Ipv6 => v6.push(pos),
+                        _ => values.push(pos),
                     }
-                    m.indicators.push(ind.clone());
+                    indicators.push(ind.clone());
                 }
             }
         }
-        m.stats.live = m.indicators.len();
-        // Empty, so nothing is rehashed while reserving.
-        m.exact.reserve(values, |_| 0);
-        m.v4_addrs.reserve(v4_addrs);
-        m.v6_addrs.reserve(v6_addrs);
-        m.url_hosts.reserve(hosts);
-        let keys = values + hosts + v4_addrs + v6_addrs;
-        m.filter =
-            BloomFilter::with_num_bits((keys * FILTER_BITS_PER_KEY).max(64)).hashes(FILTER_HASHES);
-        let indicators = std::mem::take(&mut m.indicators);
-        for (pos, ind) in indicators.iter().enumerate() {
-            m.insert(pos as u32, ind, &indicators);
-        }
-        m.indicators = indicators;
-        m
-    }
-
-    /// Puts `ind`, at `pos` of `all`, in its table.
-    fn insert(&mut self, pos: u32, ind: &Indicator, all: &[Arc<Indicator>]) {
-        let kind = ind.kind();
-        self.present[kind as usize] = true;
-        match kind {
-            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => match ind.ip_net() {
-                Some(net) if net.prefix_len() == net.max_prefix_len() => {
-                    let key = match net.addr() {
-                        IpAddr::V4(a) => {
-                            self.v4_addrs.insert(u32::from(a), pos);
-                            self.hasher.hash_one((IP_TAG, u128::from(u32::from(a))))
-                        }
-                        IpAddr::V6(a) => {
-                            self.v6_addrs.insert(u128::from(a), pos);
-                            self.hasher.hash_one((IP_TAG, u128::from(a) ^ V6_KEY))
-                        }
-                    };
-                    self.filter.insert_hash(key);
-                    self.stats.ip_addresses += 1;
-                }
-                Some(ipnet::IpNet::V4(n)) => {
-                    self.v4.insert(n, pos);
-                    self.cover_v4(n);
-                    self.stats.ip_blocks += 1;
-                }
-                Some(ipnet::IpNet::V6(n)) => {
-                    self.v6.insert(n, pos);
-                    self.stats.ip_blocks += 1;
-                }
-                // Values were normalised on the way in, so they parse.
-                None => {}
-            },
-            _ => {
-                if kind == IndicatorKind::Url {
-                    // The value is normalised, so its plain host reads without a parse.
-                    let host = match quick_host(ind.value()) {
-                        Some(host) => Some(key_hash(URL_HOST_TAG, host.as_bytes())),
-                        None => url::Url::parse(ind.value()).ok().and_then(|u| {
-                            u.host_str().map(|h| key_hash(URL_HOST_TAG, h.as_bytes()))
-                        }),
-                    };
-                    if let Some(h) = host {
-                        self.filter.insert_hash(h);
-                        self.url_hosts.insert(h);
-                    }
-                }
-                if kind == IndicatorKind::Domain {
-                    self.domain_labels |= label_bit(labels(ind.value()));
-                }
-                let hash = key_hash(kind as u8, ind.value().as_bytes());
-                self.filter.insert_hash(hash);
-                self.exact.insert_unique(hash, pos, |&i| {
-                    let x = &all[i as usize];
-                    key_hash(x.kind() as u8, x.value().as_bytes())
-                });
-                self.stats.values += 1;
-            }
-        }
-    }
-
-    /// Marks the /24s that block `n` covers (or, for a block longer than /24, overlaps).
-    fn cover_v4(&mut self, n: Ipv4Net) {
-        if self.v4_cover.is_empty() {
-            self.v4_cover = vec![0; (1 << 24) / 64];
-        }
-        let first = u32::from(n.network()) >> 8;
-        let count = 1u32 << 24u8.saturating_sub(n.prefix_len());
-        for slash24 in first..first + count {
-            self.v4_cover[(slash24 >> 6) as usize] |= 1 << (slash24 & 63);
+        stats.live = indicators.len();
+        let (values, ips) = if values.len().min(v4.len() + v6.len()) < PARALLEL_BUILD {
+            (
+                ValueTables::build(&indicators, &values),
+                IpTables::build(&indicators, &v4, &v6),
+            )
+        } else {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| ValueTables::build(&indicators, &values));
+                let ips = IpTables::build(&indicators, &v4, &v6);
+                let values = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (values, ips)
+            })
+        };
+        stats.values = values.exact.len();
+        stats.ip_addresses = ips.addresses;
+        stats.ip_blocks = ips.blocks;
+        Matcher {
+            indicators,
+            values,
+            ips,
+            stats,
         }
     }
 
@@ -374,8 +332,10 @@ impl Matcher {
             {
                 self.match_name(field, text, out)
             }
-            EntityKind::Url if self.present[K::Url as usize] => self.match_url(field, text, out),
-            EntityKind::Email if self.present[K::Email as usize] => {
+            EntityKind::Url if self.values.present[K::Url as usize] => {
+                self.match_url(field, text, out)
+            }
+            EntityKind::Email if self.values.present[K::Email as usize] => {
                 if text.is_ascii() {
                     self.match_exact(field, text, K::Email, text.trim(), Case::Ascii, out);
                 } else if let Ok(v) = normalise::value(K::Email, text) {
@@ -384,23 +344,23 @@ impl Matcher {
             }
             EntityKind::Hash => {
                 let kind = field.hash_algorithm().and_then(IndicatorKind::of_hash);
-                if let Some(kind) = kind.filter(|k| self.present[*k as usize]) {
+                if let Some(kind) = kind.filter(|k| self.values.present[*k as usize]) {
                     self.match_exact(field, text, kind, text.trim(), Case::Ascii, out);
                 }
             }
             EntityKind::TlsFingerprint
-                if field == EntityField::TlsJa3 && self.present[K::Ja3 as usize] =>
+                if field == EntityField::TlsJa3 && self.values.present[K::Ja3 as usize] =>
             {
                 self.match_exact(field, text, K::Ja3, text.trim(), Case::Ascii, out);
             }
-            EntityKind::UserAgent if self.present[K::UserAgent as usize] => {
+            EntityKind::UserAgent if self.values.present[K::UserAgent as usize] => {
                 self.match_exact(field, text, K::UserAgent, text.trim(), Case::Exact, out);
             }
             EntityKind::File | EntityKind::Process
                 if matches!(
                     field,
                     EntityField::FileName | EntityField::ProcessName | EntityField::ParentName
-                ) && self.present[K::FileName as usize] =>
+                ) && self.values.present[K::FileName as usize] =>
             {
                 self.match_exact(field, text, K::FileName, text.trim(), Case::Exact, out);
             }
@@ -433,10 +393,11 @@ impl Matcher {
     /// with [`Case::Ascii`], for kinds whose values are stored lowercase).
     fn find(&self, kind: IndicatorKind, value: &str, case: Case) -> Option<u32> {
         let hash = key_hash(kind as u8, value.as_bytes());
-        if !self.filter.contains_hash(hash) {
+        if !self.values.filter.contains(hash) {
             return None;
         }
-        self.exact
+        self.values
+            .exact
             .find(hash, |&i| {
                 let x = &self.indicators[i as usize];
                 x.kind() == kind
@@ -467,37 +428,28 @@ impl Matcher {
         match ip {
             IpAddr::V4(a) => {
                 let bits = u32::from(a);
-                if !self.v4_addrs.is_empty()
-                    && self
-                        .filter
-                        .contains_hash(self.hasher.hash_one((IP_TAG, u128::from(bits))))
-                    && let Some(&pos) = self.v4_addrs.get(&bits)
+                if self.ips.filter.contains(ip_hash(u128::from(bits), false))
+                    && let Some(&pos) = self.ips.v4_addrs.get(&bits)
                 {
                     self.push_ip(field, ip, pos, MatchHow::Exact, out);
                 }
-                let slash24 = bits >> 8;
-                if !self.v4_cover.is_empty()
-                    && self.v4_cover[(slash24 >> 6) as usize] & (1 << (slash24 & 63)) != 0
-                {
+                if self.ips.may_cover_v4(bits) {
                     let host = Ipv4Net::from(a);
-                    for &pos in self.v4.cover_values(&host) {
+                    for &pos in self.ips.v4.cover_values(&host) {
                         self.push_ip(field, ip, pos, MatchHow::InBlock, out);
                     }
                 }
             }
             IpAddr::V6(a) => {
                 let bits = u128::from(a);
-                if !self.v6_addrs.is_empty()
-                    && self
-                        .filter
-                        .contains_hash(self.hasher.hash_one((IP_TAG, bits ^ V6_KEY)))
-                    && let Some(&pos) = self.v6_addrs.get(&bits)
+                if self.ips.filter.contains(ip_hash(bits, true))
+                    && let Some(&pos) = self.ips.v6_addrs.get(&bits)
                 {
                     self.push_ip(field, ip, pos, MatchHow::Exact, out);
                 }
-                if !self.v6.is_empty() {
+                if !self.ips.v6.is_empty() {
                     let host = Ipv6Net::from(a);
-                    for &pos in self.v6.cover_values(&host) {
+                    for &pos in self.ips.v6.cover_values(&host) {
                         self.push_ip(field, ip, pos, MatchHow::InBlock, out);
                     }
                 }
@@ -540,7 +492,7 @@ impl Matcher {
             self.match_ip(field, ip.addr(), out);
             return;
         }
-        if !self.present[IndicatorKind::Domain as usize] {
+        if !self.values.present[IndicatorKind::Domain as usize] {
             return;
         }
         let owned;
@@ -561,7 +513,7 @@ impl Matcher {
         let mut rest = name;
         let mut how = MatchHow::Exact;
         loop {
-            if self.domain_labels & label_bit(count) != 0
+            if self.values.domain_labels & label_bit(count) != 0
                 && let Some(pos) = self.find(IndicatorKind::Domain, rest, case)
             {
                 self.push(field, text, pos, how, out);
@@ -578,7 +530,7 @@ impl Matcher {
         let needs_parse = match quick_host(text) {
             Some(host) => {
                 let h = key_hash(URL_HOST_TAG, host.as_bytes());
-                self.filter.contains_hash(h) && self.url_hosts.contains(&h)
+                self.values.filter.contains(h) && self.values.url_hosts.contains(&h)
             }
             // A host the quick path cannot vouch for: let the URL parser decide.
             None => true,
@@ -594,6 +546,118 @@ impl Matcher {
     }
 }
 
+impl ValueTables {
+    /// The tables of the indicators at `positions` of `all` (none of them IPs).
+    fn build(all: &[Arc<Indicator>], positions: &[u32]) -> ValueTables {
+        let urls = positions
+            .iter()
+            .filter(|&&p| all[p as usize].kind() == IndicatorKind::Url)
+            .count();
+        let mut t = ValueTables {
+            exact: HashTable::with_capacity(positions.len()),
+            filter: BlockFilter::with_keys(positions.len() + urls),
+            url_hosts: HashSet::with_capacity_and_hasher(urls, Hasher::default()),
+            domain_labels: 0,
+            present: [false; IndicatorKind::ALL.len()],
+        };
+        for &pos in positions {
+            let ind = &all[pos as usize];
+            let kind = ind.kind();
+            t.present[kind as usize] = true;
+            if kind == IndicatorKind::Url {
+                // The value is normalised, so its plain host reads without a parse.
+                let host = match quick_host(ind.value()) {
+                    Some(host) => Some(key_hash(URL_HOST_TAG, host.as_bytes())),
+                    None => url::Url::parse(ind.value())
+                        .ok()
+                        .and_then(|u| u.host_str().map(|h| key_hash(URL_HOST_TAG, h.as_bytes()))),
+                };
+                if let Some(h) = host {
+                    t.filter.insert(h);
+                    t.url_hosts.insert(h);
+                }
+            }
+            if kind == IndicatorKind::Domain {
+                t.domain_labels |= label_bit(labels(ind.value()));
+            }
+            let hash = key_hash(kind as u8, ind.value().as_bytes());
+            t.filter.insert(hash);
+            t.exact.insert_unique(hash, pos, |&i| {
+                let x = &all[i as usize];
+                key_hash(x.kind() as u8, x.value().as_bytes())
+            });
+        }
+        t
+    }
+}
+
+impl IpTables {
+    /// The tables of the IPv4 and IPv6 indicators at `v4` and `v6` of `all`.
+    fn build(all: &[Arc<Indicator>], v4: &[u32], v6: &[u32]) -> IpTables {
+        let mut t = IpTables {
+            v4_addrs: HashMap::with_capacity_and_hasher(v4.len(), Hasher::default()),
+            v6_addrs: HashMap::with_capacity_and_hasher(v6.len(), Hasher::default()),
+            v4: PrefixMap::new(),
+            v6: PrefixMap::new(),
+            v4_cover: Vec::new(),
+            filter: BlockFilter::with_keys(v4.len() + v6.len()),
+            addresses: 0,
+            blocks: 0,
+        };
+        for &pos in v4.iter().chain(v6) {
+            // Values were normalised on the way in, so they parse.
+            let Some(net) = all[pos as usize].ip_net() else {
+                continue;
+            };
+            if net.prefix_len() == net.max_prefix_len() {
+                let hash = match net.addr() {
+                    IpAddr::V4(a) => {
+                        t.v4_addrs.insert(u32::from(a), pos);
+                        ip_hash(u128::from(u32::from(a)), false)
+                    }
+                    IpAddr::V6(a) => {
+                        t.v6_addrs.insert(u128::from(a), pos);
+                        ip_hash(u128::from(a), true)
+                    }
+                };
+                t.filter.insert(hash);
+                t.addresses += 1;
+            } else {
+                match net {
+                    ipnet::IpNet::V4(n) => {
+                        t.v4.insert(n, pos);
+                        t.cover_v4(n);
+                    }
+                    ipnet::IpNet::V6(n) => {
+                        t.v6.insert(n, pos);
+                    }
+                }
+                t.blocks += 1;
+            }
+        }
+        t
+    }
+
+    /// Marks the /24s that block `n` covers (or, for a block longer than /24, overlaps).
+    fn cover_v4(&mut self, n: Ipv4Net) {
+        if self.v4_cover.is_empty() {
+            self.v4_cover = vec![0; (1 << 24) / 64];
+        }
+        let first = u32::from(n.network()) >> 8;
+        let count = 1u32 << 24u8.saturating_sub(n.prefix_len());
+        for slash24 in first..first + count {
+            self.v4_cover[(slash24 >> 6) as usize] |= 1 << (slash24 & 63);
+        }
+    }
+
+    /// True when some IPv4 block may cover the address `bits`.
+    fn may_cover_v4(&self, bits: u32) -> bool {
+        let slash24 = bits >> 8;
+        !self.v4_cover.is_empty()
+            && self.v4_cover[(slash24 >> 6) as usize] & (1 << (slash24 & 63)) != 0
+    }
+}
+
 /// How a looked-up value is compared with the stored one.
 #[derive(Clone, Copy)]
 enum Case {
@@ -602,9 +666,6 @@ enum Case {
     /// ASCII case ignored: the stored value is lowercase (hashes, e-mail, plain domains).
     Ascii,
 }
-
-/// Keeps IPv6 addresses' filter keys apart from IPv4 ones (`::a.b.c.d` would collide).
-const V6_KEY: u128 = 1 << 127 | 1;
 
 /// The host of a URL as the `url` crate would write it, when that is certain without parsing:
 /// plain ASCII names and dotted-quad addresses (else `None`: IPv6, IDN, escapes, numeric
