@@ -2,7 +2,8 @@
 //! the server imports the body like a file) and `vigil serve` pulling a TAXII collection and a
 //! MISP feed from https servers whose certificate a private CA made here (`rcgen`) issued, the
 //! CA given as `ca_file`. The servers are vigil-intel's `tests/py/https_server.py`: files, or
-//! the OASIS TAXII server medallion with werkzeug's own TLS. Without python3 (and medallion,
+//! the OASIS TAXII server medallion with werkzeug's own TLS; plain http is `python3 -m
+//! http.server`. Without python3 (and medallion,
 //! for the TAXII feed) the tests fail under `CI=true` and are skipped otherwise.
 
 #[path = "common/server.rs"]
@@ -97,6 +98,47 @@ impl Drop for HttpsServer {
     }
 }
 
+/// `python3 -m http.server` serving `dir` on a free loopback port, killed on drop.
+struct PlainHttp {
+    child: Child,
+    port: u16,
+}
+
+impl PlainHttp {
+    fn start(dir: &Path) -> PlainHttp {
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 8000 (http://127.0.0.1:8000/) ..."
+        let port = line
+            .split("port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in `{line}`"));
+        PlainHttp { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for PlainHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn feed<'a>(feeds: &'a Value, name: &str) -> Option<&'a Value> {
     feeds["feeds"]
         .as_array()?
@@ -166,8 +208,24 @@ fn intel_import_of_an_https_url_and_each_way_it_can_fail() {
         "{found}"
     );
 
+    // Plain http (`python3 -m http.server` on the same files) imports the same way.
+    let plain = PlainHttp::start(&files);
+    let out = import(&plain.url("feed.txt"), &["--feed", "over-http"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("into feed over-http: 4 indicators (0 new), 0 rejected"),
+        "{}",
+        text(&out)
+    );
+
     // Each failure: exit non-zero, the URL named with the reason, nothing imported.
-    let failures: [(String, Vec<&str>, &str); 5] = [
+    let failures: [(String, Vec<&str>, &str); 7] = [
+        (plain.url("missing.txt"), vec![], "HTTP 404 Not Found"),
+        (
+            plain.url("garbage.json"),
+            vec!["--feed", "junk"],
+            "nothing to import",
+        ),
         (
             url.clone(),
             vec![],
@@ -253,7 +311,7 @@ fn intel_import_of_an_https_url_and_each_way_it_can_fail() {
         .iter()
         .filter_map(|f| f["name"].as_str())
         .collect();
-    assert_eq!(names, ["127.0.0.1", "system-roots"], "{feeds}");
+    assert_eq!(names, ["127.0.0.1", "over-http", "system-roots"], "{feeds}");
 }
 
 #[test]
