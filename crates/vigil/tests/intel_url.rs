@@ -168,6 +168,12 @@ fn intel_import_of_an_https_url_and_each_way_it_can_fail() {
     )
     .unwrap();
     std::fs::write(files.join("garbage.json"), "{\"not\": \"a feed\"}\n").unwrap();
+    // vigil-intel's MISP feed fixture's manifest (three events), alone.
+    std::fs::copy(
+        intel_tests().join("fixtures/misp-feed/feed/manifest.json"),
+        files.join("manifest.json"),
+    )
+    .unwrap();
     let https = HttpsServer::start(&pki, &[Path::new("static"), &files]);
 
     let data = dir.path().join("data");
@@ -283,6 +289,16 @@ fn intel_import_of_an_https_url_and_each_way_it_can_fail() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains(&format!("{url}: TLS: no trusted CA certificate")),
+        "{}",
+        text(&out)
+    );
+
+    // A MISP feed's manifest is refused here, saying how to have the server pull the feed.
+    let out = import(&https.url("manifest.json"), &["--ca-file", ca]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("a MISP feed manifest (3 events, each a file beside it)")
+            && text(&out).contains(&format!("url = \"{}\"", https.url(""))),
         "{}",
         text(&out)
     );

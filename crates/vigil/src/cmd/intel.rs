@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use url::Url;
-use vigil_intel::{ClientOptions, FeedClient, FetchError};
+use vigil_intel::{ClientOptions, FeedClient, FeedFormat, FetchError, ImportOptions, IntelSet};
 
 use crate::cli::{ExportFormat, IntelCommand, ServerArgs};
 
@@ -75,6 +75,29 @@ fn fetch(url: &Url, ca_file: Option<PathBuf>) -> Result<Vec<u8>> {
     }
 }
 
+/// Refuses a MISP feed's `manifest.json`: its events are files beside it, and the server's
+/// import takes one file, so the CLI says how to have the server pull the feed instead
+/// (rather than sending a body the server can only reject). JSON objects only are read.
+fn refuse_misp_manifest(url: &Url, bytes: &[u8]) -> Result<()> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Ok(());
+    }
+    let report = IntelSet::new().import_bytes(url.as_str(), bytes, &ImportOptions::default());
+    if report.format == Some(FeedFormat::MispFeedManifest) {
+        let mut dir = url.clone();
+        if let Ok(mut segments) = dir.path_segments_mut() {
+            segments.pop().push("");
+        }
+        bail!(
+            "{url}: a MISP feed manifest ({} events, each a file beside it): `vigil intel import` \
+             sends one file; have the server pull the feed instead, with [[monitor.intel.misp]] \
+             feed = \"NAME\" and url = \"{dir}\" (and ca_file for a private CA)",
+            report.read
+        );
+    }
+    Ok(())
+}
+
 /// The default feed name of a URL: its host, with characters a feed name cannot hold (an
 /// IPv6 address's `:`) as `-`, at most 64.
 fn feed_name_of(url: &Url) -> String {
@@ -111,6 +134,7 @@ pub fn run(command: IntelCommand) -> Result<ExitCode> {
             let (bytes, feed) = match feed_url(&source)? {
                 Some(url) => {
                     let bytes = fetch(&url, ca_file)?;
+                    refuse_misp_manifest(&url, &bytes)?;
                     let feed = feed.unwrap_or_else(|| feed_name_of(&url));
                     (bytes, feed)
                 }
