@@ -28,7 +28,7 @@ use crate::error::RejectReason;
 use crate::eval::Evidence;
 use crate::mapping::{LogsourceMapping, Target, event_channel, event_id, event_id_field};
 use crate::matcher::{Matcher, StrKind};
-use crate::prefilter::{Literal, Prefilter, ScanState, required_literal_sets};
+use crate::prefilter::{Literal, Prefilter, ScanState, SharedAutomata, required_literal_sets};
 use crate::ruleset::Rejection;
 
 /// One rule matching one event: indices into [`Engine::rule`] and the rule's variants.
@@ -63,7 +63,7 @@ pub struct EngineStats {
     pub prefilter_automata: usize,
     /// (field, literal) pairs over all automata.
     pub literals: usize,
-    /// Heap memory of the automata, in bytes.
+    /// Heap memory of the automata (each shared one once), in bytes.
     pub prefilter_bytes: usize,
 }
 
@@ -383,6 +383,7 @@ impl Engine {
             .iter_mut()
             .flat_map(|(_, c)| c.buckets_mut())
             .chain(self.logsource_groups.iter_mut().map(|(_, b)| b));
+        let mut shared = SharedAutomata::default();
         for bucket in buckets {
             let mut sets: Vec<(u32, Vec<Literal>)> = Vec::new();
             for &vi in &bucket.variants {
@@ -397,7 +398,7 @@ impl Engine {
                 }
             }
             if !sets.is_empty() {
-                bucket.prefilter = Some(Prefilter::build(&sets));
+                bucket.prefilter = Some(Prefilter::build_shared(&sets, &mut shared));
             }
         }
     }
@@ -550,7 +551,10 @@ impl Engine {
             always_checked_variants: self.variants.len() - prefiltered,
             prefilter_automata: automata.clone().map(Prefilter::automaton_count).sum(),
             literals: automata.clone().map(Prefilter::literal_count).sum(),
-            prefilter_bytes: automata.map(Prefilter::memory_usage).sum(),
+            prefilter_bytes: {
+                let mut counted = std::collections::HashSet::new();
+                automata.map(|p| p.shared_memory_usage(&mut counted)).sum()
+            },
         }
     }
 

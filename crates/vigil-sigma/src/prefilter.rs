@@ -12,6 +12,7 @@
 //! literals) is simply "always check".
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use vigil_core::{Event, Symbol, Value};
@@ -324,17 +325,61 @@ static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 
 #[derive(Debug)]
 struct Automaton {
-    ac: AhoCorasick,
-    /// A leftmost-first automaton over the same literals, only asked "is there any?": unlike
-    /// overlapping search it can use the SIMD (Teddy) prefilter, so a value without any literal
-    /// (the common case) is rejected at memory speed.
-    gate: Option<AhoCorasick>,
+    /// The searchers, shared by every prefilter with the same literals in the same field.
+    search: Arc<Searchers>,
     /// Pattern id → item ids that list this literal.
     items: Vec<Vec<u32>>,
     /// Length of the shortest pattern (shorter values cannot contain one).
     min_len: usize,
     /// First index of this automaton's patterns in the seen table.
     offset: usize,
+}
+
+/// The automata over one field's literals. Buckets often hold the same literals (the variants
+/// a channel adds to each of its EventID buckets, keyword lists of one service): they share one
+/// `Searchers`, so the rule set keeps one copy in memory and in cache, and a value scanned for
+/// one bucket is answered from the memo for the next.
+#[derive(Debug)]
+struct Searchers {
+    ac: AhoCorasick,
+    /// A leftmost-first automaton over the same literals, only asked "is there any?": unlike
+    /// overlapping search it can use the SIMD (Teddy) prefilter, so a value without any literal
+    /// (the common case) is rejected at memory speed.
+    gate: Option<AhoCorasick>,
+}
+
+/// A field (`None`: keywords) and its literals in pattern order.
+type SearchersKey = (Option<Symbol>, Vec<Vec<u8>>);
+
+/// Searchers already built for a rule set, by field and pattern list (see [`Searchers`]).
+#[derive(Debug, Default)]
+pub struct SharedAutomata {
+    built: HashMap<SearchersKey, Arc<Searchers>>,
+}
+
+impl SharedAutomata {
+    /// The searchers over `patterns` in `field`, built on first request.
+    fn get(&mut self, field: Option<Symbol>, patterns: &[&[u8]]) -> Arc<Searchers> {
+        let key = (field, patterns.iter().map(|p| p.to_vec()).collect());
+        self.built
+            .entry(key)
+            .or_insert_with(|| {
+                let mut b = AhoCorasick::builder();
+                b.match_kind(MatchKind::Standard);
+                if patterns.len() <= DFA_MAX_PATTERNS {
+                    b.kind(Some(AhoCorasickKind::DFA));
+                }
+                let ac = b.build(patterns).expect("literal patterns always build");
+                let gate = (patterns.len() <= GATE_MAX_PATTERNS).then(|| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(patterns)
+                        .expect("literal patterns always build")
+                });
+                Arc::new(Searchers { ac, gate })
+            })
+            .clone()
+    }
 }
 
 /// Per-thread state of prefilter scans: which items were seen in the current event.
@@ -379,7 +424,7 @@ struct Memo {
 
 #[derive(Clone, Debug)]
 struct MemoSlot {
-    /// Address of the automaton the result belongs to (0 = empty slot).
+    /// Address of the searchers the result belongs to (0 = empty slot).
     automaton: usize,
     hash: u64,
     len: u16,
@@ -483,6 +528,12 @@ impl ScanState {
 impl Prefilter {
     /// Builds the automata from `(item id, literal set)` pairs.
     pub fn build(sets: &[(u32, Vec<Literal>)]) -> Prefilter {
+        Prefilter::build_shared(sets, &mut SharedAutomata::default())
+    }
+
+    /// [`Prefilter::build`], reusing the searchers of `shared` where another prefilter has the
+    /// same literals in the same field (and adding its own there).
+    pub fn build_shared(sets: &[(u32, Vec<Literal>)], shared: &mut SharedAutomata) -> Prefilter {
         type Patterns<'a> = (HashMap<&'a [u8], usize>, Vec<&'a [u8]>, Vec<Vec<u32>>);
         let mut groups: BTreeMap<Option<Symbol>, Patterns<'_>> = BTreeMap::new();
         for (item, set) in sets {
@@ -503,21 +554,8 @@ impl Prefilter {
         let mut by_field = Vec::new();
         let mut any_field = None;
         for (field, (_, patterns, items)) in groups {
-            let mut b = AhoCorasick::builder();
-            b.match_kind(MatchKind::Standard);
-            if patterns.len() <= DFA_MAX_PATTERNS {
-                b.kind(Some(AhoCorasickKind::DFA));
-            }
-            let ac = b.build(&patterns).expect("literal patterns always build");
-            let gate = (patterns.len() <= GATE_MAX_PATTERNS).then(|| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&patterns)
-                    .expect("literal patterns always build")
-            });
             let automaton = Automaton {
-                ac,
-                gate,
+                search: shared.get(field, &patterns),
                 min_len: patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1),
                 items,
                 offset,
@@ -546,13 +584,22 @@ impl Prefilter {
         self.by_field.len() + usize::from(self.any_field.is_some())
     }
 
-    /// Heap memory of the automata, in bytes.
+    /// Heap memory of this prefilter's automata, in bytes (shared ones in full).
     pub fn memory_usage(&self) -> usize {
+        self.shared_memory_usage(&mut std::collections::HashSet::new())
+    }
+
+    /// Heap memory of the automata not yet in `counted` (addresses of shared searchers), in
+    /// bytes; adds them there. Over all prefilters of an engine: the automata's real size.
+    pub fn shared_memory_usage(&self, counted: &mut std::collections::HashSet<usize>) -> usize {
         self.by_field
             .iter()
             .map(|(_, a)| a)
             .chain(&self.any_field)
-            .map(|a| a.ac.memory_usage())
+            .filter(|a| counted.insert(Arc::as_ptr(&a.search) as usize))
+            .map(|a| {
+                a.search.ac.memory_usage() + a.search.gate.as_ref().map_or(0, |g| g.memory_usage())
+            })
             .sum()
     }
 
@@ -739,7 +786,8 @@ impl Hits<'_> {
             self.scan_text(a, text, &mut None);
             return;
         }
-        let id = a as *const Automaton as usize;
+        // Keyed by the shared searchers: pattern ids mean the same in every bucket using them.
+        let id = Arc::as_ptr(&a.search) as usize;
         let (hash, slot) = self.memo.slot(id, text);
         if slot.automaton == id
             && slot.hash == hash
@@ -772,10 +820,10 @@ impl Hits<'_> {
         }
         // Most values contain no literal at all: the plain search uses the automaton's
         // prefilter and skips ahead, where an overlapping search walks every byte.
-        if a.gate.as_ref().is_some_and(|g| !g.is_match(text)) {
+        if a.search.gate.as_ref().is_some_and(|g| !g.is_match(text)) {
             return;
         }
-        for m in a.ac.find_overlapping_iter(text) {
+        for m in a.search.ac.find_overlapping_iter(text) {
             let p = m.pattern().as_usize();
             if let Some(f) = found {
                 if f.count < MEMO_PATTERNS_MAX {
@@ -984,5 +1032,40 @@ mod tests {
         p.scan(&e, &mut st);
         assert!(st.marked(0) && !st.marked(1) && st.marked(2));
         assert_eq!(p.automaton_count(), 3);
+    }
+
+    #[test]
+    fn equal_literals_share_searchers_and_memo_results() {
+        let lit = |text: &str, field: &str| Literal {
+            text: text.into(),
+            field: Some(Symbol::intern(field)),
+        };
+        let mut shared = SharedAutomata::default();
+        let a = Prefilter::build_shared(&[(0, vec![lit("mimikatz", "CommandLine")])], &mut shared);
+        // Same literal, other items: one searcher, each prefilter its own items.
+        let b = Prefilter::build_shared(&[(5, vec![lit("mimikatz", "CommandLine")])], &mut shared);
+        let c = Prefilter::build_shared(&[(1, vec![lit("mimikatz", "Image")])], &mut shared);
+        assert!(Arc::ptr_eq(
+            &a.by_field[0].1.search,
+            &b.by_field[0].1.search
+        ));
+        assert!(!Arc::ptr_eq(
+            &a.by_field[0].1.search,
+            &c.by_field[0].1.search
+        ));
+        let mut counted = std::collections::HashSet::new();
+        let total = a.shared_memory_usage(&mut counted) + b.shared_memory_usage(&mut counted);
+        assert_eq!(total, a.memory_usage());
+
+        let mut e = Event::default();
+        e.insert("CommandLine", Value::str("x MIMIKATZ y"));
+        let mut st = ScanState::default();
+        st.next_event(6);
+        a.scan(&e, &mut st);
+        assert_eq!(st.candidates(), &[0]);
+        // The second scan of the same value is answered from the memo, with b's items.
+        st.next_event(6);
+        b.scan(&e, &mut st);
+        assert_eq!(st.candidates(), &[5]);
     }
 }
