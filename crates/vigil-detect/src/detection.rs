@@ -83,33 +83,59 @@ impl From<Evidence> for EvidenceItem {
     }
 }
 
-fn field_str(event: &Event, names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| match event.get(Symbol::intern(n))? {
-            Value::Null => None,
-            v => Some(v.to_string()),
-        })
+/// The field names a detection reads from every event, interned once per process (interning
+/// hashes the name and takes the interner's lock: per detection it was a measurable cost).
+struct Names {
+    host: [Symbol; 3],
+    channel: Symbol,
+    event_id: Symbol,
+}
+
+fn names() -> &'static Names {
+    static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| Names {
+        host: ["Computer", "Hostname", "host.name"].map(Symbol::intern),
+        channel: Symbol::intern("Channel"),
+        event_id: Symbol::intern("EventID"),
+    })
+}
+
+fn field_str(event: &Event, names: &[Symbol]) -> Option<String> {
+    names.iter().find_map(|n| match event.get(*n)? {
+        Value::Null => None,
+        v => Some(v.to_string()),
+    })
 }
 
 impl Detection {
     /// Builds the detection for `m` on `event` (evidence is computed here, only for matches).
     pub fn new(engine: &Engine, m: &RuleMatch, event: &Event) -> Detection {
+        Detection::with_entities(engine, m, event, vigil_ingest::entities(event).into_owned())
+    }
+
+    /// [`Detection::new`] with the event's entities already extracted: when several rules
+    /// fire on one event, they are extracted once and cloned.
+    fn with_entities(
+        engine: &Engine,
+        m: &RuleMatch,
+        event: &Event,
+        entities: Entities<'static>,
+    ) -> Detection {
         let rule = engine.rule(m.rule);
-        let event_id = match event.get(Symbol::intern("EventID")) {
+        let names = names();
+        let event_id = match event.get(names.event_id) {
             Some(Value::Int(i)) => Some(*i),
             Some(v) => v.as_f64().map(|f| f as i64),
             None => None,
         };
-        let entities = vigil_ingest::entities(event);
         Detection {
             time: event.time,
-            host: field_str(event, &["Computer", "Hostname", "host.name"]).or_else(|| {
+            host: field_str(event, &names.host).or_else(|| {
                 entities
                     .get_str(EntityField::DeviceHostname)
                     .map(str::to_string)
             }),
-            channel: field_str(event, &["Channel"]),
+            channel: field_str(event, &[names.channel]),
             event_id,
             record_id: event.source.record_id,
             file: event.source.file.clone(),
@@ -123,7 +149,7 @@ impl Detection {
                 .into_iter()
                 .map(EvidenceItem::from)
                 .collect(),
-            entities: entities.into_owned(),
+            entities,
             intel: None,
         }
     }
@@ -150,14 +176,15 @@ impl Detection {
             .filter(|p| p.kill_chain_name.contains("mitre"))
             .map(|p| p.phase_name.to_string())
             .collect();
+        let names = names();
         Detection {
             time: event.time,
-            host: field_str(event, &["Computer", "Hostname", "host.name"]).or_else(|| {
+            host: field_str(event, &names.host).or_else(|| {
                 entities
                     .get_str(EntityField::DeviceHostname)
                     .map(str::to_string)
             }),
-            channel: field_str(event, &["Channel"]),
+            channel: field_str(event, &[names.channel]),
             event_id: None,
             record_id: event.source.record_id,
             file: event.source.file.clone(),
@@ -238,10 +265,15 @@ pub fn detect(
 ) {
     matches.clear();
     engine.evaluate(event, scratch, matches);
+    // The event's entities are the same for every rule that fires on it: extracted once.
+    let mut entities: Option<Entities<'static>> = None;
     for m in matches.iter() {
         let level = engine.rule(m.rule).level.unwrap_or(Level::Medium);
         if level >= min_level {
-            out.push(Detection::new(engine, m, event));
+            let e = entities
+                .get_or_insert_with(|| vigil_ingest::entities(event).into_owned())
+                .clone();
+            out.push(Detection::with_entities(engine, m, event, e));
         }
     }
 }
