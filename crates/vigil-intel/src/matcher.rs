@@ -28,16 +28,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use filter::BlockFilter;
 use hashbrown::{HashMap, HashSet, HashTable};
 use ipnet::{Ipv4Net, Ipv6Net};
 use jiff::Timestamp;
 use prefix_trie::PrefixMap;
-use vigil_core::{Entities, EntityField, EntityKind, EntityValue};
-
-use crate::normalise;
-use filter::BlockFilter;
+use vigil_core::EntityField;
 
 mod filter;
+mod lookup;
 use crate::{Indicator, IndicatorKind, IntelSet};
 
 type Hasher = foldhash::fast::FixedState;
@@ -292,258 +291,6 @@ impl Matcher {
     pub fn is_empty(&self) -> bool {
         self.indicators.is_empty()
     }
-
-    /// Appends to `out` a match for each entity value of the event that an indicator names:
-    /// IP fields against addresses and blocks; DNS-name fields (and the endpoints' hostnames)
-    /// against domains and their parents, or against IPs when they hold an address; URLs,
-    /// e-mail addresses, file hashes, JA3, user agents and file names (`file.name`,
-    /// `process.name`, `process.parent_process.name`) against their kinds.
-    pub fn match_entities(&self, entities: &Entities<'_>, out: &mut Vec<IntelMatch>) {
-        if self.indicators.is_empty() {
-            return;
-        }
-        for (field, value) in entities.iter() {
-            self.match_value(field, value, out);
-        }
-    }
-
-    /// [`Matcher::match_entities`] for one field's value.
-    pub fn match_value(
-        &self,
-        field: EntityField,
-        value: &EntityValue<'_>,
-        out: &mut Vec<IntelMatch>,
-    ) {
-        use IndicatorKind as K;
-        let text = match value {
-            EntityValue::Ip(ip) => {
-                if field.kind() == EntityKind::Ip {
-                    self.match_ip(field, *ip, out);
-                }
-                return;
-            }
-            EntityValue::Text(t) => &**t,
-            EntityValue::Int(_) => return,
-        };
-        match field.kind() {
-            EntityKind::Domain => self.match_name(field, text, out),
-            EntityKind::Host
-                if matches!(field, EntityField::DstHostname | EntityField::SrcHostname) =>
-            {
-                self.match_name(field, text, out)
-            }
-            EntityKind::Url if self.values.present[K::Url as usize] => {
-                self.match_url(field, text, out)
-            }
-            EntityKind::Email if self.values.present[K::Email as usize] => {
-                if text.is_ascii() {
-                    self.match_exact(field, text, K::Email, text.trim(), Case::Ascii, out);
-                } else if let Ok(v) = normalise::value(K::Email, text) {
-                    self.match_exact(field, text, K::Email, &v, Case::Exact, out);
-                }
-            }
-            EntityKind::Hash => {
-                let kind = field.hash_algorithm().and_then(IndicatorKind::of_hash);
-                if let Some(kind) = kind.filter(|k| self.values.present[*k as usize]) {
-                    self.match_exact(field, text, kind, text.trim(), Case::Ascii, out);
-                }
-            }
-            EntityKind::TlsFingerprint
-                if field == EntityField::TlsJa3 && self.values.present[K::Ja3 as usize] =>
-            {
-                self.match_exact(field, text, K::Ja3, text.trim(), Case::Ascii, out);
-            }
-            EntityKind::UserAgent if self.values.present[K::UserAgent as usize] => {
-                self.match_exact(field, text, K::UserAgent, text.trim(), Case::Exact, out);
-            }
-            EntityKind::File | EntityKind::Process
-                if matches!(
-                    field,
-                    EntityField::FileName | EntityField::ProcessName | EntityField::ParentName
-                ) && self.values.present[K::FileName as usize] =>
-            {
-                self.match_exact(field, text, K::FileName, text.trim(), Case::Exact, out);
-            }
-            _ => {}
-        }
-    }
-
-    fn push(
-        &self,
-        field: EntityField,
-        value: &str,
-        pos: u32,
-        how: MatchHow,
-        out: &mut Vec<IntelMatch>,
-    ) {
-        let indicator = &self.indicators[pos as usize];
-        // A connection-side indicator counts only on its side (see `Scope`).
-        if !indicator.scope().admits(field) {
-            return;
-        }
-        out.push(IntelMatch {
-            field,
-            value: value.to_string(),
-            indicator: indicator.clone(),
-            how,
-        });
-    }
-
-    /// The position of the indicator of `kind` whose value is `value` (ASCII case ignored
-    /// with [`Case::Ascii`], for kinds whose values are stored lowercase).
-    fn find(&self, kind: IndicatorKind, value: &str, case: Case) -> Option<u32> {
-        let hash = key_hash(kind as u8, value.as_bytes());
-        if !self.values.filter.contains(hash) {
-            return None;
-        }
-        self.values
-            .exact
-            .find(hash, |&i| {
-                let x = &self.indicators[i as usize];
-                x.kind() == kind
-                    && match case {
-                        Case::Exact => x.value() == value,
-                        Case::Ascii => x.value().eq_ignore_ascii_case(value),
-                    }
-            })
-            .copied()
-    }
-
-    fn match_exact(
-        &self,
-        field: EntityField,
-        original: &str,
-        kind: IndicatorKind,
-        value: &str,
-        case: Case,
-        out: &mut Vec<IntelMatch>,
-    ) {
-        if let Some(pos) = self.find(kind, value, case) {
-            self.push(field, original, pos, MatchHow::Exact, out);
-        }
-    }
-
-    fn match_ip(&self, field: EntityField, ip: IpAddr, out: &mut Vec<IntelMatch>) {
-        let ip = ip.to_canonical();
-        match ip {
-            IpAddr::V4(a) => {
-                let bits = u32::from(a);
-                if self.ips.filter.contains(ip_hash(u128::from(bits), false))
-                    && let Some(&pos) = self.ips.v4_addrs.get(&bits)
-                {
-                    self.push_ip(field, ip, pos, MatchHow::Exact, out);
-                }
-                if self.ips.may_cover_v4(bits) {
-                    let host = Ipv4Net::from(a);
-                    for &pos in self.ips.v4.cover_values(&host) {
-                        self.push_ip(field, ip, pos, MatchHow::InBlock, out);
-                    }
-                }
-            }
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                if self.ips.filter.contains(ip_hash(bits, true))
-                    && let Some(&pos) = self.ips.v6_addrs.get(&bits)
-                {
-                    self.push_ip(field, ip, pos, MatchHow::Exact, out);
-                }
-                if !self.ips.v6.is_empty() {
-                    let host = Ipv6Net::from(a);
-                    for &pos in self.ips.v6.cover_values(&host) {
-                        self.push_ip(field, ip, pos, MatchHow::InBlock, out);
-                    }
-                }
-            }
-        }
-    }
-
-    fn push_ip(
-        &self,
-        field: EntityField,
-        ip: IpAddr,
-        pos: u32,
-        how: MatchHow,
-        out: &mut Vec<IntelMatch>,
-    ) {
-        let indicator = &self.indicators[pos as usize];
-        if !indicator.scope().admits(field) {
-            return;
-        }
-        out.push(IntelMatch {
-            field,
-            value: ip.to_string(),
-            indicator: indicator.clone(),
-            how,
-        });
-    }
-
-    /// A DNS name (or an address written where a name goes): the name and its parents.
-    fn match_name(&self, field: EntityField, text: &str, out: &mut Vec<IntelMatch>) {
-        let t = text.trim();
-        let ip_like = t
-            .as_bytes()
-            .first()
-            .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
-            || t.contains(':');
-        if ip_like
-            && let Some(ip) =
-                normalise::parse_net(t).filter(|n| n.prefix_len() == n.max_prefix_len())
-        {
-            self.match_ip(field, ip.addr(), out);
-            return;
-        }
-        if !self.values.present[IndicatorKind::Domain as usize] {
-            return;
-        }
-        let owned;
-        let (name, case) = if t.is_ascii() {
-            (t.strip_suffix('.').unwrap_or(t), Case::Ascii)
-        } else {
-            match normalise::domain(t) {
-                Ok(n) => {
-                    owned = n;
-                    (owned.as_str(), Case::Exact)
-                }
-                Err(_) => return,
-            }
-        };
-        // The name, then each parent of two labels or more, at the label counts that some
-        // domain indicator has.
-        let mut count = labels(name);
-        let mut rest = name;
-        let mut how = MatchHow::Exact;
-        loop {
-            if self.values.domain_labels & label_bit(count) != 0
-                && let Some(pos) = self.find(IndicatorKind::Domain, rest, case)
-            {
-                self.push(field, text, pos, how, out);
-            }
-            match rest.split_once('.') {
-                Some((_, parent)) if count > 2 => (rest, count) = (parent, count - 1),
-                _ => break,
-            }
-            how = MatchHow::Subdomain;
-        }
-    }
-
-    fn match_url(&self, field: EntityField, text: &str, out: &mut Vec<IntelMatch>) {
-        let needs_parse = match quick_host(text) {
-            Some(host) => {
-                let h = key_hash(URL_HOST_TAG, host.as_bytes());
-                self.values.filter.contains(h) && self.values.url_hosts.contains(&h)
-            }
-            // A host the quick path cannot vouch for: let the URL parser decide.
-            None => true,
-        };
-        if !needs_parse {
-            return;
-        }
-        if let Ok(norm) = normalise::url(text)
-            && let Some(pos) = self.find(IndicatorKind::Url, &norm, Case::Exact)
-        {
-            self.push(field, text, pos, MatchHow::Exact, out);
-        }
-    }
 }
 
 impl ValueTables {
@@ -671,36 +418,44 @@ enum Case {
 /// plain ASCII names and dotted-quad addresses (else `None`: IPv6, IDN, escapes, numeric
 /// forms like `0x7f.1` that the parser rewrites).
 fn quick_host(url: &str) -> Option<&str> {
+    // Byte scans, one pass each: this runs for every URL of every event.
     let url = url.trim();
-    let rest = match url.find("://") {
-        Some(i) => &url[i + 3..],
-        None => url,
-    };
-    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+    let b = url.as_bytes();
+    let start = (0..b.len().saturating_sub(2))
+        .find(|&i| b[i] == b':' && b[i + 1] == b'/' && b[i + 2] == b'/')
+        .map_or(0, |i| i + 3);
+    // The authority ends at the first `/`, `?`, `#` or `\`; the host follows its last `@`
+    // and ends at the last `:` after that, which must start a numeric port.
+    let (mut host_start, mut colon, mut end) = (start, None, b.len());
+    for (i, &c) in b.iter().enumerate().skip(start) {
+        match c {
+            b'/' | b'?' | b'#' | b'\\' => {
+                end = i;
+                break;
+            }
+            b'@' => (host_start, colon) = (i + 1, None),
+            b':' => colon = Some(i),
+            _ => {}
+        }
+    }
+    let host_end = match colon {
+        Some(c) if b[c + 1..end].iter().all(u8::is_ascii_digit) => c,
         Some(_) => return None,
-        None => host_port,
+        None => end,
     };
+    let host = &url[host_start..host_end];
     if host.is_empty()
+        || host.ends_with('.')
         || !host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
     {
         return None;
     }
-    let last = host
-        .trim_end_matches('.')
-        .rsplit('.')
-        .next()
-        .unwrap_or(host);
+    let last = host.rfind('.').map_or(host, |i| &host[i + 1..]);
     if last.bytes().next().is_some_and(|b| b.is_ascii_digit())
         && host.parse::<std::net::Ipv4Addr>().is_err()
     {
-        return None;
-    }
-    if host.ends_with('.') {
         return None;
     }
     Some(host)
@@ -725,6 +480,16 @@ mod tests {
         assert_eq!(quick_host("http://[::1]/x"), None);
         assert_eq!(quick_host("http://bücher.example/"), None);
         assert_eq!(quick_host("http://evil%2eexample/"), None);
+        assert_eq!(quick_host("evil.example/x"), Some("evil.example"));
+        assert_eq!(quick_host("http://evil.example:x/"), None);
+        assert_eq!(
+            quick_host("http://a@b:c@evil.example:81/"),
+            Some("evil.example")
+        );
+        assert_eq!(quick_host("http://evil.example./"), None);
+        assert_eq!(quick_host("http://evil.example\\x"), Some("evil.example"));
+        assert_eq!(quick_host("http://:80/"), None);
+        assert_eq!(quick_host("http://1.2.3.4:8080/"), Some("1.2.3.4"));
     }
 }
 
@@ -732,6 +497,7 @@ mod tests {
 mod prefilter_tests {
     use super::*;
     use crate::{NewIndicator, Source};
+    use vigil_core::{Entities, EntityValue};
 
     fn matcher(items: &[(IndicatorKind, &str)]) -> Matcher {
         let mut set = IntelSet::new();
@@ -794,6 +560,126 @@ mod prefilter_tests {
         assert_eq!(
             hits(&m, f, "198.51.100.7"),
             vec![("198.51.100.7".into(), MatchHow::Exact), all]
+        );
+    }
+
+    /// The event path (filters for every value first, tables after) against each value
+    /// matched alone, on an event whose names need more lookups than the first walk keeps
+    /// bits for (domain indicators at every even label count up to 40).
+    #[test]
+    fn an_event_matches_as_its_values_do_one_by_one() {
+        use IndicatorKind as K;
+        let labels: Vec<String> = (0..40).map(|i| format!("l{i}")).collect();
+        let name = format!("{}.example", labels.join("."));
+        let suffixes: Vec<String> = (0..40)
+            .step_by(2)
+            .map(|i| format!("{}.example", labels[i..].join(".")))
+            .collect();
+        let mut items: Vec<(K, &str)> = suffixes.iter().map(|s| (K::Domain, s.as_str())).collect();
+        items.extend([
+            (K::Ipv4, "198.51.100.7"),
+            (K::Ipv4, "198.51.100.0/24"),
+            (K::Sha1, "0123456789abcdef0123456789abcdef01234567"),
+            (K::Url, "http://evil.example/gate.php"),
+            (K::Email, "bad@evil.example"),
+        ]);
+        let m = matcher(&items);
+        let mut e = Entities::new();
+        e.add_string(EntityField::TlsSni, format!("{name}.other"));
+        e.add_string(EntityField::QueryHostname, name.clone());
+        e.add_string(EntityField::SrcIp, "198.51.100.7".into());
+        e.add_string(EntityField::DstIp, "203.0.113.9".into());
+        e.add_string(
+            EntityField::FileHash(vigil_core::HashAlgorithm::Sha1),
+            "0123456789ABCDEF0123456789abcdef01234567".into(),
+        );
+        e.add_string(
+            EntityField::UrlString,
+            "HTTP://Evil.Example:80/gate.php".into(),
+        );
+        e.add_string(EntityField::ActorUserEmail, "Bad@Evil.Example".into());
+        e.add_string(EntityField::UrlHostname, format!("www.{name}"));
+        e.add_string(EntityField::DstHostname, format!("a.b.{name}"));
+        let key = |x: &IntelMatch| {
+            (
+                x.field,
+                x.value.clone(),
+                x.indicator.value().to_string(),
+                x.how,
+            )
+        };
+        let mut whole = Vec::new();
+        m.match_entities(&e, &mut whole);
+        let mut alone = Vec::new();
+        for (field, value) in e.iter() {
+            m.match_value(field, value, &mut alone);
+        }
+        assert_eq!(
+            whole.iter().map(key).collect::<Vec<_>>(),
+            alone.iter().map(key).collect::<Vec<_>>()
+        );
+        // 20 suffixes for each of three names, the address twice (alone and in its block),
+        // the hash, the URL and the e-mail address; the last field's past the 64th lookup.
+        assert_eq!(whole.len(), 3 * 20 + 2 + 3);
+        assert_eq!(
+            whole.last().map(|x| x.field),
+            Some(EntityField::DstHostname)
+        );
+    }
+
+    /// Past `PARALLEL_BUILD` indicators on each side the two sides' tables are built on two
+    /// threads: every indicator is still in them.
+    #[test]
+    fn both_sides_built_apart_hold_every_indicator() {
+        let n = PARALLEL_BUILD + 1000;
+        let mut set = IntelSet::new();
+        let source = Source {
+            feed: "t".into(),
+            external_id: None,
+            first_seen: None,
+            last_seen: None,
+        };
+        let values = (0..n).flat_map(|i| {
+            let ip = format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255);
+            [
+                (IndicatorKind::Ipv4, ip),
+                (IndicatorKind::Domain, format!("d{i}.example")),
+            ]
+        });
+        let news = values.map(|(k, v)| NewIndicator::new(k, v, source.clone()));
+        set.add_all(news, |_, r| assert!(r.is_ok()));
+        set.add(NewIndicator::new(
+            IndicatorKind::Ipv4,
+            "192.0.2.0/24",
+            source,
+        ))
+        .unwrap();
+        let m = Matcher::build(&set, "2026-01-01T00:00:00Z".parse().unwrap());
+        let stats = m.stats();
+        assert_eq!(
+            (
+                stats.live,
+                stats.ip_addresses,
+                stats.ip_blocks,
+                stats.values
+            ),
+            (2 * n + 1, n, 1, n)
+        );
+        for i in (0..n).step_by(97) {
+            let ip = format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255);
+            let name = format!("D{i}.Example");
+            assert_eq!(
+                hits(&m, EntityField::DstIp, &ip),
+                vec![(ip, MatchHow::Exact)]
+            );
+            assert_eq!(
+                hits(&m, EntityField::QueryHostname, &name),
+                vec![(name.to_ascii_lowercase(), MatchHow::Exact)]
+            );
+        }
+        assert_eq!(
+            hits(&m, EntityField::DstIp, "192.0.2.9"),
+            vec![("192.0.2.0/24".into(), MatchHow::InBlock)]
         );
     }
 

@@ -1,0 +1,408 @@
+//! Matching an event's values against a built [`Matcher`].
+//!
+//! An event's values are walked twice. The first walk only asks the filters (and the /24
+//! bitmap) about every lookup the values need; the second, taken only when some answer was
+//! "maybe", goes to the tables for those lookups. With millions of indicators the filters do
+//! not fit in the CPU caches, so each filter read is a cache miss: asked one value after
+//! another, with table work in between, an event of ten values waits for ten misses in turn,
+//! while the first walk's reads depend on nothing but the event and are in flight together.
+//! Most events match nothing, so most stop after the first walk, having allocated nothing.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use vigil_core::{Entities, EntityField, EntityKind, EntityValue};
+
+use super::{Case, IntelMatch, MatchHow, Matcher, URL_HOST_TAG, ip_hash, key_hash};
+use super::{label_bit, labels, quick_host};
+use crate::{IndicatorKind, normalise};
+
+/// One lookup an event value needs.
+#[derive(Clone, Copy)]
+enum Lookup<'a> {
+    /// `value` of `kind` in the table of values.
+    Value {
+        kind: IndicatorKind,
+        value: &'a str,
+        case: Case,
+        how: MatchHow,
+    },
+    /// A URL whose plain host is the step's hash: parsed only when that host is some URL
+    /// indicator's.
+    UrlHost,
+    /// A URL whose host the quick path cannot vouch for: the URL parser decides.
+    UrlParse,
+    /// An IPv4 address among the single addresses.
+    V4Addr(u32),
+    /// An IPv4 address in the blocks.
+    V4Blocks(u32),
+    V6Addr(u128),
+    V6Blocks(u128),
+}
+
+/// A lookup with the field and text it is for, and its filter hash.
+struct Step<'a> {
+    field: EntityField,
+    /// The event's text (for IP lookups, unused: the address is written out).
+    text: &'a str,
+    hash: u64,
+    lookup: Lookup<'a>,
+}
+
+/// The lookup of `value` of `kind` in the table of values, for the event's `text`.
+fn exact_step<'a>(
+    field: EntityField,
+    text: &'a str,
+    kind: IndicatorKind,
+    value: &'a str,
+    case: Case,
+) -> Step<'a> {
+    Step {
+        field,
+        text,
+        hash: key_hash(kind as u8, value.as_bytes()),
+        lookup: Lookup::Value {
+            kind,
+            value,
+            case,
+            how: MatchHow::Exact,
+        },
+    }
+}
+
+impl Matcher {
+    /// Appends to `out` a match for each entity value of the event that an indicator names:
+    /// IP fields against addresses and blocks; DNS-name fields (and the endpoints' hostnames)
+    /// against domains and their parents, or against IPs when they hold an address; URLs,
+    /// e-mail addresses, file hashes, JA3, user agents and file names (`file.name`,
+    /// `process.name`, `process.parent_process.name`) against their kinds.
+    pub fn match_entities(&self, entities: &Entities<'_>, out: &mut Vec<IntelMatch>) {
+        if self.indicators.is_empty() {
+            return;
+        }
+        // First walk: bit i says lookup i may match (lookups past the 64th are asked again).
+        let (mut maybe, mut count) = (0u64, 0usize);
+        for (field, value) in entities.iter() {
+            self.walk(field, value, &mut |step| {
+                if count < 64 {
+                    maybe |= u64::from(self.may_match(&step)) << count;
+                }
+                count += 1;
+            });
+        }
+        if maybe == 0 && count <= 64 {
+            return;
+        }
+        let mut i = 0usize;
+        for (field, value) in entities.iter() {
+            if i < 64 && maybe >> i == 0 && count <= 64 {
+                break;
+            }
+            self.walk(field, value, &mut |step| {
+                let may = if i < 64 {
+                    maybe >> i & 1 == 1
+                } else {
+                    self.may_match(&step)
+                };
+                if may {
+                    self.resolve(&step, out);
+                }
+                i += 1;
+            });
+        }
+    }
+
+    /// [`Matcher::match_entities`] for one field's value.
+    pub fn match_value(
+        &self,
+        field: EntityField,
+        value: &EntityValue<'_>,
+        out: &mut Vec<IntelMatch>,
+    ) {
+        self.walk(field, value, &mut |step| {
+            if self.may_match(&step) {
+                self.resolve(&step, out);
+            }
+        });
+    }
+
+    /// Calls `visit` with each lookup that `field`'s `value` needs, in the order their
+    /// matches are reported.
+    fn walk(&self, field: EntityField, value: &EntityValue<'_>, visit: &mut impl FnMut(Step<'_>)) {
+        use IndicatorKind as K;
+        let text = match value {
+            EntityValue::Ip(ip) => {
+                if field.kind() == EntityKind::Ip {
+                    self.walk_ip(field, *ip, visit);
+                }
+                return;
+            }
+            EntityValue::Text(t) => &**t,
+            EntityValue::Int(_) => return,
+        };
+        let present = &self.values.present;
+        let exact = exact_step;
+        match field.kind() {
+            EntityKind::Domain => self.walk_name(field, text, visit),
+            EntityKind::Host
+                if matches!(field, EntityField::DstHostname | EntityField::SrcHostname) =>
+            {
+                self.walk_name(field, text, visit)
+            }
+            EntityKind::Url if present[K::Url as usize] => match quick_host(text) {
+                Some(host) => visit(Step {
+                    field,
+                    text,
+                    hash: key_hash(URL_HOST_TAG, host.as_bytes()),
+                    lookup: Lookup::UrlHost,
+                }),
+                None => visit(Step {
+                    field,
+                    text,
+                    hash: 0,
+                    lookup: Lookup::UrlParse,
+                }),
+            },
+            EntityKind::Email if present[K::Email as usize] => {
+                if text.is_ascii() {
+                    visit(exact(field, text, K::Email, text.trim(), Case::Ascii));
+                } else if let Ok(v) = normalise::value(K::Email, text) {
+                    visit(exact(field, text, K::Email, &v, Case::Exact));
+                }
+            }
+            EntityKind::Hash => {
+                let kind = field.hash_algorithm().and_then(IndicatorKind::of_hash);
+                if let Some(kind) = kind.filter(|k| present[*k as usize]) {
+                    visit(exact(field, text, kind, text.trim(), Case::Ascii));
+                }
+            }
+            EntityKind::TlsFingerprint
+                if field == EntityField::TlsJa3 && present[K::Ja3 as usize] =>
+            {
+                visit(exact(field, text, K::Ja3, text.trim(), Case::Ascii));
+            }
+            EntityKind::UserAgent if present[K::UserAgent as usize] => {
+                visit(exact(field, text, K::UserAgent, text.trim(), Case::Exact));
+            }
+            EntityKind::File | EntityKind::Process
+                if matches!(
+                    field,
+                    EntityField::FileName | EntityField::ProcessName | EntityField::ParentName
+                ) && present[K::FileName as usize] =>
+            {
+                visit(exact(field, text, K::FileName, text.trim(), Case::Exact));
+            }
+            _ => {}
+        }
+    }
+
+    /// An address: among the single addresses, then in the blocks.
+    fn walk_ip(&self, field: EntityField, ip: IpAddr, visit: &mut impl FnMut(Step<'_>)) {
+        let step = |hash, lookup| Step {
+            field,
+            text: "",
+            hash,
+            lookup,
+        };
+        match ip.to_canonical() {
+            IpAddr::V4(a) => {
+                let bits = u32::from(a);
+                visit(step(ip_hash(u128::from(bits), false), Lookup::V4Addr(bits)));
+                visit(step(0, Lookup::V4Blocks(bits)));
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                visit(step(ip_hash(bits, true), Lookup::V6Addr(bits)));
+                visit(step(0, Lookup::V6Blocks(bits)));
+            }
+        }
+    }
+
+    /// A DNS name (or an address written where a name goes): the name, then each parent of
+    /// two labels or more, at the label counts that some domain indicator has.
+    fn walk_name(&self, field: EntityField, text: &str, visit: &mut impl FnMut(Step<'_>)) {
+        let t = text.trim();
+        let ip_like = t
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
+            || t.contains(':');
+        if ip_like
+            && let Some(ip) =
+                normalise::parse_net(t).filter(|n| n.prefix_len() == n.max_prefix_len())
+        {
+            self.walk_ip(field, ip.addr(), visit);
+            return;
+        }
+        if !self.values.present[IndicatorKind::Domain as usize] {
+            return;
+        }
+        let owned;
+        let (name, case) = if t.is_ascii() {
+            (t.strip_suffix('.').unwrap_or(t), Case::Ascii)
+        } else {
+            match normalise::domain(t) {
+                Ok(n) => {
+                    owned = n;
+                    (owned.as_str(), Case::Exact)
+                }
+                Err(_) => return,
+            }
+        };
+        let mut count = labels(name);
+        let mut rest = name;
+        let mut how = MatchHow::Exact;
+        loop {
+            if self.values.domain_labels & label_bit(count) != 0 {
+                let kind = IndicatorKind::Domain;
+                visit(Step {
+                    field,
+                    text,
+                    hash: key_hash(kind as u8, rest.as_bytes()),
+                    lookup: Lookup::Value {
+                        kind,
+                        value: rest,
+                        case,
+                        how,
+                    },
+                });
+            }
+            match rest.bytes().position(|b| b == b'.') {
+                Some(dot) if count > 2 => (rest, count) = (&rest[dot + 1..], count - 1),
+                _ => break,
+            }
+            how = MatchHow::Subdomain;
+        }
+    }
+
+    /// False when the step certainly matches nothing: its filter (or the /24 bitmap) says
+    /// so. Reads one cache line and does not branch on it.
+    fn may_match(&self, step: &Step<'_>) -> bool {
+        match step.lookup {
+            Lookup::Value { .. } | Lookup::UrlHost => self.values.filter.contains(step.hash),
+            Lookup::V4Addr(_) | Lookup::V6Addr(_) => self.ips.filter.contains(step.hash),
+            Lookup::V4Blocks(bits) => self.ips.may_cover_v4(bits),
+            Lookup::V6Blocks(_) => !self.ips.v6.is_empty(),
+            Lookup::UrlParse => true,
+        }
+    }
+
+    /// The tables' answer for a step the filters let through.
+    fn resolve(&self, step: &Step<'_>, out: &mut Vec<IntelMatch>) {
+        let field = step.field;
+        match step.lookup {
+            Lookup::Value {
+                kind,
+                value,
+                case,
+                how,
+            } => {
+                if let Some(pos) = self.find_hashed(kind, value, case, step.hash) {
+                    self.push(field, step.text, pos, how, out);
+                }
+            }
+            Lookup::UrlHost => {
+                if self.values.url_hosts.contains(&step.hash) {
+                    self.match_url(field, step.text, out);
+                }
+            }
+            Lookup::UrlParse => self.match_url(field, step.text, out),
+            Lookup::V4Addr(bits) => {
+                if let Some(&pos) = self.ips.v4_addrs.get(&bits) {
+                    let ip = IpAddr::V4(Ipv4Addr::from(bits));
+                    self.push_ip(field, ip, pos, MatchHow::Exact, out);
+                }
+            }
+            Lookup::V4Blocks(bits) => {
+                let a = Ipv4Addr::from(bits);
+                for &pos in self.ips.v4.cover_values(&Ipv4Net::from(a)) {
+                    self.push_ip(field, IpAddr::V4(a), pos, MatchHow::InBlock, out);
+                }
+            }
+            Lookup::V6Addr(bits) => {
+                if let Some(&pos) = self.ips.v6_addrs.get(&bits) {
+                    let ip = IpAddr::V6(Ipv6Addr::from(bits));
+                    self.push_ip(field, ip, pos, MatchHow::Exact, out);
+                }
+            }
+            Lookup::V6Blocks(bits) => {
+                let a = Ipv6Addr::from(bits);
+                for &pos in self.ips.v6.cover_values(&Ipv6Net::from(a)) {
+                    self.push_ip(field, IpAddr::V6(a), pos, MatchHow::InBlock, out);
+                }
+            }
+        }
+    }
+
+    /// The position of the indicator of `kind` whose value is `value` and key hash `hash`
+    /// (ASCII case ignored with [`Case::Ascii`], for kinds whose values are stored
+    /// lowercase).
+    fn find_hashed(&self, kind: IndicatorKind, value: &str, case: Case, hash: u64) -> Option<u32> {
+        self.values
+            .exact
+            .find(hash, |&i| {
+                let x = &self.indicators[i as usize];
+                x.kind() == kind
+                    && match case {
+                        Case::Exact => x.value() == value,
+                        Case::Ascii => x.value().eq_ignore_ascii_case(value),
+                    }
+            })
+            .copied()
+    }
+
+    /// A URL whose host some URL indicator has (or that only the parser can read):
+    /// normalised, then looked up.
+    fn match_url(&self, field: EntityField, text: &str, out: &mut Vec<IntelMatch>) {
+        let kind = IndicatorKind::Url;
+        if let Ok(norm) = normalise::url(text) {
+            let hash = key_hash(kind as u8, norm.as_bytes());
+            if self.values.filter.contains(hash)
+                && let Some(pos) = self.find_hashed(kind, &norm, Case::Exact, hash)
+            {
+                self.push(field, text, pos, MatchHow::Exact, out);
+            }
+        }
+    }
+
+    fn push(
+        &self,
+        field: EntityField,
+        value: &str,
+        pos: u32,
+        how: MatchHow,
+        out: &mut Vec<IntelMatch>,
+    ) {
+        let indicator = &self.indicators[pos as usize];
+        // A connection-side indicator counts only on its side (see `Scope`).
+        if !indicator.scope().admits(field) {
+            return;
+        }
+        out.push(IntelMatch {
+            field,
+            value: value.to_string(),
+            indicator: indicator.clone(),
+            how,
+        });
+    }
+
+    fn push_ip(
+        &self,
+        field: EntityField,
+        ip: IpAddr,
+        pos: u32,
+        how: MatchHow,
+        out: &mut Vec<IntelMatch>,
+    ) {
+        let indicator = &self.indicators[pos as usize];
+        if !indicator.scope().admits(field) {
+            return;
+        }
+        out.push(IntelMatch {
+            field,
+            value: ip.to_string(),
+            indicator: indicator.clone(),
+            how,
+        });
+    }
+}
