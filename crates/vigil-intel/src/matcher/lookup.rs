@@ -11,6 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
+use prefix_trie::{Prefix, PrefixMap};
 use vigil_core::{Entities, EntityField, EntityKind, EntityValue};
 
 use super::{Case, IntelMatch, MatchHow, Matcher, URL_HOST_TAG, ip_hash, key_hash};
@@ -67,6 +68,23 @@ fn exact_step<'a>(
             case,
             how: MatchHow::Exact,
         },
+    }
+}
+
+/// Calls `visit` with every block of `map` that covers `net`, shortest first: the longest
+/// match, after the blocks covering its supernet. (`PrefixMap::cover_values` allocates at
+/// each trie level that holds a covering block; longest-prefix matches allocate nothing.)
+fn covering<P: Prefix>(
+    map: &PrefixMap<P, u32>,
+    net: P,
+    supernet: fn(&P) -> Option<P>,
+    visit: &mut impl FnMut(u32),
+) {
+    if let Some((block, &pos)) = map.get_lpm(&net) {
+        if let Some(up) = supernet(&block) {
+            covering(map, up, supernet, visit);
+        }
+        visit(pos);
     }
 }
 
@@ -315,9 +333,14 @@ impl Matcher {
             }
             Lookup::V4Blocks(bits) => {
                 let a = Ipv4Addr::from(bits);
-                for &pos in self.ips.v4.cover_values(&Ipv4Net::from(a)) {
-                    self.push_ip(field, IpAddr::V4(a), pos, MatchHow::InBlock, out);
-                }
+                covering(
+                    &self.ips.v4,
+                    Ipv4Net::from(a),
+                    Ipv4Net::supernet,
+                    &mut |pos| {
+                        self.push_ip(field, IpAddr::V4(a), pos, MatchHow::InBlock, out);
+                    },
+                );
             }
             Lookup::V6Addr(bits) => {
                 if let Some(&pos) = self.ips.v6_addrs.get(&bits) {
@@ -327,9 +350,14 @@ impl Matcher {
             }
             Lookup::V6Blocks(bits) => {
                 let a = Ipv6Addr::from(bits);
-                for &pos in self.ips.v6.cover_values(&Ipv6Net::from(a)) {
-                    self.push_ip(field, IpAddr::V6(a), pos, MatchHow::InBlock, out);
-                }
+                covering(
+                    &self.ips.v6,
+                    Ipv6Net::from(a),
+                    Ipv6Net::supernet,
+                    &mut |pos| {
+                        self.push_ip(field, IpAddr::V6(a), pos, MatchHow::InBlock, out);
+                    },
+                );
             }
         }
     }
@@ -398,11 +426,82 @@ impl Matcher {
         if !indicator.scope().admits(field) {
             return;
         }
+        let value = match ip {
+            IpAddr::V4(a) => ipv4_text(a),
+            IpAddr::V6(a) => a.to_string(),
+        };
         out.push(IntelMatch {
             field,
-            value: ip.to_string(),
+            value,
             indicator: indicator.clone(),
             how,
         });
+    }
+}
+
+/// `a` in dotted-quad form, as `Ipv4Addr`'s `Display` writes it, without the formatting
+/// machinery (a match on an address block allocates this text for every event that has the
+/// address).
+fn ipv4_text(a: Ipv4Addr) -> String {
+    let mut s = String::with_capacity(15);
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_text_is_display() {
+        for a in [
+            0u32,
+            1,
+            0x0a00_0001,
+            0x6464_6464,
+            0xc0a8_0a63,
+            0xffff_ffff,
+            0x0109_630a,
+        ] {
+            let a = Ipv4Addr::from(a);
+            assert_eq!(ipv4_text(a), a.to_string());
+        }
+    }
+
+    /// `covering` gives what prefix-trie's own cover iterator gives, in its order, over nested
+    /// and disjoint blocks of every length.
+    #[test]
+    fn covering_is_the_tries_cover() {
+        let mut map = PrefixMap::<Ipv4Net, u32>::new();
+        let mut x = 0x1234_5678u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for pos in 0..3000 {
+            let len = (next() % 33) as u8;
+            let net = Ipv4Net::new(Ipv4Addr::from(next() & 0x0fff_ffff), len).unwrap();
+            map.insert(net.trunc(), pos);
+        }
+        for _ in 0..3000 {
+            let host = Ipv4Net::from(Ipv4Addr::from(next() & 0x0fff_ffff));
+            let mut got = Vec::new();
+            covering(&map, host, Ipv4Net::supernet, &mut |p| got.push(p));
+            let want: Vec<u32> = map.cover_values(&host).copied().collect();
+            assert_eq!(got, want, "{host}");
+        }
     }
 }
