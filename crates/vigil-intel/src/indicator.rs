@@ -404,6 +404,16 @@ impl Indicator {
         intern: &mut impl FnMut(&str) -> Arc<str>,
         last: Option<&Arc<Statement>>,
     ) -> Indicator {
+        // Most rows of a feed state what the row before did: share it without building a
+        // statement (an allocation and a free per indicator) only to find it equal.
+        if let Some(last) = last
+            && last.says(&new)
+        {
+            return Indicator {
+                value: value.into_boxed_str(),
+                stmt: last.clone(),
+            };
+        }
         let mut stmt = Statement {
             kind: new.kind,
             confidence: new.confidence,
@@ -437,6 +447,20 @@ impl Indicator {
 }
 
 impl Statement {
+    /// True when the statement [`Indicator::from_new`] would build from `new` equals this one.
+    fn says(&self, new: &NewIndicator) -> bool {
+        self.kind == new.kind
+            && self.confidence == new.confidence
+            && self.revoked == new.revoked
+            && self.scope == new.scope
+            && self.tlp == new.tlp
+            && self.valid_from == Secs::of(new.valid_from)
+            && self.valid_until == Secs::of(new.valid_until)
+            && matches!(&*self.sources, [s] if *s == new.source)
+            && same_labels(&self.labels, &new.labels)
+            && same_phases(&self.kill_chain, &new.kill_chain)
+    }
+
     fn merge(&mut self, new: NewIndicator, intern: &mut impl FnMut(&str) -> Arc<str>) {
         let same = self
             .sources
@@ -510,6 +534,39 @@ impl Statement {
     }
 }
 
+/// True when `given` labels, kept as [`Statement::add_labels`] keeps them (trimmed, empty
+/// ones and repeats left out), are `kept`.
+fn same_labels(kept: &[Arc<str>], given: &[String]) -> bool {
+    let mut n = 0;
+    for l in given {
+        let l = l.trim();
+        if l.is_empty() || kept[..n].iter().any(|x| &**x == l) {
+            continue;
+        }
+        if kept.get(n).is_none_or(|x| &**x != l) {
+            return false;
+        }
+        n += 1;
+    }
+    n == kept.len()
+}
+
+/// [`same_labels`] for kill-chain phases (repeats left out).
+fn same_phases(kept: &[KillChainPhase], given: &[(String, String)]) -> bool {
+    let mut n = 0;
+    for (chain, phase) in given {
+        let is = |p: &KillChainPhase| &*p.kill_chain_name == chain && &*p.phase_name == phase;
+        if kept[..n].iter().any(is) {
+            continue;
+        }
+        if !kept.get(n).is_some_and(is) {
+            return false;
+        }
+        n += 1;
+    }
+    n == kept.len()
+}
+
 /// A time to the second in 8 bytes (no time as `i64::MIN`), for the validity bounds every
 /// indicator carries: sets hold millions, and intel validity is never sub-second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -579,6 +636,46 @@ mod tests {
         // Its newer statement sets no end, so the indicator has none either.
         assert_eq!(ind.valid_until(), None);
         assert!(ind.is_live(t("2030-01-01T00:00:00Z")));
+    }
+
+    /// `says` agrees with building the statement and comparing, for statements that differ
+    /// from the last one in each part (labels repeated, blank and reordered among them).
+    #[test]
+    fn says_is_build_and_compare() {
+        let mut base = NewIndicator::new(IndicatorKind::Domain, "a.example", src("f", "1"));
+        base.labels = vec!["c2".into(), " emotet ".into(), "c2".into(), "".into()];
+        base.kill_chain = vec![("k".into(), "p".into()), ("k".into(), "p".into())];
+        let built = |n: &NewIndicator| {
+            Indicator::from_new(n.clone(), "a.example".into(), &mut intern, None).stmt
+        };
+        let last = built(&base);
+        let variants: Vec<fn(&mut NewIndicator)> = vec![
+            |_| {},
+            |n| n.labels = vec!["c2".into(), "emotet".into()],
+            |n| n.labels = vec!["emotet".into(), "c2".into()],
+            |n| n.labels = vec!["c2".into()],
+            |n| n.labels.push("new".into()),
+            |n| n.kill_chain = vec![("k".into(), "p".into())],
+            |n| n.kill_chain.push(("k".into(), "q".into())),
+            |n| n.kill_chain.clear(),
+            |n| n.source = src("f", "2"),
+            |n| n.source = src("g", "1"),
+            |n| n.confidence = Some(1),
+            |n| n.revoked = true,
+            |n| n.scope = Scope::Source,
+            |n| n.tlp = Some(Tlp::Red),
+            |n| n.valid_from = Some(Timestamp::UNIX_EPOCH),
+            |n| n.valid_until = Some(Timestamp::UNIX_EPOCH),
+            |n| n.kind = IndicatorKind::Url,
+        ];
+        let mut equal = 0;
+        for (i, change) in variants.iter().enumerate() {
+            let mut n = base.clone();
+            change(&mut n);
+            assert_eq!(last.says(&n), *last == *built(&n), "variant {i}");
+            equal += usize::from(last.says(&n));
+        }
+        assert_eq!(equal, 3);
     }
 
     #[test]
