@@ -322,6 +322,9 @@ pub struct AlertQuery {
     pub since: Option<String>,
     /// Alerts that started before this time (RFC 3339).
     pub until: Option<String>,
+    /// Alerts written (created, joined by a hit, changed by an analyst) at or after this time
+    /// (RFC 3339): what changed since a client's last sync.
+    pub updated_since: Option<String>,
     /// Substring of title, id, entities, tags or evidence.
     pub text: Option<String>,
     pub assignee: Option<String>,
@@ -363,6 +366,7 @@ impl AlertQuery {
             entity: self.entity,
             since: parse::<Timestamp>("since", self.since)?,
             until: parse::<Timestamp>("until", self.until)?,
+            updated_since: parse::<Timestamp>("updated_since", self.updated_since)?,
             text: self.text,
             assignee: self.assignee,
             verdict: parse::<Verdict>("verdict", self.verdict)?,

@@ -267,13 +267,8 @@ fn recent_alerts(
     settings: &AssessSettings,
     now: Timestamp,
 ) -> Result<Vec<Alert>, AssessError> {
-    let since = now
-        .checked_sub(jiff::SignedDuration::from_hours(
-            i64::from(settings.lookback_days) * 24,
-        ))
-        .ok();
     let mut filter = AlertFilter {
-        since,
+        since: lookback_start(settings, now),
         limit: Some(AlertFilter::MAX_LIMIT),
         ..AlertFilter::default()
     };
@@ -348,8 +343,144 @@ pub fn assess_with(
     now: Timestamp,
     decisions: &Decisions,
 ) -> Result<Assessed, AssessError> {
-    let inventory = inventory.current()?;
     let stored = recent_alerts(store, settings, now)?;
+    assess_alerts(stored, inventory, settings, now, decisions)
+}
+
+/// [`assess_with`] reading through `cache`: only the alerts written since its last read come
+/// from the store (the server's routes, so a page of incidents does not re-read 100,000
+/// alerts).
+pub fn assess_cached(
+    store: &dyn AlertStore,
+    cache: &AlertCache,
+    inventory: &Inventory,
+    settings: &AssessSettings,
+    now: Timestamp,
+    decisions: &Decisions,
+) -> Result<Assessed, AssessError> {
+    let stored = cache.recent(store, settings, now)?;
+    assess_alerts(stored, inventory, settings, now, decisions)
+}
+
+/// How far before its last read an [`AlertCache`] reads changes again: a write transaction
+/// that began before the read (its `updated_at` is its start) may commit after it.
+pub const CHANGE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// The look-back period's alerts kept between assessments. Each read asks the store only for
+/// alerts written since the previous read (less [`CHANGE_SLACK`]) and merges them by id, then
+/// keeps what [`assess_with`]'s full read would give: alerts active in the period, the newest
+/// `max_alerts` by `first_seen`. Alerts are never deleted from the store, only aged out,
+/// which is what makes merging enough.
+///
+/// When the period holds more than `max_alerts`, the cache holds every alert above a
+/// boundary (the oldest one kept); if alerts above it age out so that fewer than `max_alerts`
+/// remain, older ones the cache never read would enter the newest `max_alerts`, so it reads
+/// the whole period again.
+#[derive(Default)]
+pub struct AlertCache {
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    alerts: std::collections::HashMap<String, Alert>,
+    /// When the last read started; `None` before the first.
+    read_at: Option<Timestamp>,
+    /// `(first_seen, id)` of the oldest alert kept when `max_alerts` cut the period: every
+    /// period alert at or above it is in `alerts`. `None`: every period alert is.
+    boundary: Option<(Timestamp, String)>,
+}
+
+fn newest_first(a: &Alert, b: &Alert) -> std::cmp::Ordering {
+    (b.first_seen, &b.id).cmp(&(a.first_seen, &a.id))
+}
+
+impl AlertCache {
+    /// The period's alerts at `now` (the time the store stamps writes with), newest first,
+    /// as [`assess_with`] reads them.
+    pub fn recent(
+        &self,
+        store: &dyn AlertStore,
+        settings: &AssessSettings,
+        now: Timestamp,
+    ) -> Result<Vec<Alert>, AssessError> {
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let since = lookback_start(settings, now);
+        if let Some(last) = state.read_at {
+            let mut filter = AlertFilter {
+                since,
+                updated_since: last.checked_sub(CHANGE_SLACK).ok(),
+                limit: Some(AlertFilter::MAX_LIMIT),
+                ..AlertFilter::default()
+            };
+            loop {
+                let page = store.list(&filter)?;
+                for alert in page.items {
+                    state.alerts.insert(alert.id.clone(), alert);
+                }
+                match page.next_cursor {
+                    Some(c) => filter.cursor = Some(c),
+                    None => break,
+                }
+            }
+            if let Some(since) = since {
+                state.alerts.retain(|_, a| a.last_seen >= since);
+            }
+            if let Some((t, id)) = &state.boundary {
+                let above = state
+                    .alerts
+                    .values()
+                    .filter(|a| (a.first_seen, &a.id) >= (*t, id))
+                    .count();
+                if above < settings.max_alerts {
+                    state.read_at = None;
+                }
+            }
+        }
+        if state.read_at.is_none() {
+            // The first read, or the cut moved below what was read: the whole period.
+            let all = recent_alerts(store, settings, now)?;
+            state.boundary = (all.len() >= settings.max_alerts)
+                .then(|| all.last().map(|a| (a.first_seen, a.id.clone())))
+                .flatten();
+            state.alerts = all.into_iter().map(|a| (a.id.clone(), a)).collect();
+        }
+        // `now` is the store's clock too (the server's wall clock): the next read starts here.
+        state.read_at = Some(now);
+        let mut newest: Vec<&Alert> = state.alerts.values().collect();
+        newest.sort_unstable_by(|a, b| newest_first(a, b));
+        newest.truncate(settings.max_alerts);
+        let kept: Vec<Alert> = newest.into_iter().cloned().collect();
+        if kept.len() < state.alerts.len() {
+            // Cut: what is below the oldest kept is dropped, and it becomes the boundary.
+            let oldest = kept.last().map(|a| (a.first_seen, a.id.clone()));
+            if let Some((t, id)) = &oldest {
+                state
+                    .alerts
+                    .retain(|_, a| (a.first_seen, &a.id) >= (*t, id));
+            }
+            state.boundary = oldest;
+        }
+        Ok(kept)
+    }
+}
+
+fn lookback_start(settings: &AssessSettings, now: Timestamp) -> Option<Timestamp> {
+    now.checked_sub(jiff::SignedDuration::from_hours(
+        i64::from(settings.lookback_days) * 24,
+    ))
+    .ok()
+}
+
+/// Scores and groups `stored` (newest first) with the decisions applied.
+fn assess_alerts(
+    stored: Vec<Alert>,
+    inventory: &Inventory,
+    settings: &AssessSettings,
+    now: Timestamp,
+    decisions: &Decisions,
+) -> Result<Assessed, AssessError> {
+    let inventory = inventory.current()?;
     let mut views = Vec::with_capacity(stored.len());
     let mut alerts = BTreeMap::new();
     let mut suppressed = 0;

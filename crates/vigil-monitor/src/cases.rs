@@ -22,7 +22,7 @@ use vigil_risk::{
 };
 use vigil_store::state::{Expect, RecordPut, RecordStore, StateError};
 
-use crate::assess::{AssessError, Assessed, Decisions, assess_with};
+use crate::assess::{AssessError, Assessed, Decisions, assess_cached};
 use crate::{Monitor, MonitorError, lock};
 
 /// Record kinds.
@@ -212,8 +212,9 @@ impl CaseBook {
 pub fn assess_now(monitor: &Monitor) -> Result<Assessed, CaseChangeError> {
     let mut decisions = monitor.cases.decisions()?;
     decisions.rule_tags = logsource_tags(monitor);
-    Ok(assess_with(
+    Ok(assess_cached(
         monitor.store.as_ref(),
+        &monitor.alert_cache,
         &monitor.inventory,
         &monitor.config.assess,
         Timestamp::now(),
@@ -472,8 +473,9 @@ pub fn exception(
     // other exceptions (a true positive hidden by an earlier exception still counts).
     let mut decisions = book.decisions()?;
     decisions.exceptions.clear();
-    let assessed = assess_with(
+    let assessed = assess_cached(
         monitor.store.as_ref(),
+        &monitor.alert_cache,
         &monitor.inventory,
         &monitor.config.assess,
         Timestamp::now(),

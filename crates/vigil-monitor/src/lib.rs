@@ -244,6 +244,8 @@ pub struct Monitor {
     pub attack: Option<Arc<vigil_risk::AttackCatalog>>,
     /// Ingest requests' `Idempotency-Key`s and their receipts.
     pub idempotency: idempotency::Idempotency,
+    /// The look-back period's alerts between assessments (each reads only what changed).
+    pub alert_cache: assess::AlertCache,
 }
 
 /// A live source's figures, rendered on demand for `GET /api/v1/sources`.
@@ -341,6 +343,7 @@ impl Monitor {
             cases,
             attack,
             idempotency: idempotency::Idempotency::with_records(Arc::clone(&records)),
+            alert_cache: assess::AlertCache::default(),
             records,
             store,
             rules,

@@ -325,7 +325,7 @@ fn limits_and_sql_errors() {
     sql_error("COPY (SELECT 1) TO '/tmp/x.parquet'");
     sql_error("SET datafusion.execution.batch_size = 1");
 
-    // A zero time limit cancels the query (it cannot finish before its first wait).
+    // A zero time limit refuses the query (deterministically: not a race with its first poll).
     let limits = QueryLimits {
         timeout: Some(std::time::Duration::ZERO),
         ..QueryLimits::default()

@@ -112,6 +112,9 @@ impl Lake {
     pub async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult> {
         let run = self.query_retrying(sql, limits);
         match limits.timeout {
+            // No time at all: refused before it starts (`timeout` polls the query once first,
+            // and a query that never waits would finish inside a zero limit).
+            Some(t) if t.is_zero() => Err(LakeError::Timeout(t)),
             Some(t) => tokio::time::timeout(t, run)
                 .await
                 .map_err(|_| LakeError::Timeout(t))?,

@@ -295,6 +295,10 @@ pub struct AlertFilter {
     pub since: Option<Timestamp>,
     /// Alerts that started before this time (`first_seen < until`).
     pub until: Option<Timestamp>,
+    /// Alerts written (created, joined by a hit, or changed by an analyst) at or after this
+    /// time (`updated_at >= t`): what changed since an earlier read, for callers that keep
+    /// alerts between reads.
+    pub updated_since: Option<Timestamp>,
     /// Substring (case-insensitive for ASCII) of the rule title or id, entities, tags or evidence.
     pub text: Option<String>,
     pub assignee: Option<String>,

@@ -69,6 +69,12 @@ CREATE TABLE alert_hits (
 CREATE INDEX alert_hits_recorded ON alert_hits (recorded_at);
 "#;
 
+/// Migration 4: alerts by `updated_at`, so a reader that keeps alerts between reads
+/// (`AlertFilter::updated_since`, the assessment's cache) finds what changed without a scan.
+pub(super) const SCHEMA_V4: &str = r#"
+CREATE INDEX alerts_updated ON alerts (updated_at);
+"#;
+
 const COLUMNS: &str = "id, rule_id, rule_title, rule_level, rule_status, tags, group_key, host, \
     user_name, src_ip, dst_ip, source, record_id, source_offset, event_time, first_seen, \
     last_seen, count, events, evidence, status, assignee, verdict, created_at, updated_at";
@@ -309,6 +315,10 @@ pub(super) fn list(conn: &Connection, filter: &AlertFilter) -> Result<Page<Alert
     if let Some(until) = filter.until {
         let p = w.bind(micros(until).into());
         w.push(format!("first_seen < {p}"));
+    }
+    if let Some(t) = filter.updated_since {
+        let p = w.bind(micros(t).into());
+        w.push(format!("updated_at >= {p}"));
     }
     if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
         let p = w.bind(like_pattern(text).into());

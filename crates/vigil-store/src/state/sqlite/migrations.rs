@@ -32,6 +32,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "records (cases, pins, exceptions, sightings)",
         sql: records::SCHEMA_V3,
     },
+    Migration {
+        name: "alerts by write time (reads of what changed)",
+        sql: alerts::SCHEMA_V4,
+    },
 ];
 
 /// The schema version this build writes (the number of migrations).
