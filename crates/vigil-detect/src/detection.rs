@@ -265,15 +265,21 @@ pub fn detect(
 ) {
     matches.clear();
     engine.evaluate(event, scratch, matches);
-    // The event's entities are the same for every rule that fires on it: extracted once.
-    let mut entities: Option<Entities<'static>> = None;
-    for m in matches.iter() {
-        let level = engine.rule(m.rule).level.unwrap_or(Level::Medium);
-        if level >= min_level {
-            let e = entities
-                .get_or_insert_with(|| vigil_ingest::entities(event).into_owned())
-                .clone();
-            out.push(Detection::with_entities(engine, m, event, e));
-        }
+    let reported = |m: &&RuleMatch| engine.rule(m.rule).level.unwrap_or(Level::Medium) >= min_level;
+    let mut fired = matches.iter().filter(reported).peekable();
+    if fired.peek().is_none() {
+        return;
+    }
+    // The event's entities are the same for every rule that fires on it: extracted once,
+    // cloned for all but the last detection (most events have one), which takes them.
+    let mut entities = Some(vigil_ingest::entities(event).into_owned());
+    while let Some(m) = fired.next() {
+        let e = if fired.peek().is_some() {
+            entities.clone()
+        } else {
+            entities.take()
+        };
+        let e = e.unwrap_or_else(Entities::new);
+        out.push(Detection::with_entities(engine, m, event, e));
     }
 }
