@@ -415,6 +415,13 @@ fn tls_config(
     }
 }
 
+/// Checks that `path` is a PEM file of CA certificates a [`FeedClient`] can trust (what
+/// [`ClientOptions::ca_file`] needs), so a configuration can be refused at start rather than
+/// at the first pull; returns how many certificates it holds.
+pub fn check_ca_file(path: &Path) -> Result<usize, FetchError> {
+    read_ca_file(path).map(|certs| certs.len())
+}
+
 /// The certificates of a PEM file, each checked to be usable as a trust anchor.
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, FetchError> {
     let bad = |reason: String| FetchError::CaFile {

@@ -307,6 +307,17 @@ impl IntelService {
             .decay_model
             .validate()
             .map_err(|e| MonitorError::Data(format!("[monitor.intel.decay_model]: {e}")))?;
+        // A CA file that cannot be read would fail every pull: refuse it now, by feed.
+        let ca_files = (settings.taxii.iter())
+            .map(|f| ("taxii", &f.feed, &f.ca_file))
+            .chain(settings.misp.iter().map(|f| ("misp", &f.feed, &f.ca_file)));
+        for (table, feed, ca_file) in ca_files {
+            if let Some(path) = ca_file {
+                vigil_intel::fetch::check_ca_file(path).map_err(|e| {
+                    MonitorError::Data(format!("[[monitor.intel.{table}]] feed {feed}: {e}"))
+                })?;
+            }
+        }
         let allowlist = load_allowlist(records.as_ref()).map_err(MonitorError::Data)?;
         let dir = data_dir.join(FEEDS_DIR);
         let (set, feeds) = load_all(&dir, settings)?;
