@@ -121,7 +121,7 @@ impl Inventory {
 pub struct ScoredAlert {
     #[schema(value_type = Object)]
     #[serde(flatten)]
-    pub alert: Alert,
+    pub alert: Arc<Alert>,
     #[schema(value_type = Object)]
     pub risk: RiskScore,
     /// The inventory asset the alert is about, when there is one.
@@ -344,6 +344,7 @@ pub fn assess_with(
     decisions: &Decisions,
 ) -> Result<Assessed, AssessError> {
     let stored = recent_alerts(store, settings, now)?;
+    let stored = stored.into_iter().map(Arc::new).collect();
     assess_alerts(stored, inventory, settings, now, decisions)
 }
 
@@ -383,7 +384,7 @@ pub struct AlertCache {
 
 #[derive(Default)]
 struct CacheState {
-    alerts: std::collections::HashMap<String, Alert>,
+    alerts: std::collections::HashMap<String, Arc<Alert>>,
     /// When the last read started; `None` before the first.
     read_at: Option<Timestamp>,
     /// `(first_seen, id)` of the oldest alert kept when `max_alerts` cut the period: every
@@ -403,7 +404,7 @@ impl AlertCache {
         store: &dyn AlertStore,
         settings: &AssessSettings,
         now: Timestamp,
-    ) -> Result<Vec<Alert>, AssessError> {
+    ) -> Result<Vec<Arc<Alert>>, AssessError> {
         let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let since = lookback_start(settings, now);
         if let Some(last) = state.read_at {
@@ -416,7 +417,7 @@ impl AlertCache {
             loop {
                 let page = store.list(&filter)?;
                 for alert in page.items {
-                    state.alerts.insert(alert.id.clone(), alert);
+                    state.alerts.insert(alert.id.clone(), Arc::new(alert));
                 }
                 match page.next_cursor {
                     Some(c) => filter.cursor = Some(c),
@@ -443,14 +444,17 @@ impl AlertCache {
             state.boundary = (all.len() >= settings.max_alerts)
                 .then(|| all.last().map(|a| (a.first_seen, a.id.clone())))
                 .flatten();
-            state.alerts = all.into_iter().map(|a| (a.id.clone(), a)).collect();
+            state.alerts = (all.into_iter())
+                .map(|a| (a.id.clone(), Arc::new(a)))
+                .collect();
         }
         // `now` is the store's clock too (the server's wall clock): the next read starts here.
         state.read_at = Some(now);
-        let mut newest: Vec<&Alert> = state.alerts.values().collect();
+        let mut newest: Vec<&Arc<Alert>> = state.alerts.values().collect();
         newest.sort_unstable_by(|a, b| newest_first(a, b));
         newest.truncate(settings.max_alerts);
-        let kept: Vec<Alert> = newest.into_iter().cloned().collect();
+        // Shared, not copied: the cache and each assessment hold the same alerts.
+        let kept: Vec<Arc<Alert>> = newest.into_iter().cloned().collect();
         if kept.len() < state.alerts.len() {
             // Cut: what is below the oldest kept is dropped, and it becomes the boundary.
             let oldest = kept.last().map(|a| (a.first_seen, a.id.clone()));
@@ -474,7 +478,7 @@ fn lookback_start(settings: &AssessSettings, now: Timestamp) -> Option<Timestamp
 
 /// Scores and groups `stored` (newest first) with the decisions applied.
 fn assess_alerts(
-    stored: Vec<Alert>,
+    stored: Vec<Arc<Alert>>,
     inventory: &Inventory,
     settings: &AssessSettings,
     now: Timestamp,

@@ -52,7 +52,7 @@ fn hit(rule: &str, host: &str, record: u64, secs: i64) -> NewAlert {
     }
 }
 
-fn ids(alerts: &[Alert]) -> Vec<(String, u64, Timestamp)> {
+fn ids(alerts: &[Arc<Alert>]) -> Vec<(String, u64, Timestamp)> {
     alerts
         .iter()
         .map(|a| (a.id.clone(), a.count, a.last_seen))
