@@ -267,21 +267,30 @@ fn recent_alerts(
     settings: &AssessSettings,
     now: Timestamp,
 ) -> Result<Vec<Alert>, AssessError> {
-    let mut filter = AlertFilter {
+    let filter = AlertFilter {
         since: lookback_start(settings, now),
-        limit: Some(AlertFilter::MAX_LIMIT),
         ..AlertFilter::default()
     };
+    list_all(store, filter, settings.max_alerts)
+}
+
+/// The alerts `filter` selects, newest first, page after page, at most `max`.
+fn list_all(
+    store: &dyn AlertStore,
+    mut filter: AlertFilter,
+    max: usize,
+) -> Result<Vec<Alert>, AssessError> {
+    filter.limit = Some(AlertFilter::MAX_LIMIT);
     let mut out = Vec::new();
     loop {
         let page = store.list(&filter)?;
         out.extend(page.items);
         match page.next_cursor {
-            Some(c) if out.len() < settings.max_alerts => filter.cursor = Some(c),
+            Some(c) if out.len() < max => filter.cursor = Some(c),
             _ => break,
         }
     }
-    out.truncate(settings.max_alerts);
+    out.truncate(max);
     Ok(out)
 }
 
@@ -408,21 +417,13 @@ impl AlertCache {
         let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let since = lookback_start(settings, now);
         if let Some(last) = state.read_at {
-            let mut filter = AlertFilter {
+            let changed = AlertFilter {
                 since,
                 updated_since: last.checked_sub(CHANGE_SLACK).ok(),
-                limit: Some(AlertFilter::MAX_LIMIT),
                 ..AlertFilter::default()
             };
-            loop {
-                let page = store.list(&filter)?;
-                for alert in page.items {
-                    state.alerts.insert(alert.id.clone(), Arc::new(alert));
-                }
-                match page.next_cursor {
-                    Some(c) => filter.cursor = Some(c),
-                    None => break,
-                }
+            for alert in list_all(store, changed, usize::MAX)? {
+                state.alerts.insert(alert.id.clone(), Arc::new(alert));
             }
             if let Some(since) = since {
                 state.alerts.retain(|_, a| a.last_seen >= since);
