@@ -15,7 +15,7 @@ use prefix_trie::{Prefix, PrefixMap};
 use vigil_core::{Entities, EntityField, EntityKind, EntityValue};
 
 use super::{Case, IntelMatch, MatchHow, Matcher, URL_HOST_TAG, ip_hash, key_hash};
-use super::{label_bit, labels, quick_host};
+use super::{label_bit, quick_host};
 use crate::{IndicatorKind, normalise};
 
 /// One lookup an event value needs.
@@ -85,6 +85,63 @@ fn covering<P: Prefix>(
             covering(map, up, supernet, visit);
         }
         visit(pos);
+    }
+}
+
+/// Where the parents of a DNS name to look up start, kept by [`scan_name`]: past this many
+/// they are found again from the left.
+const KEPT_STARTS: usize = 16;
+
+/// What one pass over a DNS name finds (see [`Matcher::walk_name`]).
+struct NameScan {
+    /// Every byte is ASCII.
+    ascii: bool,
+    /// Some byte is a `:` (the name may be an IPv6 address).
+    colon: bool,
+    /// Labels of the whole name (dots + 1).
+    labels: usize,
+    /// How many parents to look up there are: those of two labels or more whose label
+    /// count has its bit in the mask.
+    found: usize,
+}
+
+/// Scans `name` once from its end, keeping in `starts` where its parents to look up begin,
+/// shortest parent first.
+#[inline]
+fn scan_name(name: &[u8], mask: u64, starts: &mut [u32; KEPT_STARTS]) -> NameScan {
+    let (mut high, mut colon, mut labels, mut found) = (0u8, false, 1usize, 0usize);
+    for (i, &c) in name.iter().enumerate().rev() {
+        high |= c;
+        colon |= c == b':';
+        if c == b'.' {
+            // `name[i + 1..]` has `labels` labels.
+            if labels >= 2 && mask & label_bit(labels) != 0 {
+                if let Some(slot) = starts.get_mut(found) {
+                    *slot = (i + 1) as u32;
+                }
+                found += 1;
+            }
+            labels += 1;
+        }
+    }
+    NameScan {
+        ascii: high < 0x80,
+        colon,
+        labels,
+        found,
+    }
+}
+
+/// `s` trimmed as `str::trim` trims it. Entity values are trimmed when added, so nearly
+/// every call returns at the check of the two end bytes, without decoding characters.
+#[inline]
+pub(super) fn trim(s: &str) -> &str {
+    let graphic = |b: Option<&u8>| b.is_some_and(|&b| (0x21..0x7f).contains(&b));
+    let b = s.as_bytes();
+    if graphic(b.first()) && graphic(b.last()) {
+        s
+    } else {
+        s.trim()
     }
 }
 
@@ -183,7 +240,7 @@ impl Matcher {
             },
             EntityKind::Email if present[K::Email as usize] => {
                 if text.is_ascii() {
-                    visit(exact(field, text, K::Email, text.trim(), Case::Ascii));
+                    visit(exact(field, text, K::Email, trim(text), Case::Ascii));
                 } else if let Ok(v) = normalise::value(K::Email, text) {
                     visit(exact(field, text, K::Email, &v, Case::Exact));
                 }
@@ -191,16 +248,16 @@ impl Matcher {
             EntityKind::Hash => {
                 let kind = field.hash_algorithm().and_then(IndicatorKind::of_hash);
                 if let Some(kind) = kind.filter(|k| present[*k as usize]) {
-                    visit(exact(field, text, kind, text.trim(), Case::Ascii));
+                    visit(exact(field, text, kind, trim(text), Case::Ascii));
                 }
             }
             EntityKind::TlsFingerprint
                 if field == EntityField::TlsJa3 && present[K::Ja3 as usize] =>
             {
-                visit(exact(field, text, K::Ja3, text.trim(), Case::Ascii));
+                visit(exact(field, text, K::Ja3, trim(text), Case::Ascii));
             }
             EntityKind::UserAgent if present[K::UserAgent as usize] => {
-                visit(exact(field, text, K::UserAgent, text.trim(), Case::Exact));
+                visit(exact(field, text, K::UserAgent, trim(text), Case::Exact));
             }
             EntityKind::File | EntityKind::Process
                 if matches!(
@@ -208,7 +265,7 @@ impl Matcher {
                     EntityField::FileName | EntityField::ProcessName | EntityField::ParentName
                 ) && present[K::FileName as usize] =>
             {
-                visit(exact(field, text, K::FileName, text.trim(), Case::Exact));
+                visit(exact(field, text, K::FileName, trim(text), Case::Exact));
             }
             _ => {}
         }
@@ -238,13 +295,20 @@ impl Matcher {
 
     /// A DNS name (or an address written where a name goes): the name, then each parent of
     /// two labels or more, at the label counts that some domain indicator has.
+    ///
+    /// One pass over the name, from the right, tells whether it is ASCII, whether it holds a
+    /// `:` and where each parent to look up starts (only at label counts some indicator
+    /// has); names need no other pass, copy or allocation unless they are not ASCII.
     fn walk_name(&self, field: EntityField, text: &str, visit: &mut impl FnMut(Step<'_>)) {
-        let t = text.trim();
+        let t = trim(text);
+        let name = t.strip_suffix('.').unwrap_or(t);
+        let mut starts = [0; KEPT_STARTS];
+        let scan = scan_name(name.as_bytes(), self.values.domain_labels, &mut starts);
         let ip_like = t
             .as_bytes()
             .first()
             .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
-            || t.contains(':');
+            || scan.colon;
         if ip_like
             && let Some(ip) =
                 normalise::parse_net(t).filter(|n| n.prefix_len() == n.max_prefix_len())
@@ -255,41 +319,59 @@ impl Matcher {
         if !self.values.present[IndicatorKind::Domain as usize] {
             return;
         }
-        let owned;
-        let (name, case) = if t.is_ascii() {
-            (t.strip_suffix('.').unwrap_or(t), Case::Ascii)
-        } else {
-            match normalise::domain(t) {
-                Ok(n) => {
-                    owned = n;
-                    (owned.as_str(), Case::Exact)
-                }
-                Err(_) => return,
-            }
+        if scan.ascii {
+            self.walk_suffixes(field, text, name, (&scan, &starts), Case::Ascii, visit);
+        } else if let Ok(owned) = normalise::domain(t) {
+            let scan = scan_name(owned.as_bytes(), self.values.domain_labels, &mut starts);
+            self.walk_suffixes(field, text, &owned, (&scan, &starts), Case::Exact, visit);
+        }
+    }
+
+    /// The lookups of `name` (whole, then its parents, longest first) that `scan` found.
+    fn walk_suffixes(
+        &self,
+        field: EntityField,
+        text: &str,
+        name: &str,
+        (scan, starts): (&NameScan, &[u32; KEPT_STARTS]),
+        case: Case,
+        visit: &mut impl FnMut(Step<'_>),
+    ) {
+        let kind = IndicatorKind::Domain;
+        let mut step = |start: usize, how| {
+            let value = &name[start..];
+            visit(Step {
+                field,
+                text,
+                hash: key_hash(kind as u8, value.as_bytes()),
+                lookup: Lookup::Value {
+                    kind,
+                    value,
+                    case,
+                    how,
+                },
+            })
         };
-        let mut count = labels(name);
-        let mut rest = name;
-        let mut how = MatchHow::Exact;
-        loop {
-            if self.values.domain_labels & label_bit(count) != 0 {
-                let kind = IndicatorKind::Domain;
-                visit(Step {
-                    field,
-                    text,
-                    hash: key_hash(kind as u8, rest.as_bytes()),
-                    lookup: Lookup::Value {
-                        kind,
-                        value: rest,
-                        case,
-                        how,
-                    },
-                });
+        let mask = self.values.domain_labels;
+        if mask & label_bit(scan.labels) != 0 {
+            step(0, MatchHow::Exact);
+        }
+        if scan.found <= KEPT_STARTS {
+            for &start in starts[..scan.found].iter().rev() {
+                step(start as usize, MatchHow::Subdomain);
             }
-            match rest.bytes().position(|b| b == b'.') {
-                Some(dot) if count > 2 => (rest, count) = (&rest[dot + 1..], count - 1),
-                _ => break,
+        } else {
+            // More parents than kept (indicators at many label counts, or of 63 labels or
+            // more, whose one bit stands for every count from 63): found again from the left.
+            let mut count = scan.labels;
+            for (i, b) in name.bytes().enumerate() {
+                if b == b'.' {
+                    count -= 1;
+                    if count >= 2 && mask & label_bit(count) != 0 {
+                        step(i + 1, MatchHow::Subdomain);
+                    }
+                }
             }
-            how = MatchHow::Subdomain;
         }
     }
 
