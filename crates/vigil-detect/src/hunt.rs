@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -157,13 +157,29 @@ pub fn hunt_with(
         scope.spawn(|| {
             pool.install(|| {
                 use rayon::prelude::*;
-                files.par_iter().enumerate().for_each_init(
-                    || (Scratch::new(engine), Vec::new()),
-                    |(scratch, matches), (index, path)| {
-                        let r = hunt_file(index, path, &job, scratch, matches);
-                        let _ = tx.send(r);
-                    },
-                );
+                // One scratch per worker thread for the whole hunt, not one per rayon job
+                // (`for_each_init` makes a new one at every split): its memo of scanned values
+                // stays warm from file to file. `try_lock` never waits: a job that finds its
+                // thread's scratch in use (a decoder that runs rayon jobs itself) gets its own.
+                let scratches: Vec<Mutex<Option<ThreadScratch>>> =
+                    (0..rayon::current_num_threads())
+                        .map(|_| Mutex::new(None))
+                        .collect();
+                files.par_iter().enumerate().for_each(|(index, path)| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % scratches.len();
+                    let r = match scratches[slot].try_lock() {
+                        Ok(mut guard) => {
+                            let (scratch, matches) =
+                                guard.get_or_insert_with(|| (Scratch::new(engine), Vec::new()));
+                            hunt_file(index, path, &job, scratch, matches)
+                        }
+                        Err(_) => {
+                            let (mut scratch, mut matches) = (Scratch::new(engine), Vec::new());
+                            hunt_file(index, path, &job, &mut scratch, &mut matches)
+                        }
+                    };
+                    let _ = tx.send(r);
+                });
             });
             drop(tx);
         });
@@ -212,6 +228,9 @@ pub fn hunt_with(
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
+
+/// A worker thread's engine scratch and match buffer.
+type ThreadScratch = (Scratch, Vec<vigil_sigma::engine::RuleMatch>);
 
 /// Events decoded before they are run through the engine together.
 const BATCH: usize = 128;
