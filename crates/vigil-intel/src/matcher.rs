@@ -1,8 +1,9 @@
 //! [`Matcher`]: an [`IntelSet`] compiled for matching events, immutable once built (rebuild
 //! and swap an `Arc<Matcher>` to change it).
 //!
-//! - IP addresses: a hash map of single addresses, and prefix tries (`prefix-trie`, v4 and
-//!   v6) of CIDR blocks, where every block covering the address matches.
+//! - IP addresses: a hash map of single addresses, and sorted tables of the address ranges
+//!   that CIDR blocks cut (v4 and v6, the `blocks` module), where every block covering the
+//!   address matches.
 //! - Domains: a hash table of names; an event's name is looked up whole, then each parent
 //!   (`a.b.evil.example` → `b.evil.example` → `evil.example`), so a subdomain of a bad domain
 //!   matches and the match names the parent's indicator.
@@ -28,13 +29,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use blocks::Blocks;
 use filter::BlockFilter;
 use hashbrown::{HashMap, HashSet, HashTable};
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::Ipv4Net;
 use jiff::Timestamp;
-use prefix_trie::PrefixMap;
 use vigil_core::EntityField;
 
+mod blocks;
 mod filter;
 mod lookup;
 use crate::{Indicator, IndicatorKind, IntelSet};
@@ -124,8 +126,8 @@ struct ValueTables {
 struct IpTables {
     v4_addrs: HashMap<u32, u32, Hasher>,
     v6_addrs: HashMap<u128, u32, Hasher>,
-    v4: PrefixMap<Ipv4Net, u32>,
-    v6: PrefixMap<Ipv6Net, u32>,
+    v4: Blocks<u32>,
+    v6: Blocks<u128>,
     /// Bit per /24 that some IPv4 block covers or overlaps (empty when there is no block).
     v4_cover: Vec<u64>,
     /// Every single address ([`ip_hash`]): a "no" here is certain.
@@ -344,13 +346,14 @@ impl IpTables {
         let mut t = IpTables {
             v4_addrs: HashMap::with_capacity_and_hasher(v4.len(), Hasher::default()),
             v6_addrs: HashMap::with_capacity_and_hasher(v6.len(), Hasher::default()),
-            v4: PrefixMap::new(),
-            v6: PrefixMap::new(),
+            v4: Blocks::default(),
+            v6: Blocks::default(),
             v4_cover: Vec::new(),
             filter: BlockFilter::with_keys(v4.len() + v6.len()),
             addresses: 0,
             blocks: 0,
         };
+        let (mut v4_blocks, mut v6_blocks) = (Vec::new(), Vec::new());
         for &pos in v4.iter().chain(v6) {
             // Values were normalised on the way in, so they parse.
             let Some(net) = all[pos as usize].ip_net() else {
@@ -372,16 +375,18 @@ impl IpTables {
             } else {
                 match net {
                     ipnet::IpNet::V4(n) => {
-                        t.v4.insert(n, pos);
+                        v4_blocks.push((u32::from(n.network()), n.prefix_len(), pos));
                         t.cover_v4(n);
                     }
                     ipnet::IpNet::V6(n) => {
-                        t.v6.insert(n, pos);
+                        v6_blocks.push((u128::from(n.network()), n.prefix_len(), pos));
                     }
                 }
                 t.blocks += 1;
             }
         }
+        t.v4 = Blocks::build(v4_blocks);
+        t.v6 = Blocks::build(v6_blocks);
         t
     }
 

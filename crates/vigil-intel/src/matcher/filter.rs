@@ -45,20 +45,20 @@ impl BlockFilter {
     }
 
     /// The block of a hash: its high 32 bits scaled to the block count (no division).
-    #[inline]
+    #[inline(always)]
     fn block(&self, hash: u64) -> usize {
         (((hash >> 32) * self.blocks.len() as u64) >> 32) as usize
     }
 
     /// The bit each word of the block gets, from the hash's low 32 bits.
-    #[inline]
+    #[inline(always)]
     fn mask(hash: u64) -> [u32; 8] {
         let key = hash as u32;
         std::array::from_fn(|i| 1 << (key.wrapping_mul(SALT[i]) >> 27))
     }
 
     /// Adds a key hash.
-    #[inline]
+    #[inline(always)]
     pub(super) fn insert(&mut self, hash: u64) {
         let i = self.block(hash);
         for (word, bit) in self.blocks[i].0.iter_mut().zip(Self::mask(hash)) {
@@ -68,7 +68,7 @@ impl BlockFilter {
 
     /// False when `hash` was certainly never inserted. Without early exits, so the loads of
     /// several calls in a row can be in flight together.
-    #[inline]
+    #[inline(always)]
     pub(super) fn contains(&self, hash: u64) -> bool {
         let block = &self.blocks[self.block(hash)].0;
         let missing = block
