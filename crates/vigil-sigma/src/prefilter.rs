@@ -179,12 +179,32 @@ fn regex_literals(pattern: &str) -> Option<Vec<String>> {
     best(tails.iter().map(prefix_literals)).map(|set| set.into_iter().map(|l| l.text).collect())
 }
 
-/// The literals one of which starts every match of `hir`, lowercased and normalised.
+/// Character classes up to this size are expanded when extracting a regex's literals: `\s`
+/// (25 Unicode spaces) and case-insensitive hex digits (22) then lengthen a prefix (`net\s+`
+/// gives `net ` and its 24 siblings rather than `net`, which `netsvcs` contains; `0x[0-9a-f]`
+/// gives `0x0`…`0xf` rather than the unfilterable `0x`).
+const WIDE_CLASS: usize = 26;
+
+/// A set extracted with [`WIDE_CLASS`] is used only up to this many literals (the automata
+/// hold every one of them).
+const WIDE_CLASS_MAX_LITERALS: usize = 256;
+
+/// The literals one of which starts every match of `hir`, lowercased and normalised: the
+/// better of the sets extracted with regex-syntax's default class limit (10) and with
+/// [`WIDE_CLASS`] (both are necessary; the wide one only while it stays small).
 fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Literal>> {
+    let wide =
+        prefix_literals_with(hir, WIDE_CLASS).filter(|set| set.len() <= WIDE_CLASS_MAX_LITERALS);
+    best([prefix_literals_with(hir, 10), wide].into_iter())
+}
+
+/// [`prefix_literals`] with classes of up to `class_limit` characters expanded.
+fn prefix_literals_with(hir: &regex_syntax::hir::Hir, class_limit: usize) -> Option<Vec<Literal>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     // Case-insensitive letters multiply the variants; a higher total keeps longer prefixes.
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
+        .limit_class(class_limit)
         .limit_total(2048)
         .extract(hir);
     let mut out = Vec::new();
@@ -992,8 +1012,13 @@ mod tests {
     fn regex_prefixes_are_required_literals() {
         let l = regex_literals(r"ipconfig\s+/all").unwrap();
         assert!(l.len() == 1 && l[0].starts_with("ipcon"), "{l:?}");
+        // `\s` is expanded (25 Unicode spaces): `.exe` followed by a space or a quote.
         let l = regex_literals(r#"(?i)\.exe["']?\s+x"#).unwrap();
-        assert_eq!(l, vec![".exe".to_string()]);
+        assert!(l.contains(&".exe ".to_string()) && l.contains(&".exe\" ".to_string()));
+        assert!(
+            l.iter().all(|x| x.starts_with(".exe") && x.len() > 4),
+            "{l:?}"
+        );
         // Literals of a tail of the concatenation are required too, and the best set wins.
         assert_eq!(regex_literals(r"\s+net"), Some(vec!["net".to_string()]));
         let l = regex_literals(r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe["']?\s+\d{2,10}"#);
@@ -1005,6 +1030,17 @@ mod tests {
             "{l:?}"
         );
         assert_eq!(regex_literals(r"\s+\d+"), None);
+        // `\s` and hex digits are expanded: a longer, rarer prefix than `net` or `0x` (`ſ`
+        // folds to `s`: 25 spaces after `user` and after `uſer`).
+        let l = regex_literals(r"net\s+user\s+").unwrap();
+        assert!(l.contains(&"user ".to_string()) && l.len() <= 50, "{l:?}");
+        let l = regex_literals(r"0x[a-fA-F0-9]{8}").unwrap();
+        // Two hex digits (16 × 16) before the 256-literal cap.
+        assert_eq!(l.len(), 256);
+        assert!(
+            l.iter().all(|x| x.len() == 4 && x.starts_with("0x")),
+            "{l:?}"
+        );
         assert_eq!(regex_literals(r"a|bcd"), None);
         assert!(selective("^^") && !selective("-e") && selective("abc"));
     }
