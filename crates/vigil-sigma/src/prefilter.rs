@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use vigil_core::{Event, Symbol, Value};
 
 use crate::ast::{Condition, Detection, FieldTest, Keywords, Search, SearchBody};
@@ -361,11 +361,102 @@ struct Automaton {
 /// one bucket is answered from the memo for the next.
 #[derive(Debug)]
 struct Searchers {
-    ac: AhoCorasick,
+    /// Reports every literal occurring in a value (see [`Walker`]).
+    ac: Walker,
     /// A leftmost-first automaton over the same literals, only asked "is there any?": unlike
     /// overlapping search it can use the SIMD (Teddy) prefilter, so a value without any literal
     /// (the common case) is rejected at memory speed.
     gate: Option<AhoCorasick>,
+}
+
+/// An automaton over one field's literals, walked byte by byte to report every literal
+/// occurring in a value (what an overlapping search reports, in the same order).
+///
+/// The walk is written here over aho-corasick's [`Automaton`](aho_corasick::automaton::Automaton)
+/// interface rather than with `find_overlapping_iter`, whose iterator returns (and re-enters
+/// its search loop with its saved state) at every match: the prefilter's values hit several
+/// literals each, and that bookkeeping cost more than the transitions themselves.
+#[derive(Debug)]
+enum Walker {
+    /// Up to [`DFA_MAX_PATTERNS`] literals: one table lookup per byte.
+    Dfa(aho_corasick::dfa::DFA),
+    /// Larger sets: a full DFA would be tens of MB (see [`WINDOW`]).
+    Contiguous(aho_corasick::nfa::contiguous::NFA),
+    /// Only if a contiguous NFA cannot be built (too many states for its encoding).
+    Noncontiguous(aho_corasick::nfa::noncontiguous::NFA),
+}
+
+impl Walker {
+    /// The automaton over `patterns` with standard (all matches) semantics, chosen as
+    /// aho-corasick's own builder would choose it for these sizes.
+    fn build(patterns: &[&[u8]]) -> Walker {
+        const BUILT: &str = "literal patterns always build";
+        if patterns.len() <= DFA_MAX_PATTERNS {
+            let dfa = aho_corasick::dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .build(patterns);
+            if let Ok(dfa) = dfa {
+                return Walker::Dfa(dfa);
+            }
+        }
+        match aho_corasick::nfa::contiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+        {
+            Ok(nfa) => Walker::Contiguous(nfa),
+            Err(_) => Walker::Noncontiguous(
+                aho_corasick::nfa::noncontiguous::Builder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(patterns)
+                    .expect(BUILT),
+            ),
+        }
+    }
+
+    /// Calls `f` with the pattern id of every occurrence of a literal in `text`, ordered by
+    /// where the occurrence ends.
+    #[inline]
+    fn for_each_match(&self, text: &[u8], f: impl FnMut(usize)) {
+        match self {
+            Walker::Dfa(a) => walk(a, text, f),
+            Walker::Contiguous(a) => walk(a, text, f),
+            Walker::Noncontiguous(a) => walk(a, text, f),
+        }
+    }
+
+    /// Heap memory of the automaton, in bytes.
+    fn memory_usage(&self) -> usize {
+        use aho_corasick::automaton::Automaton;
+        match self {
+            Walker::Dfa(a) => a.memory_usage(),
+            Walker::Contiguous(a) => a.memory_usage(),
+            Walker::Noncontiguous(a) => a.memory_usage(),
+        }
+    }
+}
+
+/// [`Walker::for_each_match`] over one automaton: an unanchored walk whose match states list
+/// every literal ending at that byte (aho-corasick copies the matches of a state's failure
+/// chain into it for standard semantics), so nothing an overlapping search finds is missed.
+#[inline]
+fn walk<A: aho_corasick::automaton::Automaton>(a: &A, text: &[u8], mut f: impl FnMut(usize)) {
+    use aho_corasick::Anchored;
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    for &byte in text {
+        sid = a.next_state(Anchored::No, sid, byte);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                return;
+            }
+            if a.is_match(sid) {
+                for i in 0..a.match_len(sid) {
+                    f(a.match_pattern(sid, i).as_usize());
+                }
+            }
+        }
+    }
 }
 
 /// A field (`None`: keywords) and its literals in pattern order.
@@ -384,12 +475,7 @@ impl SharedAutomata {
         self.built
             .entry(key)
             .or_insert_with(|| {
-                let mut b = AhoCorasick::builder();
-                b.match_kind(MatchKind::Standard);
-                if patterns.len() <= DFA_MAX_PATTERNS {
-                    b.kind(Some(AhoCorasickKind::DFA));
-                }
-                let ac = b.build(patterns).expect("literal patterns always build");
+                let ac = Walker::build(patterns);
                 let gate = (patterns.len() <= GATE_MAX_PATTERNS).then(|| {
                     AhoCorasick::builder()
                         .match_kind(MatchKind::LeftmostFirst)
@@ -843,8 +929,7 @@ impl Hits<'_> {
         if a.search.gate.as_ref().is_some_and(|g| !g.is_match(text)) {
             return;
         }
-        for m in a.search.ac.find_overlapping_iter(text) {
-            let p = m.pattern().as_usize();
+        a.search.ac.for_each_match(text.as_bytes(), |p| {
             if let Some(f) = found {
                 if f.count < MEMO_PATTERNS_MAX {
                     f.patterns[f.count] = p as u32;
@@ -854,7 +939,7 @@ impl Hits<'_> {
                 }
             }
             self.mark(a, p);
-        }
+        });
     }
 
     /// Marks the items listing pattern `p` of `a` (once per scan).
@@ -1043,6 +1128,58 @@ mod tests {
         );
         assert_eq!(regex_literals(r"a|bcd"), None);
         assert!(selective("^^") && !selective("-e") && selective("abc"));
+    }
+
+    #[test]
+    fn walker_reports_what_an_overlapping_search_reports() {
+        // Overlapping literals, shared prefixes and suffixes, a literal inside another.
+        let patterns: Vec<Vec<u8>> = ["he", "she", "his", "hers", "e", "ers", "s", "ishe"]
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
+        // Enough literals that the walker is an NFA (over `DFA_MAX_PATTERNS`).
+        let many: Vec<Vec<u8>> = (0..DFA_MAX_PATTERNS + 20)
+            .map(|i| format!("x{i}y").into_bytes())
+            .chain(patterns.iter().cloned())
+            .collect();
+        let texts = [
+            "ushers",
+            "",
+            "s",
+            "hishershe",
+            "x1yx12yx101y ishers",
+            "xx9yy",
+            "she sells",
+            "hhhhe",
+        ];
+        for set in [&patterns, &many] {
+            let refs: Vec<&[u8]> = set.iter().map(Vec::as_slice).collect();
+            let walker = Walker::build(&refs);
+            assert_eq!(
+                matches!(walker, Walker::Dfa(_)),
+                refs.len() <= DFA_MAX_PATTERNS
+            );
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&refs)
+                .unwrap();
+            for text in texts {
+                let expected: Vec<usize> = ac
+                    .find_overlapping_iter(text)
+                    .map(|m| m.pattern().as_usize())
+                    .collect();
+                let mut got = Vec::new();
+                walker.for_each_match(text.as_bytes(), |p| got.push(p));
+                assert_eq!(got, expected, "{text:?} over {} literals", refs.len());
+                let nfa = aho_corasick::nfa::noncontiguous::Builder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&refs)
+                    .unwrap();
+                let mut got = Vec::new();
+                Walker::Noncontiguous(nfa).for_each_match(text.as_bytes(), |p| got.push(p));
+                assert_eq!(got, expected, "{text:?} (noncontiguous)");
+            }
+        }
     }
 
     #[test]
