@@ -9,7 +9,9 @@
 //! period's alerts from SQLite, the read every assessment starts with) and `assess_with`
 //! (read + score + group + summaries), so the share of reading is their ratio; and
 //! `assess_cached` (the server's routes: the alert cache reads only what changed since its
-//! last read, here nothing).
+//! last read, here nothing, and reuses its last scoring and grouping) and
+//! `assess_cached_new_alert` (one alert written before each call: read incrementally,
+//! grouped anew).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -169,13 +171,42 @@ fn main() {
         })
     });
     // The server's way: through the alert cache, nothing written since its last read (the
-    // first read is made before timing), then with 100 alerts written between reads.
-    // The clock moves on as in the server (the store stamps writes with the same clock).
+    // first read is made before timing): the alerts and the grouping are reused, only cases,
+    // plans and SLA clocks are applied anew. The clock moves on as in the server.
     let cache = AlertCache::default();
     let now = Timestamp::now;
     assess_cached(&store, &cache, &inventory, &settings, now(), &decisions).expect("assess");
     g.bench_function("assess_cached", |b| {
         b.iter(|| {
+            let a = assess_cached(&store, &cache, &inventory, &settings, now(), &decisions)
+                .expect("assess");
+            black_box(a.incidents.len())
+        })
+    });
+    // A live server: one new alert written before each assessment (through a second
+    // connection stamping writes with the real clock, so the cache reads it as new), so the
+    // alerts are read incrementally but scored and grouped anew every time.
+    let live = SqliteStore::open(
+        dir.path().join("state.db"),
+        StateOptions {
+            dedup: DedupPolicy {
+                window: std::time::Duration::from_secs(0),
+                ..DedupPolicy::default()
+            },
+            ..StateOptions::default()
+        },
+    )
+    .expect("second connection");
+    let template = alerts(1, now()).remove(0);
+    let mut written = 0u64;
+    g.bench_function("assess_cached_new_alert", |b| {
+        b.iter(|| {
+            // Each its own record: a new alert, never a repeat of an earlier hit.
+            written += 1;
+            let mut alert = template.clone();
+            alert.event.record_id = Some(10_000_000 + written);
+            alert.event.offset = Some(10_000_000 + written);
+            live.record(&alert).expect("record");
             let a = assess_cached(&store, &cache, &inventory, &settings, now(), &decisions)
                 .expect("assess");
             black_box(a.incidents.len())

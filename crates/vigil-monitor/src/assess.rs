@@ -133,7 +133,7 @@ pub struct ScoredAlert {
 pub struct IncidentSummary {
     #[schema(value_type = Object)]
     #[serde(flatten)]
-    pub incident: Incident,
+    pub incident: Arc<Incident>,
     /// Inventory assets the incident's alerts are about.
     pub assets: Vec<String>,
     /// The highest criticality among them.
@@ -200,7 +200,8 @@ pub struct EntityRiskReport {
 
 /// Everything assessment computed from the stored alerts.
 pub struct Assessed {
-    pub alerts: BTreeMap<String, ScoredAlert>,
+    /// Every alert assessed, by id (shared with the alert cache's last grouping).
+    pub alerts: Arc<BTreeMap<String, ScoredAlert>>,
     pub incidents: Vec<IncidentSummary>,
     pub inventory: Arc<AssetInventory>,
     /// Stored alerts left out because a saved exception suppresses them.
@@ -353,13 +354,17 @@ pub fn assess_with(
     decisions: &Decisions,
 ) -> Result<Assessed, AssessError> {
     let stored = recent_alerts(store, settings, now)?;
-    let stored = stored.into_iter().map(Arc::new).collect();
-    assess_alerts(stored, inventory, settings, now, decisions)
+    let stored: Vec<Arc<Alert>> = stored.into_iter().map(Arc::new).collect();
+    let inventory = inventory.current()?;
+    let grouped = group(&stored, &inventory, settings, decisions);
+    Ok(summarise(&grouped, inventory, now, decisions))
 }
 
 /// [`assess_with`] reading through `cache`: only the alerts written since its last read come
 /// from the store (the server's routes, so a page of incidents does not re-read 100,000
-/// alerts).
+/// alerts), and scoring and grouping are redone only when the alerts, the inventory, the
+/// settings, the exceptions, the pins or the rules' tags changed since the last call. Cases,
+/// plans and SLA clocks are applied anew every time.
 pub fn assess_cached(
     store: &dyn AlertStore,
     cache: &AlertCache,
@@ -368,8 +373,30 @@ pub fn assess_cached(
     now: Timestamp,
     decisions: &Decisions,
 ) -> Result<Assessed, AssessError> {
-    let stored = cache.recent(store, settings, now)?;
-    assess_alerts(stored, inventory, settings, now, decisions)
+    let (stored, generation) = cache.read(store, settings, now)?;
+    let inventory = inventory.current()?;
+    let key = GroupedKey {
+        generation,
+        inventory: Arc::clone(&inventory),
+        settings: settings.clone(),
+        exceptions: decisions.exceptions.clone(),
+        pins: decisions.pins.clone(),
+        rule_tags: decisions.rule_tags.clone(),
+        plans: Arc::clone(&decisions.plans),
+    };
+    // One grouping at a time: a request arriving during it waits and then reuses it.
+    let mut memo = cache.grouped.lock().unwrap_or_else(|e| e.into_inner());
+    let grouped = match &*memo {
+        Some((k, g)) if k.matches(&key) => Arc::clone(g),
+        _ => {
+            *memo = None;
+            let g = Arc::new(group(&stored, &inventory, settings, decisions));
+            *memo = Some((key, Arc::clone(&g)));
+            g
+        }
+    };
+    drop(memo);
+    Ok(summarise(&grouped, inventory, now, decisions))
 }
 
 /// How far before its last read an [`AlertCache`] reads changes again: a write transaction
@@ -389,6 +416,8 @@ pub const CHANGE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(6
 #[derive(Default)]
 pub struct AlertCache {
     inner: Mutex<CacheState>,
+    /// The last scoring and grouping, with what it was computed from.
+    grouped: Mutex<Option<(GroupedKey, Arc<Grouped>)>>,
 }
 
 #[derive(Default)]
@@ -399,7 +428,15 @@ struct CacheState {
     /// `(first_seen, id)` of the oldest alert kept when `max_alerts` cut the period: every
     /// period alert at or above it is in `alerts`. `None`: every period alert is.
     boundary: Option<(Timestamp, String)>,
+    /// Bumped whenever the alerts kept change (an alert new or changed, aged out, or cut).
+    generation: u64,
+    /// The last answer, newest first, and the `max_alerts` it was cut to: given again while
+    /// nothing changed.
+    kept: Option<(usize, Kept)>,
 }
+
+/// The alerts an [`AlertCache`] read gives, newest first, shared with the cache.
+type Kept = Arc<Vec<Arc<Alert>>>;
 
 fn newest_first(a: &Alert, b: &Alert) -> std::cmp::Ordering {
     (b.first_seen, &b.id).cmp(&(a.first_seen, &a.id))
@@ -414,20 +451,38 @@ impl AlertCache {
         settings: &AssessSettings,
         now: Timestamp,
     ) -> Result<Vec<Arc<Alert>>, AssessError> {
+        Ok(self.read(store, settings, now)?.0.to_vec())
+    }
+
+    /// [`AlertCache::recent`] and the generation of what it returns: equal generations, equal
+    /// alerts.
+    fn read(
+        &self,
+        store: &dyn AlertStore,
+        settings: &AssessSettings,
+        now: Timestamp,
+    ) -> Result<(Kept, u64), AssessError> {
         let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let before = state.alerts.len();
+        let mut changed = false;
         let since = lookback_start(settings, now);
         if let Some(last) = state.read_at {
-            let changed = AlertFilter {
+            let changed_filter = AlertFilter {
                 since,
                 updated_since: last.checked_sub(CHANGE_SLACK).ok(),
                 ..AlertFilter::default()
             };
-            for alert in list_all(store, changed, usize::MAX)? {
-                state.alerts.insert(alert.id.clone(), Arc::new(alert));
+            for alert in list_all(store, changed_filter, usize::MAX)? {
+                // Re-read within the overlap but unchanged: not a change.
+                if state.alerts.get(&alert.id).is_none_or(|a| **a != alert) {
+                    state.alerts.insert(alert.id.clone(), Arc::new(alert));
+                    changed = true;
+                }
             }
             if let Some(since) = since {
                 state.alerts.retain(|_, a| a.last_seen >= since);
             }
+            changed |= state.alerts.len() != before;
             if let Some((t, id)) = &state.boundary {
                 let above = state
                     .alerts
@@ -448,14 +503,21 @@ impl AlertCache {
             state.alerts = (all.into_iter())
                 .map(|a| (a.id.clone(), Arc::new(a)))
                 .collect();
+            changed = true;
         }
         // `now` is the store's clock too (the server's wall clock): the next read starts here.
         state.read_at = Some(now);
+        if !changed
+            && let Some((max, kept)) = &state.kept
+            && *max == settings.max_alerts
+        {
+            return Ok((Arc::clone(kept), state.generation));
+        }
         let mut newest: Vec<&Arc<Alert>> = state.alerts.values().collect();
         newest.sort_unstable_by(|a, b| newest_first(a, b));
         newest.truncate(settings.max_alerts);
         // Shared, not copied: the cache and each assessment hold the same alerts.
-        let kept: Vec<Arc<Alert>> = newest.into_iter().cloned().collect();
+        let kept: Kept = Arc::new(newest.into_iter().cloned().collect());
         if kept.len() < state.alerts.len() {
             // Cut: what is below the oldest kept is dropped, and it becomes the boundary.
             let oldest = kept.last().map(|a| (a.first_seen, a.id.clone()));
@@ -466,7 +528,9 @@ impl AlertCache {
             }
             state.boundary = oldest;
         }
-        Ok(kept)
+        state.generation += 1;
+        state.kept = Some((settings.max_alerts, Arc::clone(&kept)));
+        Ok((kept, state.generation))
     }
 }
 
@@ -477,19 +541,62 @@ fn lookback_start(settings: &AssessSettings, now: Timestamp) -> Option<Timestamp
     .ok()
 }
 
-/// Scores and groups `stored` (newest first) with the decisions applied.
-fn assess_alerts(
-    stored: Vec<Arc<Alert>>,
-    inventory: &Inventory,
+/// What assessment computes from the alerts and the decisions that change grouping:
+/// scores, incidents, and each incident's assets, raise time and tags. It does not depend on
+/// the clock or on cases, so an [`AlertCache`] keeps it while none of its inputs change.
+struct Grouped {
+    alerts: Arc<BTreeMap<String, ScoredAlert>>,
+    suppressed: usize,
+    incidents: Vec<GroupedIncident>,
+}
+
+struct GroupedIncident {
+    incident: Arc<Incident>,
+    assets: Vec<String>,
+    max_criticality: Option<u8>,
+    raised: Timestamp,
+    /// The plan chosen from its tactics and tags, for when no case names one.
+    plan: Option<String>,
+    /// When that plan's first SLA target falls due (the incident raised, nothing done yet).
+    due: Option<Timestamp>,
+}
+
+/// Everything a [`Grouped`] was computed from, but the alerts (their cache generation).
+struct GroupedKey {
+    generation: u64,
+    inventory: Arc<AssetInventory>,
+    settings: AssessSettings,
+    exceptions: Vec<Exception>,
+    pins: BTreeMap<String, String>,
+    rule_tags: BTreeMap<String, Vec<String>>,
+    plans: Arc<PlanLibrary>,
+}
+
+impl GroupedKey {
+    fn matches(&self, other: &GroupedKey) -> bool {
+        // The inventory is re-read only when its file changes: the same snapshot is the same.
+        self.generation == other.generation
+            && Arc::ptr_eq(&self.inventory, &other.inventory)
+            && self.settings == other.settings
+            && self.exceptions == other.exceptions
+            && self.pins == other.pins
+            && self.rule_tags == other.rule_tags
+            && Arc::ptr_eq(&self.plans, &other.plans)
+    }
+}
+
+/// Scores and groups `stored` (newest first) with the exceptions and pins of `decisions`.
+fn group(
+    stored: &[Arc<Alert>],
+    inventory: &AssetInventory,
     settings: &AssessSettings,
-    now: Timestamp,
     decisions: &Decisions,
-) -> Result<Assessed, AssessError> {
-    let inventory = inventory.current()?;
+) -> Grouped {
     let mut views = Vec::with_capacity(stored.len());
-    let mut alerts = BTreeMap::new();
+    let mut scored = Vec::with_capacity(stored.len());
     let mut suppressed = 0;
     for alert in stored {
+        let alert = Arc::clone(alert);
         if !decisions.exceptions.is_empty() {
             let f = facts(&alert, None);
             if decisions.exceptions.iter().any(|x| x.suppresses(&f)) {
@@ -497,7 +604,7 @@ fn assess_alerts(
                 continue;
             }
         }
-        let asset = asset_of(&alert, &inventory);
+        let asset = asset_of(&alert, inventory);
         let tactics = tactics(&alert);
         let risk = score(
             &RiskInput {
@@ -518,72 +625,109 @@ fn assess_alerts(
             tactics,
             score: risk.score,
         });
-        alerts.insert(
+        scored.push((
             alert.id.clone(),
             ScoredAlert {
                 asset: asset.map(|a| a.id.clone()),
                 alert,
                 risk,
             },
-        );
+        ));
     }
     let config = GroupingConfig {
         window: Duration::from_secs(settings.incident_window_minutes * 60),
         max_alerts_per_entity: settings.max_alerts_per_entity,
         ..GroupingConfig::default()
     };
-    let mut incidents: Vec<IncidentSummary> = group_pinned(&views, &config, &decisions.pins)
+    let incidents = group_pinned(&views, &config, &decisions.pins);
+    drop(views);
+    // Collected in one go: the map is built from the sorted pairs, not by 100k inserts.
+    let alerts: BTreeMap<String, ScoredAlert> = scored.into_iter().collect();
+    // Each incident's alerts are looked up by id: hashed, not walked down the ordered map.
+    let by_id: hashbrown::HashMap<&str, &ScoredAlert> =
+        alerts.iter().map(|(id, a)| (id.as_str(), a)).collect();
+    let incidents: Vec<GroupedIncident> = incidents
         .into_iter()
         .map(|incident| {
-            let mut assets: Vec<String> = incident
+            let mut assets = Vec::new();
+            let mut raised: Option<Timestamp> = None;
+            let mut tags: Vec<String> = Vec::new();
+            for a in incident
                 .alerts
                 .iter()
-                .filter_map(|id| alerts.get(id).and_then(|a: &ScoredAlert| a.asset.clone()))
-                .collect();
+                .filter_map(|id| by_id.get(id.as_str()))
+            {
+                assets.extend(a.asset.iter().cloned());
+                raised = Some(raised.map_or(a.alert.created_at, |r| r.min(a.alert.created_at)));
+                let more = decisions
+                    .rule_tags
+                    .get(&a.alert.rule.id)
+                    .into_iter()
+                    .flatten();
+                tags.extend(a.alert.rule.tags.iter().chain(more).cloned());
+            }
             assets.sort();
             assets.dedup();
+            tags.sort();
+            tags.dedup();
             let max_criticality = assets
                 .iter()
                 .filter_map(|a| inventory.get(a).map(|a| a.criticality))
                 .max();
-            let raised = incident
-                .alerts
-                .iter()
-                .filter_map(|id| alerts.get(id).map(|a: &ScoredAlert| a.alert.created_at))
-                .min()
-                .unwrap_or(incident.first_seen);
-            let case = decisions.cases.get(&incident.id);
-            let plan = match case {
-                Some(c) => c.plan.clone(),
-                None => decisions
-                    .plans
-                    .choose(
-                        &incident.tactics,
-                        &incident_tags(&incident, &alerts, &decisions.rule_tags),
-                    )
-                    .map(|p| p.id.clone()),
-            };
-            let sla_breached = match case {
-                Some(c) => c.sla(now).breached(),
-                None => plan
-                    .as_deref()
-                    .and_then(|p| decisions.plans.get(p))
-                    .is_some_and(|p| {
-                        Case::open(&incident.id, raised, Some(p))
-                            .sla(now)
-                            .breached()
-                    }),
-            };
-            IncidentSummary {
+            let raised = raised.unwrap_or(incident.first_seen);
+            let plan = decisions.plans.choose(&incident.tactics, &tags);
+            // Nothing is reached on an incident without a case: its SLA is breached once
+            // the earliest target is due.
+            let due = plan.and_then(|p| {
+                let sla = Case::open(&incident.id, raised, Some(p)).sla(raised);
+                sla.targets.iter().map(|t| t.due).min()
+            });
+            GroupedIncident {
+                plan: plan.map(|p| p.id.clone()),
+                due,
+                raised,
+                incident: Arc::new(incident),
                 assets,
                 max_criticality,
+            }
+        })
+        .collect();
+    drop(by_id);
+    Grouped {
+        alerts: Arc::new(alerts),
+        suppressed,
+        incidents,
+    }
+}
+
+/// The incidents of `grouped` with their cases, plans and SLA state at `now`, most urgent
+/// first.
+fn summarise(
+    grouped: &Grouped,
+    inventory: Arc<AssetInventory>,
+    now: Timestamp,
+    decisions: &Decisions,
+) -> Assessed {
+    let mut incidents: Vec<IncidentSummary> = grouped
+        .incidents
+        .iter()
+        .map(|g| {
+            let incident = &g.incident;
+            let case = decisions.cases.get(&incident.id);
+            let (plan, sla_breached) = match case {
+                Some(c) => (c.plan.clone(), c.sla(now).breached()),
+                None => (g.plan.clone(), g.due.is_some_and(|due| now > due)),
+            };
+            IncidentSummary {
+                incident: Arc::clone(incident),
+                assets: g.assets.clone(),
+                max_criticality: g.max_criticality,
                 status: case.map_or(IncidentStatus::New, |c| c.status),
                 verdict: case.and_then(|c| c.verdict),
                 assignee: case.and_then(|c| c.assignee.clone()),
                 plan,
-                raised,
+                raised: g.raised,
                 sla_breached,
-                incident,
             }
         })
         .collect();
@@ -595,35 +739,14 @@ fn assess_alerts(
             .then(b.incident.last_seen.cmp(&a.incident.last_seen))
             .then_with(|| a.incident.id.cmp(&b.incident.id))
     });
-    Ok(Assessed {
-        alerts,
+    Assessed {
+        alerts: Arc::clone(&grouped.alerts),
         incidents,
         inventory,
-        suppressed,
+        suppressed: grouped.suppressed,
         cases: decisions.cases.clone(),
         plans: Arc::clone(&decisions.plans),
-    })
-}
-
-/// Every rule tag of an incident's alerts, and the extra tags of their rules (for choosing
-/// its plan).
-fn incident_tags(
-    incident: &Incident,
-    alerts: &BTreeMap<String, ScoredAlert>,
-    extra: &BTreeMap<String, Vec<String>>,
-) -> Vec<String> {
-    let mut tags: Vec<String> = incident
-        .alerts
-        .iter()
-        .filter_map(|id| alerts.get(id))
-        .flat_map(|a| {
-            let more = extra.get(&a.alert.rule.id).into_iter().flatten();
-            a.alert.rule.tags.iter().chain(more).cloned()
-        })
-        .collect();
-    tags.sort();
-    tags.dedup();
-    tags
+    }
 }
 
 impl Assessed {
@@ -687,7 +810,10 @@ impl Assessed {
 
     /// The incidents as grouped (for merges and splits).
     pub fn grouped(&self) -> Vec<Incident> {
-        self.incidents.iter().map(|i| i.incident.clone()).collect()
+        self.incidents
+            .iter()
+            .map(|i| i.incident.as_ref().clone())
+            .collect()
     }
 
     /// Exception facts of every alert assessed, with its verdict: the alert's own, else the

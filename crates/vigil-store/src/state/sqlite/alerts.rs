@@ -347,8 +347,16 @@ pub(super) fn list(conn: &Connection, filter: &AlertFilter) -> Result<Page<Alert
         w.push(format!("verdict = {p}"));
     }
 
+    // A read of what changed matches few rows: find them by write time (and sort those),
+    // rather than walk every alert of the period (by `last_seen`) or in page order (which
+    // SQLite's planner picks for the ORDER BY).
+    let index = if filter.updated_since.is_some() {
+        " INDEXED BY alerts_updated"
+    } else {
+        ""
+    };
     let total: i64 = conn
-        .prepare(&format!("SELECT count(*) FROM alerts{}", w.sql()))?
+        .prepare(&format!("SELECT count(*) FROM alerts{index}{}", w.sql()))?
         .query_row(params_from_iter(w.params.iter()), |r| r.get(0))?;
 
     if let Some(cursor) = &filter.cursor {
@@ -361,13 +369,6 @@ pub(super) fn list(conn: &Connection, filter: &AlertFilter) -> Result<Page<Alert
     }
     let limit = filter.page_size();
     let p = w.bind(i64::from(limit + 1).into());
-    // A read of what changed matches few rows: find them by write time and sort those, rather
-    // than walk every alert in page order (which SQLite's planner picks for the ORDER BY).
-    let index = if filter.updated_since.is_some() {
-        " INDEXED BY alerts_updated"
-    } else {
-        ""
-    };
     let sql = format!(
         "SELECT {COLUMNS} FROM alerts{index}{} ORDER BY first_seen DESC, id DESC LIMIT {p}",
         w.sql()
