@@ -717,6 +717,8 @@ pub async fn reload_rules(Extension(monitor): Mon) -> Result<Response, ApiError>
 pub struct PipelineStatus {
     /// Units (journal records) received and not yet through detection.
     pub lag_units: u64,
+    /// Bytes of the units received since start and not yet through detection.
+    pub lag_bytes: u64,
     pub units: u64,
     pub events: u64,
     pub decode_errors: u64,
@@ -747,6 +749,7 @@ pub async fn list_sources(Extension(monitor): Mon) -> Json<SourceList> {
     Json(SourceList {
         pipeline: PipelineStatus {
             lag_units: monitor.ingestor.lag(),
+            lag_bytes: monitor.ingestor.lag_bytes(),
             units: p.units.load(Relaxed),
             events: p.events.load(Relaxed),
             decode_errors: p.decode_errors.load(Relaxed),

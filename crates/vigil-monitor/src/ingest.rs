@@ -26,6 +26,9 @@ pub struct IngestOptions {
     /// Units detection may be behind before HTTP ingest answers 429 and network/file sources
     /// wait: bounds the journal's backlog and the ingest-to-alert delay.
     pub max_lag_units: u64,
+    /// Bytes of units appended since start that detection may be behind, the same way: a
+    /// unit may be one line or a whole upload, so units alone do not bound the disk used.
+    pub max_lag_bytes: u64,
     /// Logsource rules for generic JSON (the same as detection's).
     pub json_logsource: LogsourceMap,
 }
@@ -34,6 +37,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             max_lag_units: 20_000,
+            max_lag_bytes: 1 << 30,
             json_logsource: LogsourceMap::default(),
         }
     }
@@ -65,8 +69,8 @@ pub enum Refusal {
     Undecodable(String),
     #[error("unknown format `{0}`")]
     UnknownFormat(String),
-    #[error("detection is {lag} units behind; retry shortly")]
-    Overloaded { lag: u64 },
+    #[error("detection is {lag} units ({bytes} bytes) behind; retry shortly")]
+    Overloaded { lag: u64, bytes: u64 },
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
 }
@@ -169,28 +173,45 @@ impl Ingestor {
     /// Refuses at once when detection is too far behind. Call it before [`Ingestor::check`]:
     /// an overloaded server must not spend its CPU decoding bodies it is about to refuse.
     pub fn admit(&self) -> Result<(), Refusal> {
-        let lag = self.lag();
-        if lag > self.options.max_lag_units {
-            return Err(Refusal::Overloaded { lag });
+        let (lag, bytes) = (self.lag(), self.lag_bytes());
+        if lag > self.options.max_lag_units || bytes > self.options.max_lag_bytes {
+            return Err(Refusal::Overloaded { lag, bytes });
         }
         Ok(())
+    }
+
+    /// Detection's backlog in bytes of units appended since start.
+    pub fn lag_bytes(&self) -> u64 {
+        self.progress.backlog.bytes()
     }
 
     /// Appends a checked unit unless detection is too far behind (again: the backlog may have
     /// grown while the unit was checked); the ticket resolves when it is durable.
     pub fn append(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
         self.admit()?;
-        Ok(self.journal.try_append(&unit::encode(header, body))?)
+        let unit = unit::encode(header, body);
+        let ticket = self.journal.try_append(&unit)?;
+        self.progress
+            .backlog
+            .appended(ticket.offset(), unit.len() as u64);
+        Ok(ticket)
     }
 
     /// Appends a unit from a network or file source, waiting (not refusing) while detection
     /// is too far behind: the source slows down and its sender feels it (TCP windows fill,
     /// file reading pauses).
     pub fn append_waiting(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
-        while self.lag() > self.options.max_lag_units {
+        while self.lag() > self.options.max_lag_units
+            || self.lag_bytes() > self.options.max_lag_bytes
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(self.journal.append(&unit::encode(header, body))?)
+        let unit = unit::encode(header, body);
+        let ticket = self.journal.append(&unit)?;
+        self.progress
+            .backlog
+            .appended(ticket.offset(), unit.len() as u64);
+        Ok(ticket)
     }
 }
 
@@ -265,11 +286,58 @@ mod tests {
             ing.append(&header(None), body).unwrap().wait().unwrap();
         }
         // Two units nobody consumed: past the bound of one.
-        assert!(matches!(ing.admit(), Err(Refusal::Overloaded { lag: 2 })));
+        assert!(matches!(
+            ing.admit(),
+            Err(Refusal::Overloaded { lag: 2, .. })
+        ));
         assert!(matches!(
             ing.append(&header(None), body),
-            Err(Refusal::Overloaded { lag: 2 })
+            Err(Refusal::Overloaded { lag: 2, .. })
         ));
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_large_units_and_frees_as_detection_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        let progress: Arc<Progress> = Arc::default();
+        let ing = Ingestor::new(
+            journal,
+            Arc::clone(&progress),
+            IngestOptions {
+                max_lag_units: 1_000,
+                max_lag_bytes: 10_000,
+                ..IngestOptions::default()
+            },
+        );
+        // Two units of ~6 KB: far under the unit bound, over the byte bound.
+        let body = format!("{{\"a\":\"{}\"}}\n", "x".repeat(6_000));
+        let first = ing
+            .append(&header(None), body.as_bytes())
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert!(ing.admit().is_ok(), "{} bytes behind", ing.lag_bytes());
+        let second = ing
+            .append(&header(None), body.as_bytes())
+            .unwrap()
+            .wait()
+            .unwrap();
+        let behind = ing.lag_bytes();
+        assert!(behind > 12_000, "{behind}");
+        match ing.append(&header(None), body.as_bytes()) {
+            Err(Refusal::Overloaded { lag: 2, bytes }) => assert_eq!(bytes, behind),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // Detection commits the first unit: half the backlog is freed, and a unit whose
+        // appender reports it only after detection passed it is not counted.
+        progress.backlog.committed(first + 1);
+        assert_eq!(ing.lag_bytes(), behind / 2);
+        progress.backlog.committed(second + 1);
+        assert_eq!(ing.lag_bytes(), 0);
+        progress.backlog.appended(second, 6_000);
+        assert_eq!(ing.lag_bytes(), 0);
+        assert!(ing.admit().is_ok());
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct MonitorConfig {
     pub dedup_window_secs: u64,
     /// Units detection may be behind before HTTP ingest answers 429 and listeners slow down.
     pub max_lag_units: u64,
+    /// The same in bytes of units received since start (a unit may be a whole upload).
+    pub max_lag_bytes: u64,
     /// Units detection handles per state transaction and offset commit.
     pub batch_units: usize,
     /// Journal segments are deleted once detection is past them; this also deletes unread
@@ -123,6 +125,7 @@ impl Default for MonitorConfig {
             min_level: Level::Informational,
             dedup_window_secs: 15 * 60,
             max_lag_units: IngestOptions::default().max_lag_units,
+            max_lag_bytes: IngestOptions::default().max_lag_bytes,
             batch_units: PipelineOptions::default().batch_units,
             journal_max_age_hours: 0,
             lake: LakeSettings::default(),
@@ -306,11 +309,18 @@ impl Monitor {
         let rules = Arc::new(LiveRules::load(loader, data_dir)?);
         let sources = Arc::new(SourceBook::open(data_dir)?);
         let progress = Arc::new(Progress::default());
+        // Where detection left off, so the backlog is right before detection starts too.
+        if let Some(at) = journal.consumer_offset(pipeline::CONSUMER) {
+            progress
+                .committed
+                .store(at, std::sync::atomic::Ordering::Release);
+        }
         let ingestor = Ingestor::new(
             journal.clone(),
             Arc::clone(&progress),
             IngestOptions {
                 max_lag_units: config.max_lag_units,
+                max_lag_bytes: config.max_lag_bytes,
                 json_logsource,
             },
         );

@@ -7,8 +7,9 @@
 //! unit's journal offset and the record's place in it), so the store recognises the replayed
 //! hits as duplicates and no alert is doubled or lost.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,9 +53,59 @@ impl Default for PipelineOptions {
     }
 }
 
+/// The bytes of units appended since the server started that detection has not committed
+/// yet, by journal offset: the backlog bound in bytes (a unit is anything from one line to a
+/// whole upload, so a bound in units alone lets the journal grow by its largest body times the
+/// unit bound). Units already in the journal at start are not counted: the previous run
+/// admitted them under the same bound, and the unit bound still covers them.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    inner: Mutex<BacklogInner>,
+}
+
+#[derive(Debug, Default)]
+struct BacklogInner {
+    /// Detection's committed position: every unit before it is processed.
+    committed: u64,
+    /// Uncommitted units' sizes, by offset.
+    units: BTreeMap<u64, u64>,
+    bytes: u64,
+}
+
+impl Backlog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BacklogInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A unit of `len` bytes was appended at `offset` (ignored if detection is already past
+    /// it: it was processed before its appender got here).
+    pub fn appended(&self, offset: u64, len: u64) {
+        let mut b = self.lock();
+        if offset >= b.committed && b.units.insert(offset, len).is_none() {
+            b.bytes += len;
+        }
+    }
+
+    /// Detection committed every unit before `position`.
+    pub fn committed(&self, position: u64) {
+        let mut b = self.lock();
+        b.committed = b.committed.max(position);
+        let rest = b.units.split_off(&position);
+        let done: u64 = std::mem::replace(&mut b.units, rest).into_values().sum();
+        b.bytes -= done;
+    }
+
+    /// Bytes appended and not yet committed.
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+}
+
 /// Live figures of the consumer, read by the API, metrics and back-pressure.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Bytes appended since start and not yet through detection (the byte bound of ingest).
+    pub backlog: Backlog,
     /// The committed offset: every unit before it is fully processed.
     pub committed: AtomicU64,
     pub units: AtomicU64,
@@ -162,6 +213,7 @@ impl Pipeline {
         self.progress
             .committed
             .store(detect_from, Ordering::Release);
+        self.progress.backlog.committed(detect_from);
         let mut reader = self.journal.read_from(detect_from);
         let mut work = Worker::new(&self.options);
         let mut detect_next = detect_from;
@@ -274,7 +326,10 @@ impl Pipeline {
             eprintln!("vigil serve: saving source counts failed: {e}");
         }
         match self.journal.commit_consumer(CONSUMER, position) {
-            Ok(()) => self.progress.committed.store(position, Ordering::Release),
+            Ok(()) => {
+                self.progress.committed.store(position, Ordering::Release);
+                self.progress.backlog.committed(position);
+            }
             Err(e) => eprintln!("vigil serve: committing the detection offset failed: {e}"),
         }
     }

@@ -242,6 +242,7 @@ fn install_metrics(state: &vigil_server::AppState, monitor: &Arc<Monitor>) {
             let p = &monitor.progress;
             let figures = [
                 ("vigil_pipeline_lag_units", monitor.ingestor.lag()),
+                ("vigil_pipeline_lag_bytes", monitor.ingestor.lag_bytes()),
                 (
                     "vigil_pipeline_units_total",
                     p.units.load(Ordering::Relaxed),

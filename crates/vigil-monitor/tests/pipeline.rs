@@ -206,3 +206,59 @@ fn the_demo_scenario_raises_exactly_the_intrusion_alerts() {
     let events: u64 = m.sources.list().iter().map(|s| s.events).sum();
     assert_eq!(events, 3_007);
 }
+
+/// The byte bound of ingest: a backlog of a few large units is refused though far under the
+/// unit bound, and detection committing them frees it; after a restart the bound counts only
+/// what arrives from then on.
+#[test]
+fn the_byte_backlog_refuses_then_drains_as_detection_commits() {
+    use vigil_monitor::ingest::Refusal;
+    let dir = tempfile::tempdir().unwrap();
+    let sysmon = sample("sysmon.ndjson");
+    let config = MonitorConfig {
+        max_lag_units: 1_000,
+        // A third copy of the sample is admitted (two are behind, under the bound), a fourth
+        // is not (each unit is the sample plus its header).
+        max_lag_bytes: 2 * sysmon.len() as u64 + 1_000,
+        ..MonitorConfig::default()
+    };
+    let open_with = |config: &MonitorConfig| {
+        Monitor::open(
+            dir.path(),
+            config.clone(),
+            LogsourceMap::default(),
+            example_rules(),
+            16 << 20,
+        )
+        .unwrap()
+    };
+    let m = open_with(&config);
+    // Detection not started: everything appended stays behind.
+    let mut last = 0;
+    for _ in 0..3 {
+        last = ingest(&m, "http:sysmon", &sysmon);
+    }
+    let behind = m.ingestor.lag_bytes();
+    assert!(behind > 3 * sysmon.len() as u64, "{behind}");
+    match m.ingestor.admit() {
+        Err(Refusal::Overloaded { lag: 3, bytes }) => assert_eq!(bytes, behind),
+        other => panic!("expected 429, got {other:?}"),
+    }
+    let detection = m.start_detection(LogsourceMap::default()).unwrap();
+    assert!(wait_processed(&m.progress, last, Duration::from_secs(30)));
+    assert_eq!(m.ingestor.lag_bytes(), 0);
+    assert!(m.ingestor.admit().is_ok());
+    detection.stop();
+
+    // Three more behind, then a restart: they are still in the journal (and the unit bound
+    // counts them), but the byte bound counts from the restart on.
+    for _ in 0..3 {
+        ingest(&m, "http:sysmon", &sysmon);
+    }
+    assert!(m.ingestor.admit().is_err());
+    drop(m);
+    let m = open_with(&config);
+    assert_eq!(m.ingestor.lag_bytes(), 0);
+    assert_eq!(m.ingestor.lag(), 3);
+    assert!(m.ingestor.admit().is_ok());
+}

@@ -114,7 +114,8 @@ impl Config {
              #   time_field = \"ts\"\n\
              # [serve] listen, data_dir, [serve.limits], optional [serve.tls] cert/key (PEM).\n\
              # [monitor] min_level, dedup_window_secs (0 = every hit its own alert),\n\
-             #   max_lag_units (429 / slow-down beyond it), batch_units, journal_max_age_hours;\n\
+             #   max_lag_units, max_lag_bytes (429 / slow-down beyond either), batch_units,\n\
+             #   journal_max_age_hours;\n\
              #   [monitor.lake] enabled, flush_secs, flush_rows, retention_days (0 = forever),\n\
              #   retention_days_per_source = {{ \"http:edr\" = 90 }}, maintenance_secs;\n\
              #   [monitor.syslog] udp = \"127.0.0.1:5514\", tcp = \"127.0.0.1:5514\", max_message_bytes;\n\
