@@ -522,7 +522,7 @@ fn url_host(url: &str) -> Option<&str> {
 /// Values that must never match, each with its reason (MISP calls these warninglists:
 /// resolvers, CDNs, well-known hashes, an analyst's false positives).
 ///
-/// Indexed like the matcher (values hashed, blocks in prefix tries, domain suffixes looked up
+/// Indexed (values hashed, blocks in prefix tries, domain suffixes looked up
 /// name by parent), so checking millions of indicators against thousands of entries stays
 /// linear in the indicators. Serialises as `{"entries": [...]}`; the index is rebuilt on load.
 #[derive(Clone, Default, Serialize, Deserialize)]

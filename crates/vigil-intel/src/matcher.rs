@@ -22,7 +22,7 @@
 //! module) of every exact value and URL host, and of every single address, answer most
 //! misses first; the value is hashed once, ASCII case folded while
 //! hashing, so nothing is lowercased or copied before the filter says maybe. A bitmap of
-//! the /24s that IPv4 blocks touch (2 MiB) spares most addresses the trie walk, and a
+//! the /24s that IPv4 blocks touch (2 MiB) spares most addresses the block lookup, and a
 //! domain's parents are looked up only at the label counts some domain indicator has.
 //! Matching an event allocates only for its matches.
 
