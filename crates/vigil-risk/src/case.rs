@@ -384,7 +384,7 @@ impl Case {
 }
 
 /// `t` plus `minutes` (saturating at the end of time).
-fn after(t: Timestamp, minutes: u32) -> Timestamp {
+pub(crate) fn after(t: Timestamp, minutes: u32) -> Timestamp {
     t.checked_add(SignedDuration::from_mins(i64::from(minutes)))
         .unwrap_or(Timestamp::MAX)
 }

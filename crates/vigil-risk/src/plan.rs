@@ -84,6 +84,18 @@ pub struct SlaTargets {
     pub close_minutes: u32,
 }
 
+impl SlaTargets {
+    /// When the earliest target of a case opened at `opened` falls due: the moment a case
+    /// nobody has acted on breaches its SLA (as `Case::sla` reports it).
+    pub fn first_due(&self, opened: jiff::Timestamp) -> jiff::Timestamp {
+        let first = self
+            .acknowledge_minutes
+            .min(self.contain_minutes)
+            .min(self.close_minutes);
+        crate::case::after(opened, first)
+    }
+}
+
 /// A role in the response (incident commander, analyst, communications, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
