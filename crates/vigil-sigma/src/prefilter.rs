@@ -48,7 +48,7 @@ pub struct Literal {
 /// The literals one of which occurs (in its field) in every event the detection matches, or
 /// `None` when no such set is known.
 pub fn required_literals(detection: &Detection) -> Option<Vec<Literal>> {
-    condition(&detection.condition, &detection.searches)
+    condition(&detection.condition, &detection.searches, Relax::No)
 }
 
 /// Up to two literal sets each of which is required on its own (from different parts of an
@@ -57,69 +57,100 @@ pub fn required_literals(detection: &Detection) -> Option<Vec<Literal>> {
 /// `CallTrace`, say). Empty when nothing is known.
 pub fn required_literal_sets(detection: &Detection) -> Vec<Vec<Literal>> {
     let mut sets = Vec::new();
-    conjuncts(&detection.condition, &detection.searches, &mut sets);
+    conjuncts(
+        &detection.condition,
+        &detection.searches,
+        Relax::No,
+        &mut sets,
+    );
+    if sets.is_empty() {
+        // Verified on every event of its logsource otherwise: any necessary set is better.
+        conjuncts(
+            &detection.condition,
+            &detection.searches,
+            Relax::Yes,
+            &mut sets,
+        );
+    }
     sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
     sets.dedup();
     sets.truncate(2);
     sets
 }
 
+/// Which literals a set may hold: [`selective`] ones (`No`), or for a detection that has no
+/// set of those, any of two bytes or more (`Yes`): a rule without a set is verified on every
+/// event it is routed to, and even `. ` or `."` (Raspberry Robin's dotted file names, from its
+/// regex) is far rarer than that.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Relax {
+    No,
+    Yes,
+}
+
+impl Relax {
+    fn accepts(self, lit: &str) -> bool {
+        selective(lit) || (self == Relax::Yes && lit.len() >= 2)
+    }
+}
+
 /// Collects sets each of which every match requires.
-fn conjuncts(c: &Condition, searches: &[Search], out: &mut Vec<Vec<Literal>>) {
+fn conjuncts(c: &Condition, searches: &[Search], r: Relax, out: &mut Vec<Vec<Literal>>) {
     match c {
         Condition::And(children) => {
             for child in children {
-                conjuncts(child, searches, out);
+                conjuncts(child, searches, r, out);
             }
         }
         Condition::Search(i) => match searches.get(*i).map(|s| &s.body) {
             // One map: every field test is required.
             Some(SearchBody::Fields(groups)) if groups.len() == 1 => {
-                out.extend(groups[0].iter().filter_map(field_test));
+                out.extend(groups[0].iter().filter_map(|t| field_test(t, r)));
             }
-            _ => out.extend(condition(c, searches)),
+            _ => out.extend(condition(c, searches, r)),
         },
-        other => out.extend(condition(other, searches)),
+        other => out.extend(condition(other, searches, r)),
     }
 }
 
-fn condition(c: &Condition, searches: &[Search]) -> Option<Vec<Literal>> {
+fn condition(c: &Condition, searches: &[Search], r: Relax) -> Option<Vec<Literal>> {
     match c {
-        Condition::Search(i) => search(searches.get(*i)?),
-        Condition::And(children) => best(children.iter().map(|c| condition(c, searches))),
-        Condition::Or(children) => union(children.iter().map(|c| condition(c, searches))),
+        Condition::Search(i) => search(searches.get(*i)?, r),
+        Condition::And(children) => best(children.iter().map(|c| condition(c, searches, r))),
+        Condition::Or(children) => union(children.iter().map(|c| condition(c, searches, r)), r),
         Condition::Not(inner) => match &**inner {
-            Condition::Not(x) => condition(x, searches),
+            Condition::Not(x) => condition(x, searches, r),
             _ => None,
         },
     }
 }
 
-fn search(s: &Search) -> Option<Vec<Literal>> {
+fn search(s: &Search, r: Relax) -> Option<Vec<Literal>> {
     match &s.body {
         // OR across maps, AND within a map.
         SearchBody::Fields(groups) => union(
             groups
                 .iter()
-                .map(|group| best(group.iter().map(field_test))),
+                .map(|group| best(group.iter().map(|t| field_test(t, r)))),
+            r,
         ),
-        SearchBody::Keywords(k) => keywords(k),
+        SearchBody::Keywords(k) => keywords(k, r),
     }
 }
 
-fn field_test(t: &FieldTest) -> Option<Vec<Literal>> {
+fn field_test(t: &FieldTest, r: Relax) -> Option<Vec<Literal>> {
     if t.negate || t.values.is_empty() {
         return None;
     }
-    let texts = values(&t.values, t.all)?;
+    let texts = values(&t.values, t.all, r)?;
     Some(at(texts, Some(t.field)))
 }
 
-fn keywords(k: &Keywords) -> Option<Vec<Literal>> {
+fn keywords(k: &Keywords, r: Relax) -> Option<Vec<Literal>> {
     if k.values.is_empty() {
         return None;
     }
-    Some(at(values(&k.values, k.all)?, None))
+    Some(at(values(&k.values, k.all, r)?, None))
 }
 
 fn at(texts: Vec<String>, field: Option<Symbol>) -> Vec<Literal> {
@@ -131,21 +162,21 @@ fn at(texts: Vec<String>, field: Option<Symbol>) -> Vec<Literal> {
 
 /// Every value must match under `all` (any one value's set is required), else one of them
 /// (the union is required).
-fn values(values: &[Matcher], all: bool) -> Option<Vec<String>> {
+fn values(values: &[Matcher], all: bool, r: Relax) -> Option<Vec<String>> {
     let sets = values
         .iter()
-        .map(|m| normalise(at(matcher_literals(m)?, None)));
-    let set = if all { best(sets) } else { union(sets) }?;
+        .map(|m| normalise(at(matcher_literals(m, r)?, None), r));
+    let set = if all { best(sets) } else { union(sets, r) }?;
     Some(set.into_iter().map(|l| l.text).collect())
 }
 
 /// [`Matcher::prefilter_literals`], plus literals every match of a regex must contain.
-fn matcher_literals(m: &Matcher) -> Option<Vec<String>> {
+fn matcher_literals(m: &Matcher, r: Relax) -> Option<Vec<String>> {
     match m {
-        Matcher::Regex(re) => regex_literals(re.as_str()),
+        Matcher::Regex(re) => regex_literals(re.as_str(), r),
         Matcher::AnyOf(ms) => {
-            let sets = ms.iter().map(|m| Some(at(matcher_literals(m)?, None)));
-            Some(union(sets)?.into_iter().map(|l| l.text).collect())
+            let sets = ms.iter().map(|m| Some(at(matcher_literals(m, r)?, None)));
+            Some(union(sets, r)?.into_iter().map(|l| l.text).collect())
         }
         other => other.prefilter_literals(),
     }
@@ -156,7 +187,7 @@ fn matcher_literals(m: &Matcher) -> Option<Vec<String>> {
 /// The pattern is parsed case-insensitively whatever its flags (a superset of its matches, so
 /// the literals stay necessary), and the prefixes are lowercased to compare with lowered text.
 /// A literal with `Σ` is dropped: its lowercase depends on what follows it.
-fn regex_literals(pattern: &str) -> Option<Vec<String>> {
+fn regex_literals(pattern: &str, r: Relax) -> Option<Vec<String>> {
     use regex_syntax::hir::{Hir, HirKind};
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
@@ -176,7 +207,8 @@ fn regex_literals(pattern: &str) -> Option<Vec<String>> {
             .collect(),
         _ => vec![hir.clone()],
     };
-    best(tails.iter().map(prefix_literals)).map(|set| set.into_iter().map(|l| l.text).collect())
+    best(tails.iter().map(|t| prefix_literals(t, r)))
+        .map(|set| set.into_iter().map(|l| l.text).collect())
 }
 
 /// Character classes up to this size are expanded when extracting a regex's literals: `\s`
@@ -192,14 +224,18 @@ const WIDE_CLASS_MAX_LITERALS: usize = 256;
 /// The literals one of which starts every match of `hir`, lowercased and normalised: the
 /// better of the sets extracted with regex-syntax's default class limit (10) and with
 /// [`WIDE_CLASS`] (both are necessary; the wide one only while it stays small).
-fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Literal>> {
+fn prefix_literals(hir: &regex_syntax::hir::Hir, r: Relax) -> Option<Vec<Literal>> {
     let wide =
-        prefix_literals_with(hir, WIDE_CLASS).filter(|set| set.len() <= WIDE_CLASS_MAX_LITERALS);
-    best([prefix_literals_with(hir, 10), wide].into_iter())
+        prefix_literals_with(hir, WIDE_CLASS, r).filter(|set| set.len() <= WIDE_CLASS_MAX_LITERALS);
+    best([prefix_literals_with(hir, 10, r), wide].into_iter())
 }
 
 /// [`prefix_literals`] with classes of up to `class_limit` characters expanded.
-fn prefix_literals_with(hir: &regex_syntax::hir::Hir, class_limit: usize) -> Option<Vec<Literal>> {
+fn prefix_literals_with(
+    hir: &regex_syntax::hir::Hir,
+    class_limit: usize,
+    r: Relax,
+) -> Option<Vec<Literal>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     // Case-insensitive letters multiply the variants; a higher total keeps longer prefixes.
     let seq = Extractor::new()
@@ -220,7 +256,7 @@ fn prefix_literals_with(hir: &regex_syntax::hir::Hir, class_limit: usize) -> Opt
         }
         out.push(text.to_lowercase());
     }
-    normalise(at(out, None))
+    normalise(at(out, None), r)
 }
 
 /// The most selective of the known sets (an AND needs all of them; one is enough to filter).
@@ -229,7 +265,7 @@ fn best(sets: impl Iterator<Item = Option<Vec<Literal>>>) -> Option<Vec<Literal>
 }
 
 /// The union, if every branch has a set (an OR is filterable only when every branch is).
-fn union(sets: impl Iterator<Item = Option<Vec<Literal>>>) -> Option<Vec<Literal>> {
+fn union(sets: impl Iterator<Item = Option<Vec<Literal>>>, r: Relax) -> Option<Vec<Literal>> {
     let mut out = Vec::new();
     for s in sets {
         out.extend(s?);
@@ -237,7 +273,7 @@ fn union(sets: impl Iterator<Item = Option<Vec<Literal>>>) -> Option<Vec<Literal
     if out.is_empty() {
         return None;
     }
-    normalise(out)
+    normalise(out, r)
 }
 
 /// Text found in a large share of Windows events (lowercased). A literal contained in one of
@@ -283,8 +319,8 @@ fn quality(set: &[Literal]) -> (bool, usize, std::cmp::Reverse<usize>) {
 /// Deduplicates, drops literals that contain another literal of the set in the same field (or
 /// in any field — the shorter one fires whenever the longer does), and rejects sets with a
 /// literal too short to be useful.
-fn normalise(mut set: Vec<Literal>) -> Option<Vec<Literal>> {
-    if set.is_empty() || !set.iter().all(|l| selective(&l.text)) {
+fn normalise(mut set: Vec<Literal>, r: Relax) -> Option<Vec<Literal>> {
+    if set.is_empty() || !set.iter().all(|l| r.accepts(&l.text)) {
         return None;
     }
     set.sort_by(|a, b| (a.text.len(), &a.text, a.field).cmp(&(b.text.len(), &b.text, b.field)));
@@ -1094,19 +1130,62 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_without_selective_literals_gets_short_ones() {
+        let re = crate::matcher::SigmaRegex::new(
+            r#"\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}"#,
+            false,
+            false,
+            false,
+        )
+        .unwrap();
+        let d = det(
+            vec![vec![vec![test(
+                "CommandLine",
+                vec![Matcher::Regex(re)],
+                false,
+                false,
+            )]]],
+            Condition::Search(0),
+        );
+        assert_eq!(texts(required_literals(&d)), None);
+        let sets = required_literal_sets(&d);
+        assert_eq!(sets.len(), 1);
+        let mut got: Vec<&str> = sets[0].iter().map(|l| l.text.as_str()).collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![". ", ".\"", ".'"]);
+        // Negation alone still has no set.
+        let neg = det(
+            vec![vec![vec![test(
+                "Image",
+                vec![s(StrKind::Contains, "\\")],
+                false,
+                false,
+            )]]],
+            Condition::Not(Box::new(Condition::Search(0))),
+        );
+        assert!(required_literal_sets(&neg).is_empty());
+    }
+
+    #[test]
     fn regex_prefixes_are_required_literals() {
-        let l = regex_literals(r"ipconfig\s+/all").unwrap();
+        let l = regex_literals(r"ipconfig\s+/all", Relax::No).unwrap();
         assert!(l.len() == 1 && l[0].starts_with("ipcon"), "{l:?}");
         // `\s` is expanded (25 Unicode spaces): `.exe` followed by a space or a quote.
-        let l = regex_literals(r#"(?i)\.exe["']?\s+x"#).unwrap();
+        let l = regex_literals(r#"(?i)\.exe["']?\s+x"#, Relax::No).unwrap();
         assert!(l.contains(&".exe ".to_string()) && l.contains(&".exe\" ".to_string()));
         assert!(
             l.iter().all(|x| x.starts_with(".exe") && x.len() > 4),
             "{l:?}"
         );
         // Literals of a tail of the concatenation are required too, and the best set wins.
-        assert_eq!(regex_literals(r"\s+net"), Some(vec!["net".to_string()]));
-        let l = regex_literals(r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe["']?\s+\d{2,10}"#);
+        assert_eq!(
+            regex_literals(r"\s+net", Relax::No),
+            Some(vec!["net".to_string()])
+        );
+        let l = regex_literals(
+            r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe["']?\s+\d{2,10}"#,
+            Relax::No,
+        );
         assert!(
             l.as_ref()
                 // Case folding brings in `ſ` (it folds to `s`), and the variant limit trims the
@@ -1114,19 +1193,19 @@ mod tests {
                 .is_some_and(|l| l.iter().all(|x| x.ends_with("ecure.exe") && x.len() > 9)),
             "{l:?}"
         );
-        assert_eq!(regex_literals(r"\s+\d+"), None);
+        assert_eq!(regex_literals(r"\s+\d+", Relax::No), None);
         // `\s` and hex digits are expanded: a longer, rarer prefix than `net` or `0x` (`ſ`
         // folds to `s`: 25 spaces after `user` and after `uſer`).
-        let l = regex_literals(r"net\s+user\s+").unwrap();
+        let l = regex_literals(r"net\s+user\s+", Relax::No).unwrap();
         assert!(l.contains(&"user ".to_string()) && l.len() <= 50, "{l:?}");
-        let l = regex_literals(r"0x[a-fA-F0-9]{8}").unwrap();
+        let l = regex_literals(r"0x[a-fA-F0-9]{8}", Relax::No).unwrap();
         // Two hex digits (16 × 16) before the 256-literal cap.
         assert_eq!(l.len(), 256);
         assert!(
             l.iter().all(|x| x.len() == 4 && x.starts_with("0x")),
             "{l:?}"
         );
-        assert_eq!(regex_literals(r"a|bcd"), None);
+        assert_eq!(regex_literals(r"a|bcd", Relax::No), None);
         assert!(selective("^^") && !selective("-e") && selective("abc"));
     }
 
