@@ -391,7 +391,11 @@ pub fn assess_cached(
         _ => {
             // Freeing 100,000 scored alerts takes a tenth of a grouping: not on this request.
             if let Some(old) = memo.take() {
-                std::thread::spawn(move || drop(old));
+                // If no thread can be had, it is freed here (the spawn hands it back on error
+                // only by dropping the closure, which frees it all the same).
+                let _ = std::thread::Builder::new()
+                    .name("vigil-assess-free".into())
+                    .spawn(move || drop(old));
             }
             let g = Arc::new(group(&stored, &inventory, settings, decisions));
             *memo = Some((key, Arc::clone(&g)));
