@@ -63,14 +63,13 @@ fn ids(alerts: &[Arc<Alert>]) -> Vec<(String, u64, Timestamp)> {
         .collect()
 }
 
-#[test]
-fn a_cache_that_reads_changes_agrees_with_a_full_read() {
-    let dir = tempfile::tempdir().unwrap();
-    // The store stamps writes with this clock; the test moves it.
+/// A real state database (15-minute dedup) that stamps writes with `T0` plus the seconds in
+/// the returned clock, which the test moves.
+fn store_with_clock(dir: &std::path::Path) -> (SqliteStore, Arc<AtomicI64>) {
     let clock = Arc::new(AtomicI64::new(0));
     let c = Arc::clone(&clock);
     let store = SqliteStore::open(
-        dir.path().join("state.db"),
+        dir.join("state.db"),
         StateOptions {
             dedup: DedupPolicy {
                 window: Duration::from_secs(15 * 60),
@@ -81,6 +80,13 @@ fn a_cache_that_reads_changes_agrees_with_a_full_read() {
         },
     )
     .unwrap();
+    (store, clock)
+}
+
+#[test]
+fn a_cache_that_reads_changes_agrees_with_a_full_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock) = store_with_clock(dir.path());
     let settings = AssessSettings {
         lookback_days: 1,
         max_alerts: 6,
@@ -171,20 +177,7 @@ fn shown(a: &Assessed) -> serde_json::Value {
 #[test]
 fn a_reused_grouping_agrees_with_a_full_assessment() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(0));
-    let c = Arc::clone(&clock);
-    let store = SqliteStore::open(
-        dir.path().join("state.db"),
-        StateOptions {
-            dedup: DedupPolicy {
-                window: Duration::from_secs(15 * 60),
-                ..DedupPolicy::default()
-            },
-            clock: Arc::new(move || t(c.load(Ordering::Relaxed))),
-            ..StateOptions::default()
-        },
-    )
-    .unwrap();
+    let (store, clock) = store_with_clock(dir.path());
     let inventory = Inventory::new(dir.path());
     let settings = AssessSettings {
         lookback_days: 1,

@@ -56,6 +56,19 @@ fn exact_step<'a>(
     value: &'a str,
     case: Case,
 ) -> Step<'a> {
+    value_step(field, text, kind, value, case, MatchHow::Exact)
+}
+
+/// [`exact_step`] for a value found `how` (the name itself or one of its parents).
+#[inline]
+fn value_step<'a>(
+    field: EntityField,
+    text: &'a str,
+    kind: IndicatorKind,
+    value: &'a str,
+    case: Case,
+    how: MatchHow,
+) -> Step<'a> {
     Step {
         field,
         text,
@@ -64,7 +77,7 @@ fn exact_step<'a>(
             kind,
             value,
             case,
-            how: MatchHow::Exact,
+            how,
         },
     }
 }
@@ -342,20 +355,8 @@ impl Matcher {
         visit: &mut impl FnMut(Step<'_>),
     ) {
         let kind = IndicatorKind::Domain;
-        let mut step = |start: usize, how| {
-            let value = &name[start..];
-            visit(Step {
-                field,
-                text,
-                hash: key_hash(kind as u8, value.as_bytes()),
-                lookup: Lookup::Value {
-                    kind,
-                    value,
-                    case,
-                    how,
-                },
-            })
-        };
+        let mut step =
+            |start: usize, how| visit(value_step(field, text, kind, &name[start..], case, how));
         let mask = self.values.domain_labels;
         if mask & label_bit(scan.labels) != 0 {
             step(0, MatchHow::Exact);
