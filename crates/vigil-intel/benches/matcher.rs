@@ -251,6 +251,16 @@ fn report_load(values: &[(K, String)]) {
     black_box((set, m));
 }
 
+/// Timed passes of `report_match`: `VIGIL_INTEL_PASSES`, default 400 (more for `perf record`,
+/// so that the replay outweighs the load before it).
+fn passes() -> usize {
+    std::env::var("VIGIL_INTEL_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(400)
+}
+
 /// Per-event matching cost as the best and the median of 400 timed passes over the same
 /// 1,000 events: on a shared machine the best pass is the one least disturbed by other
 /// processes, where criterion's mean takes them all in.
@@ -262,7 +272,7 @@ fn report_match(values: &[(K, String)]) {
         ("1% with a hit", events(values, 1000, 100)),
         ("no match", events(values, 1000, 0)),
     ] {
-        let mut passes: Vec<f64> = (0..400)
+        let mut passes: Vec<f64> = (0..passes())
             .map(|_| {
                 let t = Instant::now();
                 for e in &batch {

@@ -408,6 +408,13 @@ impl IpTables {
         !self.v4_cover.is_empty()
             && self.v4_cover[(slash24 >> 6) as usize] & (1 << (slash24 & 63)) != 0
     }
+
+    /// Starts loading the bitmap word that [`IpTables::may_cover_v4`] reads for `bits`.
+    fn prefetch_cover_v4(&self, bits: u32) {
+        if let Some(word) = self.v4_cover.get((bits >> 14) as usize) {
+            filter::prefetch(word);
+        }
+    }
 }
 
 /// How a looked-up value is compared with the stored one.
@@ -795,7 +802,8 @@ mod prefilter_tests {
             alone.iter().map(key).collect::<Vec<_>>()
         );
         // 20 suffixes for each of three names, the address twice (alone and in its block),
-        // the hash, the URL and the e-mail address; the last field's past the 64th lookup.
+        // the hash, the URL and the e-mail address; the last fields are past the lookups whose
+        // filter answers the first walk keeps (`PROBES`).
         assert_eq!(whole.len(), 3 * 20 + 2 + 3);
         assert_eq!(
             whole.last().map(|x| x.field),

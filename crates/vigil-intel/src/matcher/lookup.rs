@@ -39,6 +39,24 @@ enum Lookup<'a> {
     V6Blocks(u128),
 }
 
+/// Lookups of one event whose filter answers the first walk keeps (an event of ten values
+/// needs about fifteen); any past these are asked in the second walk.
+const PROBES: usize = 32;
+
+/// What a lookup asks of the filters, kept while the first walk goes on (see
+/// [`Matcher::match_entities`]).
+#[derive(Clone, Copy)]
+enum Probe {
+    /// The value filter, for this key hash.
+    Values(u64),
+    /// The single-address filter, for this address hash.
+    Ips(u64),
+    /// The /24 bitmap of IPv4 blocks, for this address.
+    V4Cover(u32),
+    /// Known without reading memory.
+    Answer(bool),
+}
+
 /// A lookup with the field and text it is for, and its filter hash.
 struct Step<'a> {
     field: EntityField,
@@ -172,26 +190,35 @@ impl Matcher {
         if self.indicators.is_empty() {
             return;
         }
-        // First walk: bit i says lookup i may match (lookups past the 64th are asked again).
-        let (mut maybe, mut count) = (0u64, 0usize);
+        // First walk: every lookup's filter line is requested (prefetched) as its step is
+        // made, and the filters are asked only after the walk, when the lines are arriving
+        // together. Bit i of `maybe` says lookup i may match (lookups past the
+        // `PROBES`th are asked again in the second walk).
+        let mut probes = [Probe::Answer(false); PROBES];
+        let mut count = 0usize;
         for (field, value) in entities.iter() {
             self.walk(field, value, &mut |step| {
-                if count < 64 {
-                    maybe |= u64::from(self.may_match(&step)) << count;
+                if let Some(slot) = probes.get_mut(count) {
+                    *slot = self.probe(&step);
                 }
                 count += 1;
             });
         }
-        if maybe == 0 && count <= 64 {
+        let mut maybe = 0u64;
+        for (i, probe) in probes[..count.min(PROBES)].iter().enumerate() {
+            maybe |= u64::from(self.answer(*probe)) << i;
+        }
+        let all_asked = count <= PROBES;
+        if maybe == 0 && all_asked {
             return;
         }
         let mut i = 0usize;
         for (field, value) in entities.iter() {
-            if i < 64 && maybe >> i == 0 && count <= 64 {
+            if all_asked && maybe >> i == 0 {
                 break;
             }
             self.walk(field, value, &mut |step| {
-                let may = if i < 64 {
+                let may = if i < PROBES {
                     maybe >> i & 1 == 1
                 } else {
                     self.may_match(&step)
@@ -384,12 +411,39 @@ impl Matcher {
     /// so. Reads one cache line and does not branch on it.
     #[inline(always)]
     fn may_match(&self, step: &Step<'_>) -> bool {
+        self.answer(self.probe(step))
+    }
+
+    /// The filter question of `step`, its cache line requested now to be read later by
+    /// [`Matcher::answer`].
+    #[inline(always)]
+    fn probe(&self, step: &Step<'_>) -> Probe {
         match step.lookup {
-            Lookup::Value { .. } | Lookup::UrlHost => self.values.filter.contains(step.hash),
-            Lookup::V4Addr(_) | Lookup::V6Addr(_) => self.ips.filter.contains(step.hash),
-            Lookup::V4Blocks(bits) => self.ips.may_cover_v4(bits),
-            Lookup::V6Blocks(_) => !self.ips.v6.is_empty(),
-            Lookup::UrlParse => true,
+            Lookup::Value { .. } | Lookup::UrlHost => {
+                self.values.filter.prefetch(step.hash);
+                Probe::Values(step.hash)
+            }
+            Lookup::V4Addr(_) | Lookup::V6Addr(_) => {
+                self.ips.filter.prefetch(step.hash);
+                Probe::Ips(step.hash)
+            }
+            Lookup::V4Blocks(bits) => {
+                self.ips.prefetch_cover_v4(bits);
+                Probe::V4Cover(bits)
+            }
+            Lookup::V6Blocks(_) => Probe::Answer(!self.ips.v6.is_empty()),
+            Lookup::UrlParse => Probe::Answer(true),
+        }
+    }
+
+    /// The answer to a [`Probe`]: false when its lookup certainly matches nothing.
+    #[inline(always)]
+    fn answer(&self, probe: Probe) -> bool {
+        match probe {
+            Probe::Values(hash) => self.values.filter.contains(hash),
+            Probe::Ips(hash) => self.ips.filter.contains(hash),
+            Probe::V4Cover(bits) => self.ips.may_cover_v4(bits),
+            Probe::Answer(yes) => yes,
         }
     }
 
