@@ -5,7 +5,7 @@ use vigil_core::{Entities, EntityField as F, parse_ip};
 
 use super::Fields;
 
-pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     // The ARN identifies any principal (user, assumed role session, root); the name is the
     // IAM user's, else the role's a session was issued by.
     e.put(

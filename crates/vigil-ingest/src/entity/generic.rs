@@ -6,7 +6,7 @@ use vigil_core::{Entities, EntityField as F};
 
 use super::Fields;
 
-pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     e.put(
         out,
         F::DeviceHostname,

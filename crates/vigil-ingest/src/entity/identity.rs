@@ -7,7 +7,7 @@ use vigil_core::{Entities, EntityField as F};
 
 use super::Fields;
 
-pub(super) fn extract<'e>(e: Fields<'e>, product: &str, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, product: &str, out: &mut Entities<'e>) {
     match product {
         "okta" => okta(e, out),
         "azure" => azure(e, out),
@@ -15,7 +15,7 @@ pub(super) fn extract<'e>(e: Fields<'e>, product: &str, out: &mut Entities<'e>) 
     }
 }
 
-fn okta<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+fn okta<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     e.put(out, F::ActorUserUid, &syms!["actor.id"]);
     // `alternateId` is the login (an e-mail address for people, a client id for apps).
     if let Some(login) = e.text(sym!("actor.alternateId")) {
@@ -44,7 +44,7 @@ fn okta<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     }
 }
 
-fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+fn azure<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     // Sign-in logs (diagnostic export, then Log Analytics spelling).
     e.put(
         out,
@@ -112,7 +112,7 @@ fn azure<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     );
 }
 
-fn auth0<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+fn auth0<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     // Log streams wrap the log in `data`.
     let names = [
         syms!["user_name", "user_id", "ip", "user_agent", "hostname"],

@@ -5,7 +5,7 @@ use vigil_core::{Entities, EntityField as F, Value, parse_ip};
 
 use super::{Fields, put_path};
 
-pub(super) fn extract<'e>(e: Fields<'e>, service: Option<&str>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, service: Option<&str>, out: &mut Entities<'e>) {
     match service {
         Some("auditd") => auditd(e, out),
         Some("sysmon") => sysmon(e, out),
@@ -16,13 +16,13 @@ pub(super) fn extract<'e>(e: Fields<'e>, service: Option<&str>, out: &mut Entiti
 /// Sysmon for Linux names its fields as Sysmon for Windows does (`Image`, `ParentImage`,
 /// `TargetFilename`, `DestinationIp`…), so the Windows extractor reads them; the syslog
 /// envelope adds the host's address (Sentinel's `HostIP`) and name.
-fn sysmon<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+fn sysmon<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     super::windows::extract(e, out);
     e.put(out, F::DeviceHostname, &syms!["hostname", "HostName"]);
     e.put(out, F::DeviceIp, &syms!["HostIP"]);
 }
 
-fn auditd<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+fn auditd<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     e.put(out, F::DeviceHostname, &syms!["node"]);
     e.put(out, F::ProcessPath, &syms!["exe"]);
     e.put(out, F::ProcessName, &syms!["comm"]);
@@ -53,7 +53,7 @@ fn auditd<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
     }
 }
 
-fn syslog<'e>(e: Fields<'e>, service: Option<&str>, out: &mut Entities<'e>) {
+fn syslog<'e>(e: Fields<'_, 'e>, service: Option<&str>, out: &mut Entities<'e>) {
     // Sentinel's Syslog table (JSON) names the host `HostName`/`Computer`, its address `HostIP`.
     e.put(
         out,

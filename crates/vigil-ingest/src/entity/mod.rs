@@ -9,12 +9,12 @@
 //! What it is not for: decoding. Decoders never call it, so decode throughput does not pay for
 //! entities most events never need; the README's table lists the mapping per source.
 
-/// The interned symbol of a field name, interned once per process (extractors look up dozens
-/// of names per event; a string lookup in the interner would hash each one every time).
+/// The [`Name`] of a field, registered once per process (extractors read dozens of names per
+/// event; the registration interns the name and gives it its slot in the per-event index).
 macro_rules! sym {
     ($name:literal) => {{
-        static SYM: std::sync::OnceLock<vigil_core::Symbol> = std::sync::OnceLock::new();
-        *SYM.get_or_init(|| vigil_core::Symbol::intern($name))
+        static NAME: std::sync::OnceLock<$crate::entity::Name> = std::sync::OnceLock::new();
+        *NAME.get_or_init(|| $crate::entity::Name::register($name))
     }};
 }
 
@@ -33,47 +33,154 @@ mod suricata;
 mod windows;
 mod zeek;
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
 use vigil_core::{Entities, EntityField, Event, Symbol, Value};
 
 /// The entities of `event`, by the extractor for its logsource product (`windows`, `zeek`,
 /// `suricata`, `aws`, `okta`/`azure`/`auth0`, `linux`; anything else gets a generic one that
 /// knows common host, address and user field names).
 pub fn entities(event: &Event) -> Entities<'_> {
+    extract(Fields {
+        event,
+        index: &Index::of(event),
+    })
+}
+
+/// Runs the extractor for the event's logsource product.
+fn extract<'e>(fields: Fields<'_, 'e>) -> Entities<'e> {
     let mut out = Entities::new();
-    let fields = Fields(event);
-    match event.logsource.product.as_deref() {
+    let logsource = &fields.event.logsource;
+    match logsource.product.as_deref() {
         Some("windows") => windows::extract(fields, &mut out),
         Some("zeek") => zeek::extract(fields, &mut out),
         Some("suricata") => suricata::extract(fields, &mut out),
         Some("aws") => cloudtrail::extract(fields, &mut out),
-        Some("okta" | "azure" | "auth0") => identity::extract(
-            fields,
-            event.logsource.product.as_deref().unwrap_or_default(),
-            &mut out,
-        ),
-        Some("linux") => linux::extract(fields, event.logsource.service.as_deref(), &mut out),
+        Some(product @ ("okta" | "azure" | "auth0")) => {
+            identity::extract(fields, product, &mut out)
+        }
+        Some("linux") => linux::extract(fields, logsource.service.as_deref(), &mut out),
         _ => generic::extract(fields, &mut out),
     }
     out
 }
 
+/// A field name an extractor reads (made by [`sym!`]): its symbol, and its slot in the
+/// per-event [`Index`].
+#[derive(Clone, Copy)]
+struct Name {
+    symbol: Symbol,
+    slot: u16,
+}
+
+/// Slots in an [`Index`]; names registered beyond them are looked up in the event directly.
+/// The extractors read about 240 distinct names.
+const SLOTS: usize = 512;
+
+/// An [`Index`] entry for a name the event does not have.
+const ABSENT: u16 = u16::MAX;
+
+/// Every name the extractors read, numbered in order of first use.
+struct Registry {
+    slots: HashMap<Symbol, u16, foldhash::fast::FixedState>,
+}
+
+static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
+    RwLock::new(Registry {
+        slots: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+    })
+});
+
+impl Name {
+    /// The name's symbol and slot (the same slot for every call site naming it).
+    fn register(name: &str) -> Name {
+        let symbol = Symbol::intern(name);
+        let mut registry = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+        let next = registry.slots.len();
+        let slot = match registry.slots.get(&symbol) {
+            Some(slot) => *slot,
+            None if next < SLOTS => {
+                registry.slots.insert(symbol, next as u16);
+                next as u16
+            }
+            None => ABSENT,
+        };
+        Name { symbol, slot }
+    }
+}
+
+/// Where each registered name is among one event's fields, found in one pass over the
+/// event's names (a hash lookup each) instead of a scan of them for every name read.
+struct Index {
+    /// The position of each slot's name in the event, or [`ABSENT`].
+    at: [u16; SLOTS],
+    /// Slots below this were registered when the index was built; later ones (and names
+    /// without a slot) are looked up in the event.
+    resolved: u16,
+}
+
+impl Index {
+    /// The index of `event` over the names registered so far.
+    fn of(event: &Event) -> Index {
+        let mut at = [ABSENT; SLOTS];
+        if event.len() >= usize::from(ABSENT) {
+            return Index { at, resolved: 0 };
+        }
+        let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+        for (i, name) in event.names().iter().enumerate() {
+            if let Some(slot) = registry.slots.get(name) {
+                // The first field of a repeated name, as `Event::get` gives.
+                let entry = &mut at[usize::from(*slot)];
+                if *entry == ABSENT {
+                    *entry = i as u16;
+                }
+            }
+        }
+        Index {
+            at,
+            resolved: registry.slots.len() as u16,
+        }
+    }
+
+    /// An index that resolves nothing: every name is looked up in the event (the reference
+    /// the indexed lookups are tested against).
+    #[cfg(test)]
+    fn none() -> Index {
+        Index {
+            at: [ABSENT; SLOTS],
+            resolved: 0,
+        }
+    }
+}
+
 /// Read access to an event's native fields by name, for the extractors.
 #[derive(Clone, Copy)]
-struct Fields<'e>(&'e Event);
+struct Fields<'i, 'e> {
+    event: &'e Event,
+    index: &'i Index,
+}
 
-impl<'e> Fields<'e> {
+impl<'e> Fields<'_, 'e> {
     /// The value of field `name`.
-    fn get(self, name: Symbol) -> Option<&'e Value> {
-        self.0.get(name)
+    fn get(self, name: Name) -> Option<&'e Value> {
+        if name.slot < self.index.resolved {
+            match self.index.at[usize::from(name.slot)] {
+                ABSENT => None,
+                i => self.event.fields().get(usize::from(i)).map(|f| &f.value),
+            }
+        } else {
+            self.event.get(name.symbol)
+        }
     }
 
     /// The first of `names` that is present.
-    fn first(self, names: &[Symbol]) -> Option<&'e Value> {
+    fn first(self, names: &[Name]) -> Option<&'e Value> {
         names.iter().find_map(|n| self.get(*n))
     }
 
     /// The text of field `name`, when it is a string other than a placeholder (blank, `-`).
-    fn text(self, name: Symbol) -> Option<&'e str> {
+    fn text(self, name: Name) -> Option<&'e str> {
         self.get(name)
             .and_then(Value::as_text)
             .map(|t| t.as_str())
@@ -81,13 +188,13 @@ impl<'e> Fields<'e> {
     }
 
     /// The text of the first of `names` that holds a string other than a placeholder.
-    fn first_text(self, names: &[Symbol]) -> Option<&'e str> {
+    fn first_text(self, names: &[Name]) -> Option<&'e str> {
         names.iter().find_map(|n| self.text(*n))
     }
 
     /// Adds the first of `names` present to `field` (a list contributes its first element).
     /// Returns whether a value was added.
-    fn put(self, out: &mut Entities<'e>, field: EntityField, names: &[Symbol]) -> bool {
+    fn put(self, out: &mut Entities<'e>, field: EntityField, names: &[Name]) -> bool {
         names.iter().any(|n| match self.get(*n) {
             Some(Value::List(items)) => items.first().is_some_and(|v| out.add(field, v)),
             Some(v) => out.add(field, v),
@@ -162,6 +269,40 @@ fn url_from_parts(host: &str, port: Option<i64>, path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Indexed lookups give exactly what a scan of the event's names gives, for every event
+    /// of every corpus folder a decoder reads (every extractor, every source shape).
+    #[test]
+    fn indexed_lookups_equal_scans() {
+        let Some(dir) = vigil_core::corpus::corpus_dir() else {
+            eprintln!("corpus not found: skipped");
+            return;
+        };
+        let files = crate::discover(&[dir]).expect("corpus listing");
+        let opts = crate::DecodeOptions { evtx_threads: 1 };
+        let (mut events, mut with_entities) = (0usize, 0usize);
+        for file in &files {
+            let _ = crate::decode_file(
+                file,
+                &opts,
+                &mut |event| {
+                    let indexed = entities(&event);
+                    let scanned = extract(Fields {
+                        event: &event,
+                        index: &Index::none(),
+                    });
+                    assert_eq!(indexed, scanned, "{}#{:?}", file.display(), event.source);
+                    events += 1;
+                    with_entities += usize::from(!indexed.is_empty());
+                },
+                &mut |_| {},
+            );
+        }
+        assert!(
+            events > 10_000 && with_entities > 10_000,
+            "{events} / {with_entities}"
+        );
+    }
 
     #[test]
     fn basenames_and_urls() {

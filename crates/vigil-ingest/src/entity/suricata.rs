@@ -5,7 +5,7 @@ use vigil_core::{Entities, EntityField as F, HashAlgorithm, Value};
 
 use super::{Fields, basename, url_from_parts};
 
-pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     // EVE's `host` is the sensor's name (`sensor-name` in suricata.yaml).
     e.put(out, F::DeviceHostname, &syms!["host"]);
     e.put(out, F::SrcIp, &syms!["src_ip"]);

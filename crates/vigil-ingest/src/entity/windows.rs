@@ -7,7 +7,7 @@ use super::{Fields, put_account, put_path};
 
 const NULL_SID: &str = "S-1-0-0";
 
-pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     e.put(out, F::DeviceHostname, &syms!["Computer"]);
     let event_id = e.get(sym!("EventID")).and_then(|v| match v {
         Value::Int(i) => Some(*i),

@@ -5,7 +5,7 @@ use vigil_core::{Entities, EntityField as F, HashAlgorithm, Value};
 
 use super::{Fields, basename, url_from_parts};
 
-pub(super) fn extract<'e>(e: Fields<'e>, out: &mut Entities<'e>) {
+pub(super) fn extract<'e>(e: Fields<'_, 'e>, out: &mut Entities<'e>) {
     // The connection: originator → responder. dhcp names them client/server; notice
     // `src`/`dst`/`p`; files the transmitting and receiving hosts (first of each set); arp
     // `orig_h`/`resp_h`.
