@@ -180,7 +180,7 @@ pub async fn ingest(
         }
     };
     let Some(key) = key else {
-        return ingest_once(monitor, q, body).await;
+        return Ok(ingest_once(monitor, q, body, None).await?.0);
     };
     match monitor.idempotency.claim(&who.token_id, &key) {
         Claim::Replay(receipt) => {
@@ -195,19 +195,32 @@ pub async fn ingest(
         )),
         Claim::Fresh => {
             let m = Arc::clone(&monitor);
-            let outcome = ingest_once(monitor, q, body).await;
-            match &outcome {
-                Ok(resp) if resp.status() == StatusCode::OK => {
+            let keyed = (who.token_id.clone(), key.clone());
+            let outcome = ingest_once(monitor, q, body, Some(keyed)).await;
+            match outcome {
+                Ok((resp, reserved)) if resp.status() == StatusCode::OK => {
                     let receipt = resp
                         .extensions()
                         .get::<IngestReceiptJson>()
                         .map(|r| r.0.clone())
                         .unwrap_or_default();
-                    m.idempotency.finish(&who.token_id, &key, receipt);
+                    let m2 = Arc::clone(&m);
+                    let token = who.token_id.clone();
+                    // A SQLite write: off the async runtime.
+                    let recorded = tokio::task::spawn_blocking(move || {
+                        m2.idempotency.finish(&token, &key, receipt, reserved)
+                    })
+                    .await;
+                    if let Err(e) = recorded {
+                        eprintln!("vigil serve: recording an idempotency key failed: {e}");
+                    }
+                    Ok(resp)
                 }
-                _ => m.idempotency.abandon(&who.token_id, &key),
+                other => {
+                    m.idempotency.abandon(&who.token_id, &key);
+                    other.map(|(resp, _)| resp)
+                }
             }
-            outcome
         }
     }
 }
@@ -216,11 +229,15 @@ pub async fn ingest(
 #[derive(Clone)]
 struct IngestReceiptJson(serde_json::Value);
 
+/// Checks and appends one body; with `keyed` (token id, `Idempotency-Key`) the unit carries
+/// the key and its receipt, and the reservation taken before the append is handed back for
+/// [`crate::idempotency::Idempotency::finish`].
 async fn ingest_once(
     monitor: Arc<Monitor>,
     q: IngestQuery,
     body: Bytes,
-) -> Result<Response, ApiError> {
+    keyed: Option<(String, String)>,
+) -> Result<(Response, Option<crate::idempotency::Reservation>), ApiError> {
     let tag = q.source.unwrap_or_else(|| "default".into());
     if tag.is_empty() || tag.len() > 128 || tag.chars().any(|c| c.is_control()) {
         return Err(ApiError::bad_request(
@@ -233,23 +250,47 @@ async fn ingest_once(
         received: Timestamp::now(),
         peer: None,
         path: None,
+        idempotency: None,
     };
     let ingestor = monitor.ingestor.clone();
     // Refused before decoding: under overload the CPU belongs to detection.
     if let Err(r) = ingestor.admit() {
-        return Ok(refusal(r));
+        return Ok((refusal(r), None));
     }
     let partial = q.partial;
+    let m = Arc::clone(&monitor);
     let accepted = tokio::task::spawn_blocking(move || {
+        let mut header = header;
         let checked = ingestor.check(&header, &body, partial)?;
+        let mut reserved = None;
+        if let Some((token, key)) = keyed {
+            let receipt = IngestReceipt {
+                source: header.source.clone(),
+                events: checked.events,
+                rejected: checked.rejected,
+                format: checked.format.clone(),
+                offset: 0,
+                errors: checked.errors.clone(),
+            };
+            let mut receipt = serde_json::to_value(&receipt).unwrap_or_default();
+            if let Some(fields) = receipt.as_object_mut() {
+                fields.remove("offset");
+            }
+            header.idempotency = Some(crate::unit::KeyStamp {
+                token,
+                key,
+                receipt,
+            });
+            reserved = m.idempotency.reserve();
+        }
         let ticket = ingestor.append(&header, &body)?;
-        Ok::<_, Refusal>((checked, ticket, header))
+        Ok::<_, Refusal>((checked, ticket, header, reserved))
     })
     .await
     .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))?;
-    let (checked, ticket, header) = match accepted {
+    let (checked, ticket, header, reserved) = match accepted {
         Ok(parts) => parts,
-        Err(r) => return Ok(refusal(r)),
+        Err(r) => return Ok((refusal(r), None)),
     };
     let offset = ticket.await.map_err(|e| {
         ApiError::internal(format!(
@@ -271,7 +312,7 @@ async fn ingest_once(
     let kept = IngestReceiptJson(serde_json::to_value(&receipt).unwrap_or_default());
     let mut resp = (Extension(note), Json(receipt)).into_response();
     resp.extensions_mut().insert(kept);
-    Ok(resp)
+    Ok((resp, reserved))
 }
 
 /// The answer to a refused unit: the JSON error body, plus the bad records for a malformed

@@ -249,6 +249,7 @@ mod tests {
             received: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
             peer: None,
             path: None,
+            idempotency: None,
         }
     }
 

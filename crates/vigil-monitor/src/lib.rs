@@ -348,11 +348,19 @@ impl Monitor {
             }
             None => None,
         };
+        let (idempotency, recovered) =
+            idempotency::Idempotency::open(Arc::clone(&records), &journal)?;
+        if recovered.recorded > 0 || recovered.unreadable > 0 {
+            eprintln!(
+                "vigil serve: idempotency: {} key(s) recorded from the journal ({} units read past the watermark, {} unreadable)",
+                recovered.recorded, recovered.scanned, recovered.unreadable
+            );
+        }
         Ok(Monitor {
             journal,
             cases,
             attack,
-            idempotency: idempotency::Idempotency::with_records(Arc::clone(&records)),
+            idempotency,
             alert_cache: assess::AlertCache::default(),
             records,
             store,

@@ -154,6 +154,7 @@ async fn deliver(monitor: Arc<Monitor>, mut rx: mpsc::Receiver<SourceBatch>) {
             received: jiff::Timestamp::now(),
             peer,
             path: path.map(|p| p.display().to_string()),
+            idempotency: None,
         };
         let mut body = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
         for r in &records {

@@ -286,6 +286,7 @@ fn run_demo(monitor: &Monitor) -> Result<(), String> {
             received: now,
             peer: None,
             path: None,
+            idempotency: None,
         };
         let checked = monitor
             .ingestor

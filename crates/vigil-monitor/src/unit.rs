@@ -33,6 +33,21 @@ pub struct UnitHeader {
     /// The file the lines came from, for watched files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The `Idempotency-Key` the unit was sent with, and its receipt: what lets a restart
+    /// remember the key when the server stopped after the unit was durable and before the
+    /// receipt was recorded (see `crate::idempotency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<KeyStamp>,
+}
+
+/// An ingest request's idempotency key, stamped on the unit it appended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStamp {
+    /// The id of the token that sent it (keys are scoped to their token).
+    pub token: String,
+    pub key: String,
+    /// The receipt the request answered, but for its `offset` (the unit's own).
+    pub receipt: serde_json::Value,
 }
 
 impl UnitHeader {
@@ -108,6 +123,7 @@ mod tests {
             received: "2026-12-02T01:00:00Z".parse().unwrap(),
             peer: Some("127.0.0.1:5000".parse().unwrap()),
             path: None,
+            idempotency: None,
         }
     }
 
@@ -118,6 +134,16 @@ mod tests {
         assert_eq!(h, header());
         assert_eq!(body, b"{\"a\":1}\n");
         assert_eq!(h.forced_format().unwrap(), Some(Format::ZeekJson));
+        // Without a key the header is what earlier versions wrote; with one it round-trips.
+        assert!(!String::from_utf8_lossy(&bytes).contains("idempotency"));
+        let mut keyed = header();
+        keyed.idempotency = Some(KeyStamp {
+            token: "tok-1".into(),
+            key: "retry-7".into(),
+            receipt: serde_json::json!({"events": 1, "errors": []}),
+        });
+        let bytes = encode(&keyed, b"x");
+        assert_eq!(decode(&bytes).unwrap().0, keyed);
     }
 
     #[test]

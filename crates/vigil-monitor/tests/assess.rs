@@ -38,6 +38,7 @@ fn ingest(m: &Monitor, source: &str, file: &str) -> u64 {
         received: "2026-11-02T09:00:00Z".parse().unwrap(),
         peer: None,
         path: None,
+        idempotency: None,
     };
     m.ingestor.check(&header, &body, false).unwrap();
     m.ingestor.append(&header, &body).unwrap().wait().unwrap()

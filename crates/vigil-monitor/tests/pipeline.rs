@@ -46,6 +46,7 @@ fn header(source: &str) -> UnitHeader {
         received: "2026-12-02T09:00:00Z".parse().unwrap(),
         peer: None,
         path: None,
+        idempotency: None,
     }
 }
 
