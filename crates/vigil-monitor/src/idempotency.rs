@@ -349,6 +349,16 @@ impl Idempotency {
             .remove(&(token.to_string(), key.to_string()));
     }
 
+    /// Moves the watermark up to the lowest reservation (or the journal's next offset), so
+    /// that the next open reads only the units since: called by the server's housekeeping,
+    /// since without keyed requests nothing else moves it.
+    pub fn advance_watermark(&self) -> Result<(), StateError> {
+        match (&self.records, self.watermark_now(None)) {
+            (Some(records), Some(offset)) => records.put_records(&[watermark(offset)]).map(drop),
+            _ => Ok(()),
+        }
+    }
+
     /// Deletes the state database's keys older than [`KEEP_FOR`]; returns how many. Runs at
     /// most every [`PRUNE_EVERY`] (callers may call it more often).
     pub fn prune(&self) -> Result<u64, StateError> {
@@ -511,6 +521,10 @@ mod tests {
         );
         assert_eq!(again.claim("u", "cut"), Claim::Fresh, "scoped to its token");
         assert_eq!(watermark_of(&records), journal.next_offset());
+        // Units without keys: housekeeping moves the watermark past them.
+        append_keyed(&journal, None);
+        again.advance_watermark().unwrap();
+        assert_eq!(watermark_of(&records), journal.next_offset());
         drop(again);
         // Nothing more to find.
         let (_, found) = Idempotency::open(Arc::clone(&records), &journal).unwrap();
@@ -544,6 +558,12 @@ mod tests {
             fast_reserved,
         );
         assert_eq!(watermark_of(&records), slow_from);
+        i.advance_watermark().unwrap();
+        assert_eq!(
+            watermark_of(&records),
+            slow_from,
+            "housekeeping keeps it there too"
+        );
         // The crash: the slow request never records its receipt.
         drop(slow_reserved);
         drop(i);

@@ -133,7 +133,7 @@ pub async fn run(
 }
 
 /// Periodic housekeeping: journal segments detection is done with are deleted, and ingest
-/// idempotency keys older than a day.
+/// idempotency keys older than a day; the idempotency watermark moves up.
 async fn maintain(monitor: Arc<Monitor>) {
     let policy = RetentionPolicy {
         max_age: (monitor.config.journal_max_age_hours > 0)
@@ -156,6 +156,11 @@ async fn maintain(monitor: Arc<Monitor>) {
         let m = Arc::clone(&monitor);
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || m.idempotency.prune()).await {
             eprintln!("vigil serve: pruning old idempotency keys failed: {e}");
+        }
+        let m = Arc::clone(&monitor);
+        let advanced = tokio::task::spawn_blocking(move || m.idempotency.advance_watermark());
+        if let Ok(Err(e)) = advanced.await {
+            eprintln!("vigil serve: moving the idempotency watermark failed: {e}");
         }
     }
 }
