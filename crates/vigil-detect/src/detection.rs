@@ -100,9 +100,12 @@ fn names() -> &'static Names {
     })
 }
 
+/// The first of `names` the event has (not null), as text: a string is copied as it is
+/// (`to_string` would go through the formatting machinery for a plain copy).
 fn field_str(event: &Event, names: &[Symbol]) -> Option<String> {
     names.iter().find_map(|n| match event.get(*n)? {
         Value::Null => None,
+        Value::Str(t) => Some(t.as_str().to_owned()),
         v => Some(v.to_string()),
     })
 }
