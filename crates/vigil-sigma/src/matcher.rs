@@ -432,9 +432,9 @@ pub(crate) fn with_str(value: &Value, f: impl FnOnce(&str, &str) -> bool) -> boo
     match value {
         Value::Str(t) => f(t.as_str(), t.lower()),
         Value::Int(i) => {
-            let mut buf = StackStr::new();
-            let _ = write!(buf, "{i}");
-            f(buf.as_str(), buf.as_str())
+            let mut buf = itoa::Buffer::new();
+            let s = buf.format(*i);
+            f(s, s)
         }
         Value::Float(x) => {
             let mut buf = StackStr::new();
@@ -531,6 +531,14 @@ fn parse_datetime(s: &str) -> Option<(i64, i64, i64, i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_compare_in_their_display_form() {
+        for i in [0, 7, -1, 4688, -4688, 1_000_000, i64::MIN, i64::MAX] {
+            let shown = i.to_string();
+            assert!(with_str(&Value::Int(i), |raw, lower| raw == shown && lower == shown));
+        }
+    }
 
     fn m(pattern: &str, kind: Option<StrKind>) -> Matcher {
         let mut s = SigmaStr::parse(pattern);

@@ -899,7 +899,11 @@ fn for_each_text(value: &Value, num_buf: &mut String, f: &mut impl FnMut(&str)) 
         }
         Value::Str(t) => f(t.lower()),
         Value::Null => {}
-        // Numbers and booleans are already lowercase ASCII.
+        // `itoa` writes what `Display` writes (the form rules are compared with), without
+        // going through the formatting machinery: EventIDs and process ids are scanned on
+        // most events.
+        Value::Int(i) => f(itoa::Buffer::new().format(*i)),
+        // Floats and booleans are already lowercase ASCII.
         other => {
             if let Some(s) = other.scalar_str(num_buf) {
                 f(s);
