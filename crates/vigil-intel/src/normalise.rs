@@ -63,22 +63,20 @@ pub(crate) fn value(kind: IndicatorKind, raw: &str) -> Result<String, ValueError
 
 /// [`value`] for an owned string, handed back without a copy when it is already canonical:
 /// a plain dotted-quad IPv4 address (the standard parser takes no leading zeros, so it
-/// prints as written), a lowercase hash of the right length or a lowercase plain domain,
-/// which is what most feed rows hold.
+/// prints as written) or IPv4 block, a lowercase hash of the right length, a lowercase plain
+/// domain, e-mail address or URL, which is what most feed rows hold. Only the others are
+/// parsed (a URL through the `url` crate costs thousands of instructions).
 pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, ValueError> {
-    let lower_hex = |len: usize| {
-        raw.len() == len
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
+    let lower_hex = |len: usize| raw.len() == len && raw.bytes().all(|b| LOWER_HEX[b as usize]);
     let canonical = match kind {
-        IndicatorKind::Ipv4 => raw.parse::<std::net::Ipv4Addr>().is_ok(),
+        IndicatorKind::Ipv4 => canonical_ipv4(&raw),
         IndicatorKind::Md5 | IndicatorKind::Ja3 => lower_hex(32),
         IndicatorKind::Sha1 => lower_hex(40),
         IndicatorKind::Sha256 => lower_hex(64),
         IndicatorKind::Sha512 => lower_hex(128),
         IndicatorKind::Domain => canonical_plain_domain(&raw),
+        IndicatorKind::Email => canonical_email(&raw),
+        IndicatorKind::Url => canonical_url(&raw),
         _ => false,
     };
     if canonical {
@@ -88,18 +86,184 @@ pub(crate) fn value_owned(kind: IndicatorKind, raw: String) -> Result<String, Va
     }
 }
 
+/// Lowercase hexadecimal digits, by byte.
+const LOWER_HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b as u8, b'0'..=b'9' | b'a'..=b'f');
+        b += 1;
+    }
+    t
+};
+
+/// True when [`value`] would return `raw` unchanged as an IPv4 value: a dotted-quad address,
+/// or one with a prefix length of 0–31 written without leading zeros and no host bits set.
+fn canonical_ipv4(raw: &str) -> bool {
+    let Some(slash) = raw.bytes().position(|b| b == b'/') else {
+        return raw.parse::<std::net::Ipv4Addr>().is_ok();
+    };
+    let (addr, len) = (&raw[..slash], &raw.as_bytes()[slash + 1..]);
+    let len = match *len {
+        [d @ b'0'..=b'9'] => d - b'0',
+        [t @ b'1'..=b'3', u @ b'0'..=b'9'] => (t - b'0') * 10 + (u - b'0'),
+        _ => return false,
+    };
+    let Ok(addr) = addr.parse::<std::net::Ipv4Addr>() else {
+        return false;
+    };
+    len < 32 && u32::from(addr) & (u32::MAX >> len) == 0
+}
+
+/// True when [`email`] would return `raw` unchanged: a local part of printable ASCII other
+/// than uppercase letters and `@`, and a canonical plain domain.
+fn canonical_email(raw: &str) -> bool {
+    let Some(at) = raw.bytes().rposition(|b| b == b'@') else {
+        return false;
+    };
+    let (local, host) = (&raw.as_bytes()[..at], &raw[at + 1..]);
+    !local.is_empty()
+        && local
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && b != b'@')
+        && canonical_plain_domain(host)
+}
+
+/// Bytes a path or query may hold and keep as they are through [`url`]: unreserved
+/// characters and the sub-delimiters, `:`, `@` and `/` (the `url` crate escapes none of
+/// them; `'` only in a path, as it escapes it in the query of a special scheme). `%` is not
+/// among them: escapes are rewritten.
+const URL_KEPT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let both = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+            );
+        t[b] = if both {
+            PATH | QUERY
+        } else if c == b'\'' {
+            PATH
+        } else if c == b'?' {
+            QUERY
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+const PATH: u8 = 1;
+const QUERY: u8 = 2;
+
+/// True when [`url`] would return `raw` unchanged: `http://` or `https://`, a host that is a
+/// dotted-quad address or a plain lowercase name whose last label starts with a letter
+/// (the URL standard reads a name ending in a number as an address), no port, user or
+/// fragment, and a path (present, without `.` or `..` segments, no trailing slash but the
+/// root's) and query of bytes the parser keeps as they are. Anything else is parsed.
+fn canonical_url(raw: &str) -> bool {
+    let Some(rest) = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let Some(slash) = rest.bytes().position(|b| b == b'/') else {
+        return false;
+    };
+    let (host, b) = (&rest[..slash], &rest.as_bytes()[slash..]);
+    let host_ok = match plain_name(host.as_bytes(), false) {
+        Some((_, last)) if last.is_ascii_lowercase() => true,
+        _ => host.parse::<std::net::Ipv4Addr>().is_ok(),
+    };
+    if !host_ok {
+        return false;
+    }
+    // The path, segment by segment, up to the query.
+    let dot_segment = |s: &[u8]| s == b"." || s == b"..";
+    let (mut i, mut segment) = (0, 0);
+    while i < b.len() && b[i] != b'?' {
+        if URL_KEPT[b[i] as usize] & PATH == 0 {
+            return false;
+        }
+        if b[i] == b'/' {
+            if dot_segment(&b[segment..i]) {
+                return false;
+            }
+            segment = i + 1;
+        }
+        i += 1;
+    }
+    if dot_segment(&b[segment..i]) || (i > 1 && b[i - 1] == b'/') {
+        return false;
+    }
+    match b.get(i + 1..) {
+        None => true,
+        Some(query) => {
+            !query.is_empty() && query.iter().all(|&c| URL_KEPT[c as usize] & QUERY != 0)
+        }
+    }
+}
+
+/// One pass over a plain DNS name: lowercase letters, digits, `-` (and `_` when
+/// `underscore`) in dot-separated labels of 1–63 bytes, none of them punycode (`xn--`), 253
+/// bytes at most. Gives the number of labels and the last label's first byte; `None` when
+/// the name is not plain.
+fn plain_name(name: &[u8], underscore: bool) -> Option<(usize, u8)> {
+    let label_ok = |l: &[u8]| !l.is_empty() && l.len() <= 63 && !l.starts_with(b"xn--");
+    if name.len() > 253 {
+        return None;
+    }
+    let (mut labels, mut start) = (1, 0);
+    for (i, &b) in name.iter().enumerate() {
+        if b == b'.' {
+            if !label_ok(&name[start..i]) {
+                return None;
+            }
+            labels += 1;
+            start = i + 1;
+        } else if !(b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b == b'-'
+            || (underscore && b == b'_'))
+        {
+            return None;
+        }
+    }
+    if !label_ok(&name[start..]) {
+        return None;
+    }
+    Some((labels, name[start]))
+}
+
 /// True when [`domain`] would return `name` unchanged: lowercase letters, digits, `-`, `_`
 /// and dots only, no punycode label, two labels or more of 1–63 bytes, not an address.
 fn canonical_plain_domain(name: &str) -> bool {
-    name.len() <= 253
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
-        })
-        && name.contains('.')
-        && name
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with("xn--"))
-        && name.parse::<std::net::Ipv4Addr>().is_err()
+    match plain_name(name.as_bytes(), true) {
+        // An address's last label starts with a digit: only then is it parsed as one.
+        Some((labels, last)) => {
+            labels >= 2 && !(last.is_ascii_digit() && name.parse::<std::net::Ipv4Addr>().is_ok())
+        }
+        None => false,
+    }
 }
 
 /// An address or CIDR block (brackets and zone dropped, host bits cleared).
@@ -372,6 +536,115 @@ mod tests {
         ] {
             assert_eq!(value_owned(k, v.to_string()), value(k, v), "{k} {v}");
         }
+    }
+
+    /// The canonical-form shortcuts of `value_owned` (IPv4 blocks, e-mail, URLs) against
+    /// `value` itself, over every combination of pieces that each break one of its rules.
+    #[test]
+    fn shortcuts_agree_with_the_full_normalisation() {
+        let (mut checked, mut kept, mut quick) = (0, 0, 0);
+        let mut check = |k: IndicatorKind, v: String| {
+            let full = value(k, &v);
+            kept += usize::from(full.as_deref() == Ok(v.as_str()));
+            quick += usize::from(match k {
+                K::Ipv4 => canonical_ipv4(&v),
+                K::Email => canonical_email(&v),
+                _ => canonical_url(&v),
+            });
+            assert_eq!(value_owned(k, v.clone()), full, "{k} {v:?}");
+            checked += 1;
+        };
+        for addr in [
+            "10.1.0.0",
+            "10.1.2.3",
+            "0.0.0.0",
+            "010.1.0.0",
+            "10.1.0",
+            "::",
+        ] {
+            for len in [
+                "", "/", "/0", "/8", "/16", "/16 ", "/016", "/24", "/31", "/32", "/33",
+            ] {
+                check(K::Ipv4, format!("{addr}{len}"));
+            }
+        }
+        let domains = [
+            "evil.example",
+            "Evil.example",
+            "evil.example.",
+            "xn--bcher-kva.example",
+            "a..example",
+            "localhost",
+            "1.2.3.4",
+            "_dmarc.evil-1.example",
+            "bücher.example",
+        ];
+        for local in ["a", "a.b+c_d", "A", "a b", "é", "a@b", "", "a\t"] {
+            for host in domains {
+                check(K::Email, format!("{local}@{host}"));
+            }
+        }
+        let schemes = ["http://", "https://", "HTTP://", "ftp://", "http:/", ""];
+        let hosts = [
+            "evil.example",
+            "Evil.example",
+            "1.2.3.4",
+            "01.2.3.4",
+            "1.2.3",
+            "a.b.0x1",
+            "a.example.9",
+            "xn--bcher-kva.example",
+            "a..example",
+            "-a-.example",
+            "a_b.example",
+            "[::1]",
+            "evil.example:80",
+            "evil.example:8080",
+            "u@evil.example",
+            "bücher.example",
+            "evil.example.",
+            "",
+        ];
+        let paths = [
+            "",
+            "/",
+            "/a",
+            "/a/",
+            "/./a",
+            "/a/..",
+            "/a/.b",
+            "/%7e",
+            "/a b",
+            "/a'b",
+            "/a`b",
+            "/a{b}",
+            "/a\\b",
+            "/a:b@c",
+            "//a",
+            "/a!$&()*+,;=",
+            "/~x-y_z.php",
+            "/é",
+            "/a|b",
+        ];
+        let queries = [
+            "", "?", "?q=1", "?q='", "?a=b?c", "?q=%41", "?q=a b", "?x=/@:",
+        ];
+        for scheme in schemes {
+            for host in hosts {
+                for path in paths {
+                    for query in queries {
+                        for fragment in ["", "#f"] {
+                            check(K::Url, format!("{scheme}{host}{path}{query}{fragment}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 66 + 72 + 6 * 18 * 19 * 8 * 2);
+        // Both sides of each shortcut are exercised (the pieces are mostly odd ones: the
+        // shortcut takes the plain forms, the parser the rest).
+        assert!(kept < checked / 2, "{kept} of {checked} kept");
+        assert!(quick > 200 && quick < kept, "{quick} of {kept} shortcut");
     }
 
     #[test]
