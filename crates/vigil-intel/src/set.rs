@@ -156,9 +156,13 @@ impl IntelSet {
                     .expect("the normalising thread answers every chunk");
                 in_flight -= 1;
                 send(&mut items, &mut in_flight);
-                for p in prepared {
-                    outcome(position, self.insert(p));
-                    position += 1;
+                let mut prepared = prepared.into_iter();
+                while prepared.len() > 0 {
+                    self.touch(&prepared.as_slice()[..prepared.len().min(PROBE_BATCH)]);
+                    for p in prepared.by_ref().take(PROBE_BATCH) {
+                        outcome(position, self.insert(p));
+                        position += 1;
+                    }
                 }
             }
         });
@@ -172,6 +176,22 @@ impl IntelSet {
             .reserve(additional, |&i| table_hash(hashes[i as usize]));
         self.hashes.reserve(additional);
         self.indicators.reserve(additional);
+    }
+
+    /// Reads the index buckets where the probes of `batch` will start. A set of millions
+    /// has an index far larger than the cache, so each probe misses it; read one after the
+    /// other here, the misses overlap, and the inserts that follow find the buckets cached.
+    fn touch(&self, batch: &[Prepared]) {
+        let mask = self.index.num_buckets().wrapping_sub(1);
+        let mut seen = 0u32;
+        for p in batch {
+            if p.value.is_ok()
+                && let Some(&i) = self.index.get_bucket(table_hash(p.h32) as usize & mask)
+            {
+                seen ^= i;
+            }
+        }
+        std::hint::black_box(seen);
     }
 
     /// Inserts or merges a statement whose value is normalised and hashed.
@@ -263,6 +283,10 @@ impl IntelSet {
 /// Statements per chunk handed to the normalising thread by [`IntelSet::add_all`]: large
 /// enough that the hand-over costs nothing beside the work, small enough to stay in cache.
 const BATCH_CHUNK: usize = 4096;
+
+/// Statements whose index buckets [`IntelSet::touch`] reads before inserting them: enough
+/// misses in flight to cover the latency of one, few enough that the buckets stay cached.
+const PROBE_BATCH: usize = 16;
 
 /// A statement with its value normalised (or why it could not be) and hashed: the part of
 /// adding that does not need the set, done on another thread by [`IntelSet::add_all`].
