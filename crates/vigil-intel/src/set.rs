@@ -184,11 +184,16 @@ impl IntelSet {
     fn touch(&self, batch: &[Prepared]) {
         let mask = self.index.num_buckets().wrapping_sub(1);
         let mut seen = 0u32;
-        for p in batch {
-            if p.value.is_ok()
-                && let Some(&i) = self.index.get_bucket(table_hash(p.h32) as usize & mask)
-            {
-                seen ^= i;
+        for p in batch.iter().filter(|p| p.value.is_ok()) {
+            let first = table_hash(p.h32) as usize & mask;
+            // A probe reads 16 control bytes from `first` (one cache line or two), and a new
+            // value's slot is written at `first` or soon after. `get_bucket` reads a control
+            // byte, and the slot only when it is full: the three neighbours in the slot's
+            // aligned group of four (one cache line) bring the line in when `first` is empty.
+            for i in [first, first ^ 1, first ^ 2, first ^ 3, (first + 15) & mask] {
+                if let Some(&x) = self.index.get_bucket(i) {
+                    seen ^= x;
+                }
             }
         }
         std::hint::black_box(seen);
