@@ -33,7 +33,9 @@ mod suricata;
 mod windows;
 mod zeek;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{LazyLock, PoisonError, RwLock};
 
 use vigil_core::{Entities, EntityField, Event, Symbol, Value};
@@ -42,12 +44,34 @@ use vigil_core::{Entities, EntityField, Event, Symbol, Value};
 /// `suricata`, `aws`, `okta`/`azure`/`auth0`, `linux`; anything else gets a generic one that
 /// knows common host, address and user field names).
 pub fn entities(event: &Event) -> Entities<'_> {
-    let mut index = Index::none();
-    index.fill(event);
-    extract(Fields {
-        event,
-        index: &index,
+    LAST_SHAPE.with_borrow_mut(|last| {
+        // Events of one source and EventID share their field names in the same order: the
+        // index of the previous one is reused when the names (and the registry) are the same.
+        let registered = REGISTERED.load(Ordering::Acquire);
+        if last.index.resolved != registered || last.names.as_slice() != event.names() {
+            last.index = Index::none();
+            last.index.fill(event);
+            last.names.clear();
+            last.names.extend_from_slice(event.names());
+        }
+        extract(Fields {
+            event,
+            index: &last.index,
+        })
     })
+}
+
+/// The field names of the last event indexed on a thread, and its index.
+struct Shape {
+    names: Vec<Symbol>,
+    index: Index,
+}
+
+thread_local! {
+    static LAST_SHAPE: RefCell<Shape> = RefCell::new(Shape {
+        names: Vec::new(),
+        index: Index::none(),
+    });
 }
 
 /// Runs the extractor for the event's logsource product.
@@ -88,6 +112,10 @@ struct Registry {
     slots: HashMap<Symbol, u16, foldhash::fast::FixedState>,
 }
 
+/// The number of names in [`REGISTRY`] (read without its lock, to tell a cached index that
+/// predates a registration).
+static REGISTERED: AtomicU16 = AtomicU16::new(0);
+
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
     RwLock::new(Registry {
         slots: HashMap::with_hasher(foldhash::fast::FixedState::default()),
@@ -104,6 +132,7 @@ impl Name {
             Some(slot) => *slot,
             None if next < SLOTS => {
                 registry.slots.insert(symbol, next as u16);
+                REGISTERED.store(next as u16 + 1, Ordering::Release);
                 next as u16
             }
             None => ABSENT,
