@@ -102,15 +102,17 @@ impl IntelSet {
 
     /// Adds many statements with the same result as [`IntelSet::add`] for each in turn (the
     /// same order, merges and shared statements), telling `outcome` the result of each by
-    /// its position in `items`. Large batches are normalised on a second thread while this
-    /// one inserts the chunk before: URL and e-mail normalisation cost about as much as the
-    /// index probe that follows, and the two overlap.
+    /// its position in `items`. Large batches are read from `items` (hence `Send`) and
+    /// normalised on a second thread while this one inserts the chunk before: building and
+    /// normalising a statement cost about as much as the index probe that follows, and the
+    /// two overlap.
     pub fn add_all<I>(
         &mut self,
         items: I,
         mut outcome: impl FnMut(usize, Result<Added, ValueError>),
     ) where
         I: IntoIterator<Item = NewIndicator>,
+        I::IntoIter: Send,
     {
         let mut items = items.into_iter();
         self.reserve(items.size_hint().0);
@@ -120,42 +122,26 @@ impl IntelSet {
             }
             return;
         }
-        let chunk = |items: &mut I::IntoIter| -> Vec<NewIndicator> {
-            items.by_ref().take(BATCH_CHUNK).collect()
-        };
         let hasher = self.hasher.clone();
         std::thread::scope(|scope| {
-            let (to_worker, work) = mpsc::sync_channel::<Vec<NewIndicator>>(2);
+            // The second thread reads the statements too: building them (the caller's
+            // iterator: copying values, parsing rows) is work this thread need not wait for.
+            // Two chunks in flight: it prepares the next while this thread inserts one.
             let (done, from_worker) = mpsc::sync_channel::<Vec<Prepared>>(2);
             scope.spawn(move || {
-                for news in work {
-                    let prepared = news.into_iter().map(|n| Prepared::new(&hasher, n));
-                    if done.send(prepared.collect()).is_err() {
+                loop {
+                    let chunk: Vec<Prepared> = items
+                        .by_ref()
+                        .take(BATCH_CHUNK)
+                        .map(|n| Prepared::new(&hasher, n))
+                        .collect();
+                    if chunk.is_empty() || done.send(chunk).is_err() {
                         return;
                     }
                 }
             });
-            // Two chunks in flight: the worker prepares one while this thread inserts the
-            // other.
-            let mut in_flight = 0;
-            let send = |items: &mut I::IntoIter, in_flight: &mut usize| {
-                let next = chunk(items);
-                if !next.is_empty() {
-                    to_worker
-                        .send(next)
-                        .expect("the normalising thread waits for work");
-                    *in_flight += 1;
-                }
-            };
-            send(&mut items, &mut in_flight);
-            send(&mut items, &mut in_flight);
             let mut position = 0;
-            while in_flight > 0 {
-                let prepared = from_worker
-                    .recv()
-                    .expect("the normalising thread answers every chunk");
-                in_flight -= 1;
-                send(&mut items, &mut in_flight);
+            for prepared in from_worker {
                 let mut prepared = prepared.into_iter();
                 while prepared.len() > 0 {
                     self.touch(&prepared.as_slice()[..prepared.len().min(PROBE_BATCH)]);
