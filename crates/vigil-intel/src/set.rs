@@ -426,6 +426,51 @@ impl FileReport {
     }
 }
 
+/// Statements of a line-based feed (CSV, lists) waiting to go into the set through
+/// [`IntelSet::add_all`] together, so that a large file is normalised on a second thread and
+/// its inserts batched. The importer flushes before any rejection of its own, which keeps
+/// rejections in line order; the outcome of each is what [`FileReport::add`] would count.
+#[derive(Default)]
+pub(crate) struct LineBatch {
+    news: Vec<NewIndicator>,
+    /// Each statement's line and kind, for its rejection.
+    lines: Vec<(u64, IndicatorKind)>,
+}
+
+/// Statements a [`LineBatch`] holds at most (about 13 MiB of them) before adding them.
+const LINE_BATCH: usize = 65_536;
+
+impl LineBatch {
+    /// Queues `new`, read at `line`; adds the queue when it is full.
+    pub(crate) fn push(
+        &mut self,
+        set: &mut IntelSet,
+        report: &mut FileReport,
+        line: u64,
+        new: NewIndicator,
+    ) {
+        self.lines.push((line, new.kind));
+        self.news.push(new);
+        if self.news.len() >= LINE_BATCH {
+            self.flush(set, report);
+        }
+    }
+
+    /// Adds every queued statement, counting each outcome in `report`.
+    pub(crate) fn flush(&mut self, set: &mut IntelSet, report: &mut FileReport) {
+        let lines = &self.lines;
+        set.add_all(self.news.drain(..), |i, r| match r {
+            Ok(Added::New) => report.added += 1,
+            Ok(Added::Merged) => report.merged += 1,
+            Err(e) => {
+                let (line, kind) = lines[i];
+                report.reject(Location::Line(line), format!("{kind}: {e}"));
+            }
+        });
+        self.lines.clear();
+    }
+}
+
 /// What an import did, file by file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {

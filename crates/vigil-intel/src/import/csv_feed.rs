@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use super::{Ctx, parse_time};
 use crate::normalise::{guess, strip_port};
-use crate::set::Location;
+use crate::set::{LineBatch, Location};
 use crate::{IndicatorKind, NewIndicator, Source};
 
 /// A known CSV export, or a mapping given by the caller.
@@ -326,6 +326,7 @@ pub(super) fn import(
         .trim(csv::Trim::All)
         .from_reader(fixed.as_bytes());
     let mut record = csv::StringRecord::new();
+    let mut batch = LineBatch::default();
     loop {
         let line = line_of(rdr.position());
         match rdr.read_record(&mut record) {
@@ -334,6 +335,7 @@ pub(super) fn import(
             Err(e) => {
                 ctx.report.read += 1;
                 let line = e.position().map_or(line, line_of);
+                batch.flush(ctx.set, &mut ctx.report);
                 ctx.report
                     .reject(Location::Line(line), format!("unreadable CSV row: {e}"));
                 continue;
@@ -355,10 +357,15 @@ pub(super) fn import(
             confidence: conf_col,
             labels: &label_cols,
         };
-        if let Err(reason) = row(ctx, &record, line, &cols) {
-            ctx.report.reject(Location::Line(line), reason);
+        match row(ctx, &record, &cols) {
+            Ok(new) => batch.push(ctx.set, &mut ctx.report, line, new),
+            Err(reason) => {
+                batch.flush(ctx.set, &mut ctx.report);
+                ctx.report.reject(Location::Line(line), reason);
+            }
         }
     }
+    batch.flush(ctx.set, &mut ctx.report);
 }
 
 /// Column positions of the mapping in force.
@@ -375,11 +382,10 @@ struct Columns<'a> {
 }
 
 fn row(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     record: &csv::StringRecord,
-    line: u64,
     cols: &Columns<'_>,
-) -> Result<(), String> {
+) -> Result<NewIndicator, String> {
     let needed = cols.needed;
     if record.len() < needed {
         return Err(format!(
@@ -449,8 +455,7 @@ fn row(
             },
         )
     };
-    ctx.report.add(ctx.set, || Location::Line(line), new);
-    Ok(())
+    Ok(new)
 }
 
 /// An indicator kind named by a feed's type column (ThreatFox names, MISP-like names, or

@@ -8,7 +8,7 @@
 
 use super::Ctx;
 use crate::normalise::guess;
-use crate::set::Location;
+use crate::set::{LineBatch, Location};
 use crate::{NewIndicator, Source};
 
 pub(super) fn import(ctx: &mut Ctx<'_>, text: &str) {
@@ -29,6 +29,7 @@ pub(super) fn import(ctx: &mut Ctx<'_>, text: &str) {
             );
         }
     }
+    let mut batch = LineBatch::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -37,7 +38,7 @@ pub(super) fn import(ctx: &mut Ctx<'_>, text: &str) {
         // Trailing comments (`1.2.3.4 # scanner`) are common in hand-kept lists.
         let value = line.split_once(" #").map_or(line, |(v, _)| v.trim_end());
         ctx.report.read += 1;
-        let location = || Location::Line(n as u64 + 1);
+        let line = n as u64 + 1;
         match guess(value) {
             Ok((kind, value)) => {
                 let new = NewIndicator {
@@ -53,9 +54,13 @@ pub(super) fn import(ctx: &mut Ctx<'_>, text: &str) {
                         },
                     )
                 };
-                ctx.report.add(ctx.set, location, new);
+                batch.push(ctx.set, &mut ctx.report, line, new);
             }
-            Err(e) => ctx.report.reject(location(), e.to_string()),
+            Err(e) => {
+                batch.flush(ctx.set, &mut ctx.report);
+                ctx.report.reject(Location::Line(line), e.to_string());
+            }
         }
     }
+    batch.flush(ctx.set, &mut ctx.report);
 }
