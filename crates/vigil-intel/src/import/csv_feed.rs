@@ -493,6 +493,41 @@ mod tests {
         assert_eq!(tighten(r#""a, "x""#), r#""a, "x""#);
     }
 
+    /// Rows go into the set in batches (`LineBatch`): rejections found when adding (an
+    /// invalid value) and those found reading a row (a bad confidence) stay in line order,
+    /// and repeated values merge as one by one.
+    #[test]
+    fn batched_rows_keep_rejections_in_line_order() {
+        let mut mapping = CsvMapping::new("value");
+        mapping.kind = CsvKind::Column("type".into());
+        mapping.confidence = Some("confidence".into());
+        let opts = crate::ImportOptions {
+            csv: Some(mapping),
+            ..Default::default()
+        };
+        let text = "value,type,confidence\n\
+                    192.0.2.1,ip,50\n\
+                    not-an-ip,ip,50\n\
+                    a.example,domain,500\n\
+                    http://a.example/x,url,10\n\
+                    999.1.1.1,ip,50\n\
+                    192.0.2.1,ip,70\n";
+        let mut set = crate::IntelSet::new();
+        let report = set.import_bytes("f.csv", text.as_bytes(), &opts);
+        let lines: Vec<_> = report.rejected.iter().map(|r| &r.location).collect();
+        assert_eq!(
+            lines,
+            [Location::Line(3), Location::Line(4), Location::Line(6)]
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        assert!(report.rejected[0].reason.starts_with("ipv4: "));
+        assert!(report.rejected[1].reason.contains("confidence"));
+        assert_eq!((report.read, report.added, report.merged), (6, 2, 1));
+        let ip = set.get(IndicatorKind::Ipv4, "192.0.2.1").unwrap();
+        assert_eq!(ip.confidence(), Some(70));
+    }
+
     #[test]
     fn presets_by_header() {
         let feodo = "# c\n\"first_seen_utc\",\"dst_ip\",\"dst_port\",\"c2_status\",\"last_online\",\"malware\"\n\"2024-01-01 00:00:00\",\"1.2.3.4\",\"443\",\"online\",\"2024-01-02\",\"X\"\n";
