@@ -309,7 +309,44 @@ impl ValueTables {
             domain_labels: 0,
             present: [false; IndicatorKind::ALL.len()],
         };
-        for &pos in positions {
+        // By chunks: first each indicator's block and value are asked for, then the chunk's
+        // keys hashed and their filter blocks asked for, then all inserted. With millions of
+        // indicators each of those reads misses the cache; in a chunk they overlap.
+        const CHUNK: usize = 16;
+        for chunk in positions.chunks(CHUNK) {
+            for &pos in chunk {
+                filter::prefetch(&*all[pos as usize]);
+            }
+            for &pos in chunk {
+                if let Some(first) = all[pos as usize].value().as_bytes().first() {
+                    filter::prefetch(first);
+                }
+            }
+            let mut hashes = [0u64; CHUNK];
+            // The table's buckets are read too (a probe starts at the bucket of the hash's
+            // low bits): `get_bucket` reads the control byte there.
+            let mask = t.exact.num_buckets().wrapping_sub(1);
+            let mut seen = 0u32;
+            for (hash, &pos) in hashes.iter_mut().zip(chunk) {
+                let ind = &all[pos as usize];
+                *hash = key_hash(ind.kind() as u8, ind.value().as_bytes());
+                t.filter.prefetch(*hash);
+                if let Some(&x) = t.exact.get_bucket(*hash as usize & mask) {
+                    seen ^= x;
+                }
+            }
+            std::hint::black_box(seen);
+            for (&hash, &pos) in hashes.iter().zip(chunk) {
+                t.add(all, pos, hash);
+            }
+        }
+        t
+    }
+
+    /// Adds the indicator at `pos` of `all`, whose key hash is `hash`.
+    fn add(&mut self, all: &[Arc<Indicator>], pos: u32, hash: u64) {
+        let t = self;
+        {
             let ind = &all[pos as usize];
             let kind = ind.kind();
             t.present[kind as usize] = true;
@@ -329,14 +366,12 @@ impl ValueTables {
             if kind == IndicatorKind::Domain {
                 t.domain_labels |= label_bit(labels(ind.value()));
             }
-            let hash = key_hash(kind as u8, ind.value().as_bytes());
             t.filter.insert(hash);
             t.exact.insert_unique(hash, pos, |&i| {
                 let x = &all[i as usize];
                 key_hash(x.kind() as u8, x.value().as_bytes())
             });
         }
-        t
     }
 }
 
