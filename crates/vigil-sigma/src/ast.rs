@@ -12,6 +12,7 @@ use std::sync::Arc;
 use vigil_core::{Level, LogSource, Symbol};
 
 use crate::matcher::Matcher;
+use crate::valueset::ValueSet;
 
 /// Where a rule (or one of its parts) was written: file and 1-based line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -184,6 +185,9 @@ pub struct FieldTest {
     /// The key as written (`CommandLine|contains|all`), for evidence and errors.
     pub written: String,
     pub location: Location,
+    /// `values` as one automaton when they are many plain strings (built on first use; make
+    /// it with `ValueSet::default()`).
+    pub value_set: ValueSet,
 }
 
 impl FieldTest {

@@ -146,6 +146,16 @@ impl Search {
 impl FieldTest {
     /// True when this `field|modifiers: values` test holds for `event` (after `neq`).
     pub fn matches(&self, event: &Event) -> bool {
+        self.matches_with(event, true)
+    }
+
+    /// [`FieldTest::matches`] comparing the values one by one, never through their
+    /// [`crate::valueset::ValueSet`] (the reference the tests hold the set to).
+    pub fn matches_one_by_one(&self, event: &Event) -> bool {
+        self.matches_with(event, false)
+    }
+
+    fn matches_with(&self, event: &Event, use_set: bool) -> bool {
         let hit = match event.get(self.field) {
             None => {
                 let absent = Matcher::accepts_absent;
@@ -158,6 +168,10 @@ impl FieldTest {
             Some(v) => {
                 if self.all {
                     self.values.iter().all(|m| m.matches(v, event))
+                } else if let Some(set) =
+                    use_set.then(|| self.value_set.get(&self.values)).flatten()
+                {
+                    set.matches(v)
                 } else {
                     self.values.iter().any(|m| m.matches(v, event))
                 }

@@ -16,6 +16,7 @@ pub mod modifiers;
 pub mod parse;
 pub mod prefilter;
 pub mod ruleset;
+pub mod valueset;
 pub mod wildcard;
 
 pub use ast::{

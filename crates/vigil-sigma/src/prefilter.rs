@@ -1029,6 +1029,7 @@ mod tests {
             negate,
             written: field.into(),
             location: Default::default(),
+            value_set: Default::default(),
         }
     }
 

@@ -165,3 +165,49 @@ fn evaluate_equals_naive_on_corpus() {
     assert!(events > 5_000, "only {events} events decoded");
     assert!(matches > 0);
 }
+
+/// Every SigmaHQ field test whose values share one automaton (`vigil_sigma::valueset`) answers,
+/// on every corpus event carrying its field, exactly what comparing its values one by one
+/// answers.
+#[test]
+fn value_sets_answer_like_the_values_one_by_one() {
+    use vigil_sigma::ast::SearchBody;
+    let Some(c) = compile_sigmahq() else { return };
+    let mut by_field: std::collections::HashMap<vigil_core::Symbol, Vec<&vigil_sigma::FieldTest>> =
+        std::collections::HashMap::new();
+    for rule in c.engine.rules() {
+        for search in &rule.detection.searches {
+            if let SearchBody::Fields(groups) = &search.body {
+                for t in groups.iter().flatten() {
+                    if !t.all && t.value_set.get(&t.values).is_some() {
+                        by_field.entry(t.field).or_default().push(t);
+                    }
+                }
+            }
+        }
+    }
+    let tests: usize = by_field.values().map(Vec::len).sum();
+    let (mut compared, mut hits, mut mismatches) = (0usize, 0usize, Vec::new());
+    let opts = vigil_ingest::DecodeOptions::default();
+    for file in event_files() {
+        let mut check = |ev: Event| {
+            for f in ev.fields() {
+                for t in by_field.get(&f.name).into_iter().flatten() {
+                    let (set, plain) = (t.matches(&ev), t.matches_one_by_one(&ev));
+                    compared += 1;
+                    hits += usize::from(plain);
+                    if set != plain && mismatches.len() < 10 {
+                        mismatches.push(format!(
+                            "{} {}: set {set}, one by one {plain} on {}",
+                            t.location, t.written, f.value
+                        ));
+                    }
+                }
+            }
+        };
+        let _ = vigil_ingest::decode_file(&file, &opts, &mut check, &mut |_| {});
+    }
+    eprintln!("value sets: {tests} field tests, {compared} comparisons, {hits} matches");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(tests > 100 && compared > 10_000 && hits > 100);
+}

@@ -28,6 +28,7 @@ fn test(field: &str, values: Vec<Matcher>) -> FieldTest {
         negate: false,
         written: field.to_string(),
         location: Default::default(),
+        value_set: Default::default(),
     }
 }
 

@@ -263,6 +263,7 @@ fn parse_group(entries: &[(Node, Node)], ctx: &mut Ctx) -> Result<Vec<FieldTest>
             negate: mods.neq,
             written: written.to_string(),
             location: ctx.location(k.line),
+            value_set: Default::default(),
         });
     }
     check_satisfiable(&tests)?;
