@@ -262,33 +262,34 @@ async fn ingest_once(
     let accepted = tokio::task::spawn_blocking(move || {
         let mut header = header;
         let checked = ingestor.check(&header, &body, partial)?;
+        // The receipt but for the offset, which the append gives.
+        let receipt = IngestReceipt {
+            source: header.source.clone(),
+            events: checked.events,
+            rejected: checked.rejected,
+            format: checked.format,
+            offset: 0,
+            errors: checked.errors,
+        };
         let mut reserved = None;
         if let Some((token, key)) = keyed {
-            let receipt = IngestReceipt {
-                source: header.source.clone(),
-                events: checked.events,
-                rejected: checked.rejected,
-                format: checked.format.clone(),
-                offset: 0,
-                errors: checked.errors.clone(),
-            };
-            let mut receipt = serde_json::to_value(&receipt).unwrap_or_default();
-            if let Some(fields) = receipt.as_object_mut() {
+            let mut stamped = serde_json::to_value(&receipt).unwrap_or_default();
+            if let Some(fields) = stamped.as_object_mut() {
                 fields.remove("offset");
             }
             header.idempotency = Some(crate::unit::KeyStamp {
                 token,
                 key,
-                receipt,
+                receipt: stamped,
             });
             reserved = m.idempotency.reserve();
         }
         let ticket = ingestor.append(&header, &body)?;
-        Ok::<_, Refusal>((checked, ticket, header, reserved))
+        Ok::<_, Refusal>((receipt, ticket, reserved))
     })
     .await
     .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))?;
-    let (checked, ticket, header, reserved) = match accepted {
+    let (mut receipt, ticket, reserved) = match accepted {
         Ok(parts) => parts,
         Err(r) => return Ok((refusal(r), None)),
     };
@@ -297,14 +298,7 @@ async fn ingest_once(
             "the journal could not make the events durable: {e}"
         ))
     })?;
-    let receipt = IngestReceipt {
-        source: header.source,
-        events: checked.events,
-        rejected: checked.rejected,
-        format: checked.format,
-        offset,
-        errors: checked.errors,
-    };
+    receipt.offset = offset;
     let note = AuditNote(format!(
         "ingested {} events ({}) from {} at offset {offset}",
         receipt.events, receipt.format, receipt.source

@@ -173,12 +173,14 @@ impl Idempotency {
         journal: &Journal,
     ) -> Result<(Self, Recovered), StateError> {
         let mut found = Recovered::default();
+        let end = journal.durable_end();
+        // No watermark: the journal was written by a version that did not stamp keys (this
+        // one writes the watermark at its first open, before any append), so nothing to read.
         let mark = records
             .get_record(WATERMARK_KIND, WATERMARK_ID)?
-            .and_then(|r| r.body.trim().parse::<u64>().ok())
+            .map_or(Some(end), |r| r.body.trim().parse::<u64>().ok())
             .unwrap_or(0)
             .max(journal.first_offset());
-        let end = journal.durable_end();
         let mut puts = Vec::new();
         for record in journal.read_from(mark) {
             let Ok(record) = record else {
@@ -492,8 +494,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let records = store(dir.path(), Arc::default());
         let journal = Journal::open(dir.path().join("journal"), JournalOptions::default()).unwrap();
+        // A journal from before the watermark existed is not read at the first open.
+        append_keyed(&journal, None);
         let (first, found) = Idempotency::open(Arc::clone(&records), &journal).unwrap();
         assert_eq!(found, Recovered::default());
+        assert_eq!(watermark_of(&records), journal.next_offset());
 
         // A request that completes, one without a key, then one cut off by the crash.
         assert_eq!(first.claim("t", "done"), Claim::Fresh);

@@ -189,12 +189,7 @@ impl Ingestor {
     /// grown while the unit was checked); the ticket resolves when it is durable.
     pub fn append(&self, header: &UnitHeader, body: &[u8]) -> Result<Ticket, Refusal> {
         self.admit()?;
-        let unit = unit::encode(header, body);
-        let ticket = self.journal.try_append(&unit)?;
-        self.progress
-            .backlog
-            .appended(ticket.offset(), unit.len() as u64);
-        Ok(ticket)
+        self.journal_unit(header, body, false)
     }
 
     /// Appends a unit from a network or file source, waiting (not refusing) while detection
@@ -206,8 +201,23 @@ impl Ingestor {
         {
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.journal_unit(header, body, true)
+    }
+
+    /// Appends the unit to the journal (blocking on a full queue when `block`, else refused
+    /// as full) and counts it in detection's backlog.
+    fn journal_unit(
+        &self,
+        header: &UnitHeader,
+        body: &[u8],
+        block: bool,
+    ) -> Result<Ticket, Refusal> {
         let unit = unit::encode(header, body);
-        let ticket = self.journal.append(&unit)?;
+        let ticket = if block {
+            self.journal.append(&unit)?
+        } else {
+            self.journal.try_append(&unit)?
+        };
         self.progress
             .backlog
             .appended(ticket.offset(), unit.len() as u64);
