@@ -155,6 +155,7 @@ const URL_HOST_TAG: u8 = 0xff;
 const PARALLEL_BUILD: usize = 50_000;
 
 /// The 64-bit multiply folded to 64 bits: the mixing step of [`key_hash`] and [`ip_hash`].
+#[inline(always)]
 fn mix(a: u64, b: u64) -> u64 {
     let p = u128::from(a) * u128::from(b);
     (p as u64) ^ ((p >> 64) as u64)
@@ -169,6 +170,7 @@ const K: [u64; 3] = [
 /// The hash of a (kind, value) key, with ASCII letters folded to lowercase as they are
 /// hashed: a value and any ASCII-case variant of it hash alike, so an event's value is looked
 /// up without being lowercased first (the table comparison then decides case).
+#[inline(always)]
 fn key_hash(tag: u8, value: &[u8]) -> u64 {
     // Setting bit 5 of every byte lowercases ASCII letters and leaves digits, `-` and `.`
     // alone; the other bytes it changes collide only with each other (a false "maybe").
@@ -190,6 +192,7 @@ fn key_hash(tag: u8, value: &[u8]) -> u64 {
 
 /// The filter hash of a single IP address (IPv6 ones tagged apart: `::a.b.c.d` is not
 /// `a.b.c.d`).
+#[inline(always)]
 fn ip_hash(bits: u128, v6: bool) -> u64 {
     let tag = if v6 { K[2] } else { K[1] };
     mix(mix((bits as u64) ^ K[0], tag) ^ ((bits >> 64) as u64), K[0])
@@ -201,6 +204,7 @@ fn labels(name: &str) -> usize {
 }
 
 /// A label count as a bit of [`ValueTables::domain_labels`].
+#[inline(always)]
 fn label_bit(labels: usize) -> u64 {
     1 << labels.min(63)
 }
@@ -438,6 +442,7 @@ impl IpTables {
     }
 
     /// True when some IPv4 block may cover the address `bits`.
+    #[inline]
     fn may_cover_v4(&self, bits: u32) -> bool {
         let slash24 = bits >> 8;
         !self.v4_cover.is_empty()
@@ -464,6 +469,7 @@ enum Case {
 /// The host of a URL as the `url` crate would write it, when that is certain without parsing:
 /// plain ASCII names and dotted-quad addresses (else `None`: IPv6, IDN, escapes, numeric
 /// forms like `0x7f.1` that the parser rewrites).
+#[inline(always)]
 fn quick_host(url: &str) -> Option<&str> {
     // This runs for every URL of every event: after the scheme, one pass over the authority
     // checks the host's bytes and the port's as it finds where they end.
@@ -836,6 +842,14 @@ mod prefilter_tests {
             whole.iter().map(key).collect::<Vec<_>>(),
             alone.iter().map(key).collect::<Vec<_>>()
         );
+        // The baseline build of the body, which a CPU without AVX2 runs, agrees with the
+        // form `match_entities` chose here.
+        let mut portable = Vec::new();
+        m.match_entities_in(&e, &mut portable);
+        assert_eq!(
+            whole.iter().map(key).collect::<Vec<_>>(),
+            portable.iter().map(key).collect::<Vec<_>>()
+        );
         // 20 suffixes for each of three names, the address twice (alone and in its block),
         // the hash, the URL and the e-mail address; the last fields are past the lookups whose
         // filter answers the first walk keeps (`PROBES`).
@@ -843,6 +857,89 @@ mod prefilter_tests {
         assert_eq!(
             whole.last().map(|x| x.field),
             Some(EntityField::DstHostname)
+        );
+    }
+
+    /// The form of `match_entities` chosen for this CPU and the baseline build of its body
+    /// find the same matches, in the same order, over events made of indicator values (and
+    /// their subdomains, blocks' addresses, case variants) mixed with values no indicator has.
+    #[test]
+    fn the_cpu_specific_form_matches_as_the_baseline_does() {
+        use IndicatorKind as K;
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values = Vec::new();
+        for i in 0..600u64 {
+            let r = next();
+            values.push(match i % 6 {
+                0 => (
+                    K::Ipv4,
+                    format!("198.{}.{}.{}", r as u8, (r >> 8) as u8, (r >> 16) as u8),
+                ),
+                1 => (
+                    K::Ipv4,
+                    format!("203.{}.{}.0/{}", r as u8, (r >> 8) as u8, 16 + r % 9),
+                ),
+                2 => (K::Domain, format!("d{:x}.example{}.com", r >> 40, r % 7)),
+                3 => (
+                    K::Url,
+                    format!("http://u{:x}.example.net/{:x}", r >> 44, r % 999),
+                ),
+                4 => (K::Sha256, format!("{r:016x}").repeat(4)),
+                _ => (K::Email, format!("m{:x}@example.org", r >> 48)),
+            });
+        }
+        let items: Vec<(K, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let m = matcher(&items);
+        let pick = |r: u64| &values[(r % values.len() as u64) as usize].1;
+        let (mut events, mut total) = (0, 0);
+        for _ in 0..3000 {
+            let (r, s) = (next(), next());
+            let mut e = Entities::new();
+            let ip = |r: u64| {
+                format!(
+                    "{}.{}.{}.{}",
+                    198 + r % 6,
+                    r >> 8 & 255,
+                    r >> 16 & 255,
+                    r >> 24 & 255
+                )
+            };
+            e.add_string(EntityField::SrcIp, ip(r));
+            e.add_string(
+                EntityField::DstIp,
+                pick(s).split('/').next().unwrap_or("").into(),
+            );
+            e.add_string(EntityField::QueryHostname, format!("www.{}", pick(r >> 3)));
+            e.add_string(EntityField::TlsSni, pick(s >> 5).to_uppercase());
+            e.add_string(EntityField::UrlString, pick(r >> 7).clone());
+            e.add_string(
+                EntityField::FileHash(vigil_core::HashAlgorithm::Sha256),
+                pick(s >> 9).to_uppercase(),
+            );
+            e.add_string(EntityField::ActorUserEmail, pick(r >> 11).clone());
+            e.add_string(EntityField::DstHostname, format!("a.b.c.{}", pick(s >> 13)));
+            let key = |x: &IntelMatch| (x.field, x.value.clone(), Arc::as_ptr(&x.indicator), x.how);
+            let (mut chosen, mut baseline) = (Vec::new(), Vec::new());
+            m.match_entities(&e, &mut chosen);
+            m.match_entities_in(&e, &mut baseline);
+            assert_eq!(
+                chosen.iter().map(key).collect::<Vec<_>>(),
+                baseline.iter().map(key).collect::<Vec<_>>()
+            );
+            events += usize::from(!chosen.is_empty());
+            total += chosen.len();
+        }
+        // Most events hold some indicator's value (the picks), so the comparison covers
+        // matches of every kind, not only "no match".
+        assert!(
+            events > 2000 && total > 4000,
+            "{events} events, {total} matches"
         );
     }
 
