@@ -48,16 +48,14 @@ impl Detection {
 
     /// The evidence for a match: every search used positively (not under `not`) that matched,
     /// with the fields and values that satisfied it. Meant to be called only after a match.
+    ///
+    /// One walk: each positive search is evaluated once, and the group, field tests and values
+    /// that decide it are the evidence (the engine already knows the rule matched; evaluating
+    /// the search, then finding its group, then its value cost three walks).
     pub fn explain(&self, event: &Event) -> Vec<Evidence> {
-        let mut used = Vec::new();
-        positive_searches(&self.condition, &mut used);
         let mut out = Vec::new();
-        for i in used {
-            let search = &self.searches[i];
-            if search.matches(event) {
-                search.explain(event, &mut out);
-            }
-        }
+        let mut seen = Seen::new(self.searches.len());
+        self.explain_positive(&self.condition, event, &mut seen, &mut out);
         if out.is_empty() {
             // A rule that fired through negation alone (`condition: not filter`): the
             // explanation is which negated searches did not match.
@@ -77,6 +75,68 @@ impl Detection {
         }
         out
     }
+
+    /// Explains each search used positively in `c` the first time the walk reaches it (the
+    /// order of first appearance in the condition, as the evidence lists them).
+    fn explain_positive(
+        &self,
+        c: &Condition,
+        event: &Event,
+        seen: &mut Seen,
+        out: &mut Vec<Evidence>,
+    ) {
+        match c {
+            Condition::Search(i) => {
+                if seen.first_visit(*i)
+                    && let Some(search) = self.searches.get(*i)
+                {
+                    search.explain(event, out);
+                }
+            }
+            Condition::And(items) | Condition::Or(items) => items
+                .iter()
+                .for_each(|c| self.explain_positive(c, event, seen, out)),
+            Condition::Not(_) => {}
+        }
+    }
+}
+
+/// The search indices a walk of a condition has already reached: bits for up to 64 searches
+/// (nearly every rule), a list beyond.
+enum Seen {
+    Bits(u64),
+    List(Vec<usize>),
+}
+
+impl Seen {
+    fn new(searches: usize) -> Seen {
+        if searches <= 64 {
+            Seen::Bits(0)
+        } else {
+            Seen::List(Vec::new())
+        }
+    }
+
+    /// True the first time `i` is asked for.
+    fn first_visit(&mut self, i: usize) -> bool {
+        match self {
+            // An index past the searches names none: `Detection::explain` skips it anyway.
+            Seen::Bits(_) if i >= 64 => true,
+            Seen::Bits(bits) => {
+                let bit = 1u64 << i;
+                let first = *bits & bit == 0;
+                *bits |= bit;
+                first
+            }
+            Seen::List(list) => {
+                let first = !list.contains(&i);
+                if first {
+                    list.push(i);
+                }
+                first
+            }
+        }
+    }
 }
 
 /// The searches that appear under a `not` in `c`.
@@ -94,20 +154,6 @@ fn negated_searches(c: &Condition, under_not: bool, out: &mut Vec<usize>) {
     }
 }
 
-fn positive_searches(c: &Condition, out: &mut Vec<usize>) {
-    match c {
-        Condition::Search(i) => {
-            if !out.contains(i) {
-                out.push(*i);
-            }
-        }
-        Condition::And(items) | Condition::Or(items) => {
-            items.iter().for_each(|c| positive_searches(c, out))
-        }
-        Condition::Not(_) => {}
-    }
-}
-
 impl Search {
     /// True when this search identifier matches `event`.
     pub fn matches(&self, event: &Event) -> bool {
@@ -117,25 +163,38 @@ impl Search {
         }
     }
 
+    /// When this search matches `event`, appends its evidence: for field tests, one item per
+    /// test of the first group that holds; for keywords, each keyword found with the first
+    /// field holding it. Appends nothing when it does not match.
     fn explain(&self, event: &Event, out: &mut Vec<Evidence>) {
+        let start = out.len();
         match &self.body {
             SearchBody::Fields(groups) => {
-                if let Some(g) = groups.iter().find(|g| g.iter().all(|t| t.matches(event))) {
-                    for t in g {
-                        out.push(t.evidence(&self.name, event));
+                for g in groups {
+                    if g.iter().all(|t| t.explain(&self.name, event, out)) {
+                        return;
                     }
+                    // A later test of the group failed: its earlier tests explain nothing.
+                    out.truncate(start);
                 }
             }
             SearchBody::Keywords(k) => {
-                for (m, raw) in k.values.iter().zip(&k.raw) {
+                for (i, m) in k.values.iter().enumerate() {
                     let hit = event.fields().iter().find(|f| m.matches(&f.value, event));
-                    if let Some(f) = hit {
-                        out.push(Evidence {
+                    match (hit, k.raw.get(i)) {
+                        (Some(f), Some(raw)) => out.push(Evidence {
                             search: self.name.clone(),
                             field: Some(f.name.as_str().to_string()),
-                            value: f.value.to_string(),
+                            value: value_text(&f.value),
                             pattern: raw.clone(),
-                        });
+                        }),
+                        (Some(_), None) => {}
+                        (None, _) if k.all => {
+                            // `|all` and a keyword not found: the search does not match.
+                            out.truncate(start);
+                            return;
+                        }
+                        (None, _) => {}
                     }
                 }
             }
@@ -180,34 +239,73 @@ impl FieldTest {
         hit != self.negate
     }
 
-    fn evidence(&self, search: &str, event: &Event) -> Evidence {
+    /// Evaluates this test once and, when it holds, appends its evidence: the event's value
+    /// and the rule value that matched it (the first in the rule's order), or the whole value
+    /// list when no single value decides (`|all`, `|neq`). Returns whether the test holds.
+    fn explain(&self, search: &str, event: &Event, out: &mut Vec<Evidence>) -> bool {
         let value = event.get(self.field);
-        let shown = |raw: &str| format!("{}: {}", self.written, raw);
-        let pattern = match value {
-            Some(v) if !self.negate && !self.all => self
-                .values
-                .iter()
-                .zip(&self.raw)
-                .find(|(m, _)| m.matches(v, event))
-                .map(|(_, raw)| shown(raw)),
-            None if !self.negate && !self.all => self
-                .values
-                .iter()
-                .zip(&self.raw)
-                .find(|(m, _)| m.accepts_absent())
-                .map(|(_, raw)| shown(raw)),
-            _ => None,
-        }
-        .unwrap_or_else(|| match self.raw.as_slice() {
-            [one] => shown(one),
-            many => shown(&format!("[{}]", many.join(", "))),
-        });
-        Evidence {
+        let decided_by = if self.negate || self.all {
+            if !self.matches(event) {
+                return false;
+            }
+            None
+        } else {
+            match value {
+                None => {
+                    let pick = self.values.iter().position(Matcher::accepts_absent);
+                    if pick.is_none() {
+                        return false;
+                    }
+                    pick
+                }
+                Some(v) => {
+                    // The set answers "none of them" in a few lookups; which one still needs
+                    // the values in order.
+                    let set = self.value_set.get(&self.values);
+                    if set.is_some_and(|s| !s.matches(v)) {
+                        return false;
+                    }
+                    let pick = self.values.iter().position(|m| m.matches(v, event));
+                    if pick.is_none() && set.is_none() {
+                        return false;
+                    }
+                    pick
+                }
+            }
+        };
+        let pattern = match decided_by.and_then(|i| self.raw.get(i)) {
+            Some(raw) => self.shown(raw),
+            None => match self.raw.as_slice() {
+                [one] => self.shown(one),
+                many => self.shown(&format!("[{}]", many.join(", "))),
+            },
+        };
+        out.push(Evidence {
             search: search.to_string(),
             field: Some(self.field.as_str().to_string()),
-            value: value.map_or_else(|| "(absent)".to_string(), Value::to_string),
+            value: value.map_or_else(|| "(absent)".to_string(), value_text),
             pattern,
-        }
+        });
+        true
+    }
+
+    /// `key|modifiers: value`, as the rule wrote them.
+    fn shown(&self, raw: &str) -> String {
+        let mut s = String::with_capacity(self.written.len() + 2 + raw.len());
+        s.push_str(&self.written);
+        s.push_str(": ");
+        s.push_str(raw);
+        s
+    }
+}
+
+/// A value as evidence shows it (its `Display` form; strings and integers without the
+/// formatting machinery).
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Str(t) => t.as_str().to_owned(),
+        Value::Int(i) => itoa::Buffer::new().format(*i).to_owned(),
+        v => v.to_string(),
     }
 }
 
