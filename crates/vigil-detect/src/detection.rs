@@ -116,9 +116,10 @@ impl Detection {
         Detection::with_entities(engine, m, event, vigil_ingest::entities(event).into_owned())
     }
 
-    /// [`Detection::new`] with the event's entities already extracted: when several rules
-    /// fire on one event, they are extracted once and cloned.
-    fn with_entities(
+    /// [`Detection::new`] with the event's entities already extracted
+    /// (`vigil_ingest::entities(event)`, owned): when several rules, or rules and indicators,
+    /// fire on one event, its entities are extracted once and cloned.
+    pub fn with_entities(
         engine: &Engine,
         m: &RuleMatch,
         event: &Event,
@@ -239,8 +240,24 @@ pub fn detect_intel(
         return;
     }
     let entities = vigil_ingest::entities(event);
+    detect_intel_with(matcher, event, &entities, buf, min_level, out);
+}
+
+/// [`detect_intel`] with `event`'s entities already extracted (`vigil_ingest::entities`), for a
+/// caller that also builds rule detections of the event from them.
+pub fn detect_intel_with(
+    matcher: &Matcher,
+    event: &Event,
+    entities: &Entities<'_>,
+    buf: &mut Vec<IntelMatch>,
+    min_level: Level,
+    out: &mut Vec<Detection>,
+) {
+    if matcher.is_empty() {
+        return;
+    }
     buf.clear();
-    matcher.match_entities(&entities, buf);
+    matcher.match_entities(entities, buf);
     for (i, m) in buf.iter().enumerate() {
         if buf[..i]
             .iter()
@@ -248,7 +265,7 @@ pub fn detect_intel(
         {
             continue;
         }
-        let d = Detection::from_intel(m, event, &entities);
+        let d = Detection::from_intel(m, event, entities);
         if d.level >= min_level {
             out.push(d);
         }

@@ -9,6 +9,8 @@ pub mod hunt;
 pub mod regression;
 pub mod rules;
 
-pub use detection::{Detection, IntelContext, detect, detect_intel, intel_rule_id};
+pub use detection::{
+    Detection, IntelContext, detect, detect_intel, detect_intel_with, intel_rule_id,
+};
 pub use hunt::{HuntOptions, HuntSummary, hunt};
 pub use rules::{LoadedRules, compile_source, load_and_compile};

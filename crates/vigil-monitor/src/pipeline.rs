@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use vigil_core::{EntityField, Event, Level};
-use vigil_detect::{Detection, detect_intel};
+use vigil_detect::{Detection, detect_intel_with};
 use vigil_ingest::{DecodeOptions, InputSpec, LogsourceMap, decode_bytes_as};
 use vigil_sigma::engine::{RuleMatch, Scratch};
 use vigil_store::journal::Journal;
@@ -623,6 +623,8 @@ impl Worker {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
         engine.evaluate(event, self.scratch(rules), &mut matches);
+        // The event's entities, extracted once for all its detections (rules and indicators).
+        let mut entities = None;
         for m in &matches {
             if rules.is_disabled(m.rule) {
                 continue;
@@ -631,7 +633,8 @@ impl Worker {
             if rule.level.unwrap_or(Level::Medium) < pipeline.options.min_level {
                 continue;
             }
-            let detection = Detection::new(engine, m, event);
+            let e = entities.get_or_insert_with(|| vigil_ingest::entities(event));
+            let detection = Detection::with_entities(engine, m, event, e.clone().into_owned());
             alerts.push(new_alert(
                 rule.tags.clone(),
                 detection,
@@ -643,9 +646,10 @@ impl Worker {
         let intel = crate::current(&pipeline.intel);
         if !intel.is_empty() {
             let mut found = Vec::new();
-            detect_intel(
+            detect_intel_with(
                 &intel,
                 event,
+                entities.get_or_insert_with(|| vigil_ingest::entities(event)),
                 &mut self.intel_buf,
                 pipeline.options.min_level,
                 &mut found,

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_core::{Event, Level, LogSource, SourceRef, Value};
-use vigil_detect::{Detection, LoadedRules, detect_intel};
+use vigil_detect::{Detection, LoadedRules, detect_intel_with};
 use vigil_sigma::engine::{RuleMatch, Scratch};
 use vigil_store::lake::{Lake, LakeError, ScanRange, StoredEvent};
 
@@ -212,6 +212,8 @@ pub fn retro_hunt_with(
         if rules.count() > 0 {
             engine.evaluate(&event, &mut scratch, &mut matches);
         }
+        // The event's entities, extracted once for all its detections (rules and indicators).
+        let mut entities = None;
         for m in &matches {
             let rule = engine.rule(m.rule);
             if !rules.selected.get(m.rule).copied().unwrap_or(false)
@@ -224,7 +226,8 @@ pub fn retro_hunt_with(
                 .by_rule
                 .entry(rule_key(rule).to_string())
                 .or_default() += 1;
-            let d = Detection::new(engine, m, &event);
+            let e = entities.get_or_insert_with(|| vigil_ingest::entities(&event));
+            let d = Detection::with_entities(engine, m, &event, e.clone().into_owned());
             sink(&d, &event);
             if found.len() < hunt.max_matches {
                 found.push(d);
@@ -234,9 +237,10 @@ pub fn retro_hunt_with(
         }
         if let Some(intel) = &hunt.intel {
             intel_found.clear();
-            detect_intel(
+            detect_intel_with(
                 intel,
                 &event,
+                entities.get_or_insert_with(|| vigil_ingest::entities(&event)),
                 &mut intel_buf,
                 hunt.min_level,
                 &mut intel_found,
