@@ -379,11 +379,59 @@ struct Automaton {
     /// The searchers, shared by every prefilter with the same literals in the same field.
     search: Arc<Searchers>,
     /// Pattern id → item ids that list this literal.
-    items: Vec<Vec<u32>>,
+    items: PatternItems,
     /// Length of the shortest pattern (shorter values cannot contain one).
     min_len: usize,
     /// First index of this automaton's patterns in the seen table.
     offset: usize,
+}
+
+/// Pattern id → the items listing that literal, packed for [`Hits::mark`]: most literals
+/// belong to one item, whose id is stored in place; the others point into one array of lists.
+/// A reported literal then costs one load from a dense array instead of a `Vec` header and its
+/// heap buffer (two cache misses, in a table of tens of thousands of literals).
+#[derive(Debug, Default)]
+struct PatternItems {
+    /// Per pattern: its one item's id, or [`PatternItems::LIST`] | where its list starts in
+    /// `lists`.
+    heads: Vec<u32>,
+    /// Lists of items: each is its length followed by the ids.
+    lists: Vec<u32>,
+}
+
+impl PatternItems {
+    /// Marks a head that points into `lists` (item ids and list offsets stay far below it).
+    const LIST: u32 = 1 << 31;
+
+    fn new(items: Vec<Vec<u32>>) -> PatternItems {
+        let mut packed = PatternItems::default();
+        for ids in items {
+            match ids.as_slice() {
+                [one] if *one < Self::LIST => packed.heads.push(*one),
+                _ => {
+                    packed.heads.push(Self::LIST | packed.lists.len() as u32);
+                    packed.lists.push(ids.len() as u32);
+                    packed.lists.extend_from_slice(&ids);
+                }
+            }
+        }
+        packed
+    }
+
+    /// Calls `f` with each item listing pattern `p`.
+    #[inline]
+    fn for_each(&self, p: usize, mut f: impl FnMut(u32)) {
+        let head = self.heads[p];
+        if head & Self::LIST == 0 {
+            f(head);
+            return;
+        }
+        let at = (head & !Self::LIST) as usize;
+        let len = self.lists[at] as usize;
+        for &item in &self.lists[at + 1..at + 1 + len] {
+            f(item);
+        }
+    }
 }
 
 /// The automata over one field's literals. Buckets often hold the same literals (the variants
@@ -716,7 +764,7 @@ impl Prefilter {
             let automaton = Automaton {
                 search: shared.get(field, &patterns),
                 min_len: patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1),
-                items,
+                items: PatternItems::new(items),
                 offset,
             };
             offset += patterns.len();
@@ -1007,12 +1055,13 @@ impl Hits<'_> {
             return;
         }
         self.seen[k] = self.scan;
-        for &item in &a.items[p] {
-            if self.marks[item as usize] != self.epoch {
-                self.marks[item as usize] = self.epoch;
-                self.candidates.push(item);
+        let (marks, candidates, epoch) = (&mut *self.marks, &mut *self.candidates, self.epoch);
+        a.items.for_each(p, |item| {
+            if marks[item as usize] != epoch {
+                marks[item as usize] = epoch;
+                candidates.push(item);
             }
-        }
+        });
     }
 }
 
@@ -1367,6 +1416,26 @@ mod tests {
         }
         // The sets did overlap: far more occurrences than texts.
         assert!(occurrences > 4_000 * 10, "{occurrences}");
+    }
+
+    #[test]
+    fn pattern_items_list_what_they_were_given() {
+        let given = vec![
+            vec![3],
+            vec![],
+            vec![1, 2],
+            vec![PatternItems::LIST],
+            vec![7],
+            vec![0, 5, 9],
+        ];
+        let packed = PatternItems::new(given.clone());
+        for (p, ids) in given.iter().enumerate() {
+            let mut got = Vec::new();
+            packed.for_each(p, |item| got.push(item));
+            assert_eq!(&got, ids, "pattern {p}");
+        }
+        // One-item literals take no room in the lists.
+        assert_eq!(packed.lists.len(), 1 + (1 + 2) + (1 + 1) + (1 + 3));
     }
 
     #[test]
