@@ -32,11 +32,12 @@ pub struct Detection {
     /// The event's entities under OCSF names, nested (`{"src_endpoint": {"ip": …}}`): what
     /// intel, risk and correlation key on, the same for every source.
     /// Kept as extracted; the nested JSON is built only when the detection is written.
+    /// Shared by every detection of one event (they are the event's, whichever rule fired).
     #[serde(
         serialize_with = "entities_as_json",
-        skip_serializing_if = "Entities::is_empty"
+        skip_serializing_if = "no_entities"
     )]
-    pub entities: Entities<'static>,
+    pub entities: Arc<Entities<'static>>,
     /// For a threat-intel hit: the indicator that stands in for the rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<IntelContext>,
@@ -58,8 +59,15 @@ pub struct IntelContext {
     pub labels: Vec<String>,
 }
 
-fn entities_as_json<S: serde::Serializer>(e: &Entities<'static>, s: S) -> Result<S::Ok, S::Error> {
+fn entities_as_json<S: serde::Serializer>(
+    e: &Arc<Entities<'static>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     e.to_json().serialize(s)
+}
+
+fn no_entities(e: &Arc<Entities<'static>>) -> bool {
+    e.is_empty()
 }
 
 /// One piece of evidence: a search identifier and the field/value that satisfied it.
@@ -113,17 +121,18 @@ fn field_str(event: &Event, names: &[Symbol]) -> Option<String> {
 impl Detection {
     /// Builds the detection for `m` on `event` (evidence is computed here, only for matches).
     pub fn new(engine: &Engine, m: &RuleMatch, event: &Event) -> Detection {
-        Detection::with_entities(engine, m, event, vigil_ingest::entities(event).into_owned())
+        let entities = Arc::new(vigil_ingest::entities(event).into_owned());
+        Detection::with_entities(engine, m, event, entities)
     }
 
     /// [`Detection::new`] with the event's entities already extracted
-    /// (`vigil_ingest::entities(event)`, owned): when several rules, or rules and indicators,
-    /// fire on one event, its entities are extracted once and cloned.
+    /// (`vigil_ingest::entities(event)`, owned): when several rules fire on one event, its
+    /// entities are extracted once and shared.
     pub fn with_entities(
         engine: &Engine,
         m: &RuleMatch,
         event: &Event,
-        entities: Entities<'static>,
+        entities: Arc<Entities<'static>>,
     ) -> Detection {
         let rule = engine.rule(m.rule);
         let names = names();
@@ -203,7 +212,7 @@ impl Detection {
                 value: m.value.clone(),
                 pattern: ind.value().to_string(),
             }],
-            entities: entities.clone().into_owned(),
+            entities: Arc::new(entities.clone().into_owned()),
             intel: Some(IntelContext {
                 kind: ind.kind().name(),
                 indicator: ind.value().to_string(),
@@ -290,16 +299,15 @@ pub fn detect(
     if fired.peek().is_none() {
         return;
     }
-    // The event's entities are the same for every rule that fires on it: extracted once,
-    // cloned for all but the last detection (most events have one), which takes them.
-    let mut entities = Some(vigil_ingest::entities(event).into_owned());
-    while let Some(m) = fired.next() {
-        let e = if fired.peek().is_some() {
-            entities.clone()
-        } else {
-            entities.take()
-        };
-        let e = e.unwrap_or_else(Entities::new);
-        out.push(Detection::with_entities(engine, m, event, e));
+    // The event's entities are the same for every rule that fires on it: extracted once and
+    // shared.
+    let entities = Arc::new(vigil_ingest::entities(event).into_owned());
+    for m in fired {
+        out.push(Detection::with_entities(
+            engine,
+            m,
+            event,
+            Arc::clone(&entities),
+        ));
     }
 }

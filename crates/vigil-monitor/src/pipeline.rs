@@ -623,8 +623,10 @@ impl Worker {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
         engine.evaluate(event, self.scratch(rules), &mut matches);
-        // The event's entities, extracted once for all its detections (rules and indicators).
+        // The event's entities, extracted once for all its detections (rules and indicators),
+        // and owned once for the rule detections, which share them.
         let mut entities = None;
+        let mut owned = None;
         for m in &matches {
             if rules.is_disabled(m.rule) {
                 continue;
@@ -634,7 +636,8 @@ impl Worker {
                 continue;
             }
             let e = entities.get_or_insert_with(|| vigil_ingest::entities(event));
-            let detection = Detection::with_entities(engine, m, event, e.clone().into_owned());
+            let e = owned.get_or_insert_with(|| Arc::new(e.clone().into_owned()));
+            let detection = Detection::with_entities(engine, m, event, Arc::clone(e));
             alerts.push(new_alert(
                 rule.tags.clone(),
                 detection,

@@ -212,8 +212,10 @@ pub fn retro_hunt_with(
         if rules.count() > 0 {
             engine.evaluate(&event, &mut scratch, &mut matches);
         }
-        // The event's entities, extracted once for all its detections (rules and indicators).
+        // The event's entities, extracted once for all its detections (rules and indicators),
+        // and owned once for the rule detections, which share them.
         let mut entities = None;
+        let mut owned = None;
         for m in &matches {
             let rule = engine.rule(m.rule);
             if !rules.selected.get(m.rule).copied().unwrap_or(false)
@@ -227,7 +229,8 @@ pub fn retro_hunt_with(
                 .entry(rule_key(rule).to_string())
                 .or_default() += 1;
             let e = entities.get_or_insert_with(|| vigil_ingest::entities(&event));
-            let d = Detection::with_entities(engine, m, &event, e.clone().into_owned());
+            let e = owned.get_or_insert_with(|| Arc::new(e.clone().into_owned()));
+            let d = Detection::with_entities(engine, m, &event, Arc::clone(e));
             sink(&d, &event);
             if found.len() < hunt.max_matches {
                 found.push(d);
