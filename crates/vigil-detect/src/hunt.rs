@@ -16,7 +16,7 @@ use vigil_ingest::{DecodeError, DecodeOptions, IngestError, InputSpec, decode_fi
 use vigil_intel::Matcher;
 use vigil_sigma::engine::{Engine, Scratch};
 
-use crate::detection::{Detection, detect, detect_intel};
+use crate::detection::{Detection, detect, detect_intel, detect_intel_with};
 
 /// How to run a hunt.
 #[derive(Clone)]
@@ -268,9 +268,22 @@ fn hunt_file(
     let mut intel_buf = Vec::new();
     let mut run_batch = |batch: &mut Vec<Event>, detections: &mut Vec<Detection>| {
         for event in batch.drain(..) {
+            let before = detections.len();
             detect(engine, &event, scratch, matches, opts.min_level, detections);
             if let Some(intel) = &opts.intel {
-                detect_intel(intel, &event, &mut intel_buf, opts.min_level, detections);
+                // When rules fired, their detections hold the event's entities: matched as they
+                // are rather than extracted again.
+                match detections.get(before).map(|d| Arc::clone(&d.entities)) {
+                    Some(e) => detect_intel_with(
+                        intel,
+                        &event,
+                        &e,
+                        &mut intel_buf,
+                        opts.min_level,
+                        detections,
+                    ),
+                    None => detect_intel(intel, &event, &mut intel_buf, opts.min_level, detections),
+                }
             }
         }
     };
