@@ -317,8 +317,9 @@ fn str_cmp_plain(kind: StrKind, hay: &str, pattern: &str) -> bool {
 }
 
 /// The text of a plain string value, with a substring searcher built the first time a
-/// `contains` test uses it (building one per comparison showed in profiles; building them all
-/// up front would cost memory for the many patterns never verified).
+/// `contains` test uses it on a pattern of more than [`Pattern::SHORT`] bytes (building one
+/// per comparison showed in profiles; building them all up front would cost memory for the
+/// many patterns never verified).
 #[derive(Clone, Default)]
 pub struct Pattern {
     text: Box<str>,
@@ -326,11 +327,20 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Patterns up to this long are searched by the standard library's `str::contains`, whose
+    /// SIMD search for needles of 2 to 32 bytes needs nothing built: a boxed `Finder` is two
+    /// more pointers to follow (the box, then its own copy of the needle) on rule data that
+    /// verification mostly finds cold.
+    const SHORT: usize = 32;
+
     /// True when the pattern occurs in `hay`.
     #[inline]
     pub fn is_contained_in(&self, hay: &str) -> bool {
         if hay.len() < self.text.len() {
             return false;
+        }
+        if self.text.len() <= Self::SHORT {
+            return hay.contains(&*self.text);
         }
         self.finder
             .get_or_init(|| {
@@ -625,5 +635,37 @@ mod tests {
         assert!(m("true", None).matches(&Value::Bool(true), &ev));
         assert!(!four.matches(&Value::Null, &ev));
         assert!(four.matches(&Value::List(vec![Value::Int(1), Value::Int(4688)]), &ev));
+    }
+
+    /// Short patterns go through `str::contains`, longer ones through a built `Finder`: both
+    /// agree with a plain window comparison, at every length around the switch.
+    #[test]
+    fn contains_agrees_with_a_window_scan_either_side_of_the_short_limit() {
+        let hay = "c:\\windows\\system32\\windowspowershell\\v1.0\\powershell.exe -nop -w hidden -enc aqbfafgajabh \u{e9}t\u{e9}";
+        for start in [0, 3, 17, 40] {
+            for len in 1..=Pattern::SHORT + 8 {
+                let bytes = &hay.as_bytes()[start..];
+                let Some(needle) = bytes.get(..len).and_then(|b| std::str::from_utf8(b).ok())
+                else {
+                    continue;
+                };
+                for pattern in [
+                    needle.to_string(),
+                    format!("{needle}#"),
+                    format!("#{needle}"),
+                ] {
+                    let expected = hay
+                        .as_bytes()
+                        .windows(pattern.len())
+                        .any(|w| w == pattern.as_bytes());
+                    let p = Pattern::from(pattern.as_str());
+                    assert_eq!(p.is_contained_in(hay), expected, "{pattern:?}");
+                    assert!(
+                        !p.is_contained_in(&pattern[1..]),
+                        "longer than the haystack"
+                    );
+                }
+            }
+        }
     }
 }
