@@ -322,7 +322,9 @@ fn str_cmp_plain(kind: StrKind, hay: &str, pattern: &str) -> bool {
 /// many patterns never verified).
 #[derive(Clone, Default)]
 pub struct Pattern {
-    text: Box<str>,
+    /// Up to 24 bytes in place: most Sigma values are that short, and verification then reads
+    /// them from the matcher itself instead of following a pointer.
+    text: compact_str::CompactString,
     finder: std::sync::OnceLock<Box<memchr::memmem::Finder<'static>>>,
 }
 
@@ -388,7 +390,7 @@ impl From<&str> for Pattern {
 impl From<String> for Pattern {
     fn from(s: String) -> Self {
         Pattern {
-            text: s.into_boxed_str(),
+            text: s.into(),
             finder: std::sync::OnceLock::new(),
         }
     }
@@ -397,7 +399,7 @@ impl From<String> for Pattern {
 impl From<Box<str>> for Pattern {
     fn from(text: Box<str>) -> Self {
         Pattern {
-            text,
+            text: text.into(),
             finder: std::sync::OnceLock::new(),
         }
     }
