@@ -169,25 +169,30 @@ pub struct Keywords {
 }
 
 /// One `field|modifiers: value(s)` test.
+///
+/// Laid out in declaration order from a cache-line boundary, what verification reads first
+/// (field, flags, values, value set) ahead of what only evidence and errors read: a test is
+/// mostly verified cold, and this way it costs two cache lines instead of three.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct FieldTest {
     /// The field as the rule names it (after any rename).
     pub field: Symbol,
-    /// The values; one matching is enough unless `all`. Each is already built from the
-    /// modifier chain (a windash or base64offset value is a [`Matcher::AnyOf`] of its forms).
-    pub values: Vec<Matcher>,
-    /// The values as written in the rule, parallel to `values` (for evidence).
-    pub raw: Vec<String>,
     /// `|all`: every value must match.
     pub all: bool,
     /// `|neq`: the whole test is negated (pySigma semantics).
     pub negate: bool,
-    /// The key as written (`CommandLine|contains|all`), for evidence and errors.
-    pub written: String,
-    pub location: Location,
+    /// The values; one matching is enough unless `all`. Each is already built from the
+    /// modifier chain (a windash or base64offset value is a [`Matcher::AnyOf`] of its forms).
+    pub values: Vec<Matcher>,
     /// `values` as one automaton when they are many plain strings (built on first use; make
     /// it with `ValueSet::default()`).
     pub value_set: ValueSet,
+    /// The values as written in the rule, parallel to `values` (for evidence).
+    pub raw: Vec<String>,
+    /// The key as written (`CommandLine|contains|all`), for evidence and errors.
+    pub written: String,
+    pub location: Location,
 }
 
 impl FieldTest {
