@@ -629,15 +629,18 @@ struct Memo {
     hasher: foldhash::fast::FixedState,
 }
 
+/// Laid out from a cache-line boundary with the tag and the literals found first: a miss reads
+/// one line, a hit on a value up to 21 bytes one line, longer values the lines they need.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct MemoSlot {
     /// Address of the searchers the result belongs to (0 = empty slot).
     automaton: usize,
     hash: u64,
+    patterns: [u32; MEMO_PATTERNS_MAX],
     len: u16,
     count: u8,
     text: [u8; MEMO_TEXT_MAX],
-    patterns: [u32; MEMO_PATTERNS_MAX],
 }
 
 impl Default for Memo {
