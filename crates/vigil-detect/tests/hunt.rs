@@ -17,13 +17,13 @@ struct Collect {
 }
 
 impl HuntSink for Collect {
-    fn detection(&mut self, d: Detection) {
+    fn detection(&mut self, d: &Detection) {
         assert!(
             !d.evidence.is_empty(),
             "a detection without evidence: {d:?}"
         );
         self.detections
-            .push((d.file.to_string(), d.rule_id, d.record_id));
+            .push((d.file.to_string(), d.rule_id.clone(), d.record_id));
     }
     fn decode_error(&mut self, _: &DecodeError) {
         self.errors += 1;

@@ -19,8 +19,8 @@ use vigil_sigma::ruleset::SigmaConfig;
 struct Collect(Vec<Detection>);
 
 impl HuntSink for Collect {
-    fn detection(&mut self, d: Detection) {
-        self.0.push(d);
+    fn detection(&mut self, d: &Detection) {
+        self.0.push(d.clone());
     }
     fn decode_error(&mut self, _: &DecodeError) {}
     fn file_failed(&mut self, e: &IngestError) {

@@ -19,14 +19,14 @@ struct Collect {
 }
 
 impl HuntSink for Collect {
-    fn detection(&mut self, d: Detection) {
+    fn detection(&mut self, d: &Detection) {
         assert!(
             !d.evidence.is_empty(),
             "a detection without evidence: {d:?}"
         );
         *self
             .by_rule
-            .entry(d.rule_id.unwrap_or_default())
+            .entry(d.rule_id.clone().unwrap_or_default())
             .or_default() += 1;
     }
     fn decode_error(&mut self, _: &DecodeError) {}

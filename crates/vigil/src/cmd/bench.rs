@@ -23,7 +23,7 @@ use crate::config::Config;
 struct Discard;
 
 impl HuntSink for Discard {
-    fn detection(&mut self, _: Detection) {}
+    fn detection(&mut self, _: &Detection) {}
     fn decode_error(&mut self, _: &DecodeError) {}
     fn file_failed(&mut self, _: &IngestError) {}
 }

@@ -35,9 +35,9 @@ impl Sink {
 }
 
 impl HuntSink for Sink {
-    fn detection(&mut self, d: Detection) {
+    fn detection(&mut self, d: &Detection) {
         if self.write_error.is_none()
-            && let Err(e) = self.writer.write(&d)
+            && let Err(e) = self.writer.write(d)
         {
             self.write_error = Some(e);
         }
