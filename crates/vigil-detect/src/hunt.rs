@@ -149,16 +149,17 @@ pub fn hunt_with(
     // cores; a single file still gets all threads.
     let evtx_threads = if files.len() == 1 { opts.threads } else { 1 };
     let decode = DecodeOptions { evtx_threads };
+    // Detections the sink has seen, per worker, waiting to be freed by the thread that
+    // allocated them (see `Spent`).
+    let spent: Spent = Spent::new(pool.current_num_threads());
     let job = Job {
         engine,
         opts,
         decode: &decode,
         input,
+        spent: &spent,
     };
     let (tx, rx) = crossbeam_channel::unbounded::<FileResult>();
-    // Detections the sink has seen, per worker, waiting to be freed by the thread that
-    // allocated them (see `Spent`).
-    let spent: Spent = Spent::new(pool.current_num_threads());
     let mut summary = HuntSummary::default();
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -174,16 +175,15 @@ pub fn hunt_with(
                         .collect();
                 files.par_iter().enumerate().for_each(|(index, path)| {
                     let slot = rayon::current_thread_index().unwrap_or(0) % scratches.len();
-                    spent.free(slot);
                     let mut r = match scratches[slot].try_lock() {
                         Ok(mut guard) => {
                             let (scratch, matches) =
                                 guard.get_or_insert_with(|| (Scratch::new(engine), Vec::new()));
-                            hunt_file(index, path, &job, scratch, matches)
+                            hunt_file(index, path, &job, slot, scratch, matches)
                         }
                         Err(_) => {
                             let (mut scratch, mut matches) = (Scratch::new(engine), Vec::new());
-                            hunt_file(index, path, &job, &mut scratch, &mut matches)
+                            hunt_file(index, path, &job, slot, &mut scratch, &mut matches)
                         }
                     };
                     r.worker = slot;
@@ -240,7 +240,7 @@ pub fn hunt_with(
 }
 
 /// Detections the sink is done with, queued per worker thread so that the thread that
-/// allocated them frees them (at the start of its next file).
+/// allocated them frees them (before it builds the detections of its next batch).
 ///
 /// Freed on the reporting thread instead, every string of every detection was a cross-thread
 /// free (in mimalloc an atomic push onto the owning page's list, collected later by its
@@ -296,12 +296,14 @@ struct Job<'a> {
     opts: &'a HuntOptions,
     decode: &'a DecodeOptions,
     input: &'a InputSpec,
+    spent: &'a Spent,
 }
 
 fn hunt_file(
     index: usize,
     path: &std::path::Path,
     job: &Job<'_>,
+    worker: usize,
     scratch: &mut Scratch,
     matches: &mut Vec<vigil_sigma::engine::RuleMatch>,
 ) -> FileResult {
@@ -310,6 +312,7 @@ fn hunt_file(
         opts,
         decode,
         input,
+        spent,
     } = *job;
     let mut detections = Vec::new();
     let mut errors = Vec::new();
@@ -321,6 +324,10 @@ fn hunt_file(
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     let mut intel_buf = Vec::new();
     let mut run_batch = |batch: &mut Vec<Event>, detections: &mut Vec<Detection>| {
+        // The previous file's detections are back from the sink by now (this file's first
+        // batch took a while to decode): freed before new ones are built, they leave their
+        // memory warm for them.
+        spent.free(worker);
         for event in batch.drain(..) {
             let before = detections.len();
             detect(engine, &event, scratch, matches, opts.min_level, detections);
