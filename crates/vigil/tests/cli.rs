@@ -144,6 +144,54 @@ fn hunt_output_formats() {
     assert!(stdout.contains("Security Event Log Cleared"));
 }
 
+/// The number after `label` on the line of `text` that starts with it.
+fn figure(text: &str, label: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no line starting {label:?} in {text}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no figure after {label:?}: {line}"))
+}
+
+#[test]
+fn bench_hunt_reports_both_passes_and_their_ratios() {
+    let out = vigil()
+        .args([
+            "bench",
+            "hunt",
+            "examples/windows-sample",
+            "--rules",
+            "examples/rules",
+            "--runs",
+            "3",
+            "--threads",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("7 events"), "{stdout}");
+    // The detect passes find what `vigil hunt` finds on the sample.
+    assert!(stdout.contains("5 detections"), "{stdout}");
+    for label in ["decode-only:", "decode+detect:"] {
+        assert!(figure(&stdout, label) > 0.0, "{label} {stdout}");
+    }
+    // Ratios of times, by wall clock and by CPU time: positive and finite (no timing bound:
+    // the machine decides the values).
+    for label in [
+        "ratio (decode+detect time / decode-only time):",
+        "CPU time ratio (all threads, same passes):",
+    ] {
+        let r = figure(&stdout, label);
+        assert!(r.is_finite() && r > 0.0, "{label} {r} in {stdout}");
+    }
+}
+
 #[test]
 fn hunt_without_rules_says_how_to_get_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,23 +28,44 @@ impl HuntSink for Discard {
     fn file_failed(&mut self, _: &IngestError) {}
 }
 
+/// What [`paired`] measured: the fastest run of each kind and the medians of the per-pair
+/// ratios, by wall time and by the process's CPU time.
+struct Paired {
+    decode: HuntSummary,
+    detect: HuntSummary,
+    median_ratio: f64,
+    /// `None` when the CPU time cannot be read.
+    median_cpu_ratio: Option<f64>,
+}
+
 /// Runs decode-only and decode+detect alternately `runs` times: each pair sees the same
-/// machine state, so the ratio of a pair is robust to drift on a noisy host. Returns the
-/// fastest run of each and the median of the per-pair ratios.
+/// machine state, so the ratio of a pair is robust to drift on a noisy host.
+///
+/// Each pass's CPU time (every thread of the process, `getrusage`) is measured too: on a
+/// shared VM the wall time of a 20 ms pass also holds the time the workers waited for a core,
+/// which the CPU time leaves out, so the two ratios side by side tell that noise from a real
+/// change in the work.
 fn paired(
     files: &[PathBuf],
     engine: &vigil_sigma::engine::Engine,
     decode_opts: &HuntOptions,
     detect_opts: &HuntOptions,
     runs: usize,
-) -> Result<(HuntSummary, HuntSummary, f64)> {
+) -> Result<Paired> {
     let mut best_decode: Option<HuntSummary> = None;
     let mut best_detect: Option<HuntSummary> = None;
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for _ in 0..runs.max(1) {
+        let c0 = cpu_time();
         let d = run_hunt(files, engine, decode_opts, &mut Discard)?;
+        let c1 = cpu_time();
         let e = run_hunt(files, engine, detect_opts, &mut Discard)?;
+        let c2 = cpu_time();
         ratios.push(e.elapsed.as_secs_f64() / d.elapsed.as_secs_f64().max(1e-9));
+        if let (Some(c0), Some(c1), Some(c2)) = (c0, c1, c2) {
+            cpu_ratios.push((c2 - c1).as_secs_f64() / (c1 - c0).as_secs_f64().max(1e-9));
+        }
         if best_decode.as_ref().is_none_or(|b| d.elapsed < b.elapsed) {
             best_decode = Some(d);
         }
@@ -52,13 +73,36 @@ fn paired(
             best_detect = Some(e);
         }
     }
-    ratios.sort_by(f64::total_cmp);
-    let median = ratios[ratios.len() / 2];
-    Ok((
-        best_decode.expect("at least one run"),
-        best_detect.expect("at least one run"),
-        median,
-    ))
+    Ok(Paired {
+        decode: best_decode.expect("at least one run"),
+        detect: best_detect.expect("at least one run"),
+        median_ratio: median(&mut ratios).expect("at least one run"),
+        median_cpu_ratio: median(&mut cpu_ratios),
+    })
+}
+
+/// The median of `values` (the upper one of an even count); `None` when empty.
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// User + system CPU time of the whole process so far (all threads, ended ones included).
+fn cpu_time() -> Option<std::time::Duration> {
+    // SAFETY: `getrusage` only writes the struct it is given, which is plain data that the
+    // all-zero pattern initialises.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return None;
+        }
+        usage
+    };
+    let micros = |t: libc::timeval| -> Option<u64> {
+        Some(u64::try_from(t.tv_sec).ok()? * 1_000_000 + u64::try_from(t.tv_usec).ok()?)
+    };
+    let total = micros(usage.ru_utime)? + micros(usage.ru_stime)?;
+    Some(std::time::Duration::from_micros(total))
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
@@ -99,8 +143,12 @@ pub fn hunt(
     // costs (later passes build new thread pools whose allocator arenas inflate the peak).
     let _ = run_hunt(&files, &loaded.engine, &detect_opts, &mut Discard)?;
     let hunt_peak = peak_rss_mib();
-    let (decode, detect, median_ratio) =
-        paired(&files, &loaded.engine, &decode_opts, &detect_opts, runs)?;
+    let Paired {
+        decode,
+        detect,
+        median_ratio,
+        median_cpu_ratio,
+    } = paired(&files, &loaded.engine, &decode_opts, &detect_opts, runs)?;
     let threads_used = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -129,6 +177,11 @@ pub fn hunt(
         median_ratio,
         detect.elapsed.as_secs_f64() / decode.elapsed.as_secs_f64().max(1e-9)
     );
+    if let Some(cpu) = median_cpu_ratio {
+        println!(
+            "CPU time ratio (all threads, same passes): {cpu:.3} (median of {runs} paired runs)"
+        );
+    }
     if let Some(mib) = hunt_peak {
         println!("peak memory of one decode+detect pass, rules included (VmHWM): {mib:.1} MiB");
     }
