@@ -653,8 +653,34 @@ impl Default for Memo {
 }
 
 impl Memo {
-    fn slot(&mut self, automaton: usize, text: &str) -> (u64, &mut MemoSlot) {
+    /// The key of (`automaton`, `text`): which slot it lives in, and its tag there.
+    #[inline]
+    fn hash(&self, automaton: usize, text: &str) -> u64 {
         use std::hash::BuildHasher;
+        self.hasher.hash_one((automaton, text))
+    }
+
+    /// Asks the CPU to bring the slot of `hash` into cache (a hint: it changes nothing any
+    /// lookup answers). Nothing to do before the slots exist.
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        let Some(slot) = self.slots.get((hash as usize) % MEMO_SLOTS) else {
+            return;
+        };
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults and reads nothing the program sees; the address is
+        // that of a live slot anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (slot as *const MemoSlot).cast::<i8>(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
+
+    /// The slot of `hash` (the slots are allocated at the first call).
+    fn at(&mut self, hash: u64) -> &mut MemoSlot {
         if self.slots.is_empty() {
             let empty = MemoSlot {
                 automaton: 0,
@@ -666,9 +692,7 @@ impl Memo {
             };
             self.slots = vec![empty; MEMO_SLOTS];
         }
-        let hash = self.hasher.hash_one((automaton, text));
-        let i = (hash as usize) % MEMO_SLOTS;
-        (hash, &mut self.slots[i])
+        &mut self.slots[(hash as usize) % MEMO_SLOTS]
     }
 }
 
@@ -890,13 +914,37 @@ impl Prefilter {
             memo,
         };
         let fields = event.fields();
-        for &(i, k, a) in &plans[plan].automata {
+        // The memo slots this event's string values will probe, requested all at once: their
+        // cache misses overlap instead of each waiting for the one before. The keys are kept
+        // for the lookups (a key of 0 is computed again).
+        let automata = &plans[plan].automata;
+        let mut keys = [0u64; PREFETCH_MAX];
+        for (n, &(i, k, a)) in automata.iter().enumerate().take(PREFETCH_MAX) {
+            let (Some(field), Some(p)) = (fields.get(i as usize), pass[k as usize]) else {
+                continue;
+            };
+            if let Value::Str(t) = &field.value {
+                let a = &p.by_field[a as usize].1;
+                let text = t.lower();
+                if (a.min_len..=MEMO_TEXT_MAX).contains(&text.len()) {
+                    let key = hits.memo.hash(Arc::as_ptr(&a.search) as usize, text);
+                    hits.memo.prefetch(key);
+                    keys[n] = key;
+                }
+            }
+        }
+        for (n, &(i, k, a)) in automata.iter().enumerate() {
             let (Some(field), Some(p)) = (fields.get(i as usize), pass[k as usize]) else {
                 continue;
             };
             let a = &p.by_field[a as usize].1;
             hits.base = bases[k as usize];
-            for_each_text(&field.value, num_buf, &mut |text| hits.scan_value(a, text));
+            match (&field.value, keys.get(n)) {
+                (Value::Str(t), Some(&key)) if key != 0 => hits.scan_value(a, t.lower(), Some(key)),
+                (value, _) => {
+                    for_each_text(value, num_buf, &mut |text| hits.scan_value(a, text, None))
+                }
+            }
         }
         // Keyword literals may occur in any value: one pass over all values joined by a
         // newline costs far less than a pass per value. Every value is present intact, so no
@@ -938,6 +986,9 @@ impl Prefilter {
 /// Prefilters one pass of [`Prefilter::scan_all`] serves (an event reaches one channel bucket
 /// and a few logsource groups; more are served by further passes).
 const PASS_MAX: usize = 8;
+
+/// Field values per event whose memo slots are prefetched (and keys kept) before the scan.
+const PREFETCH_MAX: usize = 64;
 
 /// Slots of the per-thread table of [`PassPlan`]s (direct-mapped by the prefilters' ids).
 const PLAN_SLOTS: usize = 256;
@@ -994,15 +1045,21 @@ struct Hits<'a> {
 
 impl Hits<'_> {
     /// Marks the items of every pattern of `a` occurring in the field value `text`,
-    /// answering from the memo when this value was scanned by `a` recently.
-    fn scan_value(&mut self, a: &Automaton, text: &str) {
+    /// answering from the memo when this value was scanned by `a` recently. `hash` is the
+    /// value's memo key when the caller already computed it.
+    fn scan_value(&mut self, a: &Automaton, text: &str, hash: Option<u64>) {
+        // Shorter than every literal: nothing to find, and nothing worth a memo slot.
+        if text.len() < a.min_len {
+            return;
+        }
         if text.len() > MEMO_TEXT_MAX {
             self.scan_text(a, text, &mut None);
             return;
         }
         // Keyed by the shared searchers: pattern ids mean the same in every bucket using them.
         let id = Arc::as_ptr(&a.search) as usize;
-        let (hash, slot) = self.memo.slot(id, text);
+        let hash = hash.unwrap_or_else(|| self.memo.hash(id, text));
+        let slot = self.memo.at(hash);
         if slot.automaton == id
             && slot.hash == hash
             && slot.text[..slot.len as usize] == *text.as_bytes()
@@ -1016,7 +1073,7 @@ impl Hits<'_> {
         let mut found = Some(Found::default());
         self.scan_text(a, text, &mut found);
         if let Some(found) = found {
-            let (_, slot) = self.memo.slot(id, text);
+            let slot = self.memo.at(hash);
             slot.automaton = id;
             slot.hash = hash;
             slot.len = text.len() as u16;
@@ -1464,6 +1521,43 @@ mod tests {
         p.scan(&e, &mut st);
         assert!(st.marked(0) && !st.marked(1) && st.marked(2));
         assert_eq!(p.automaton_count(), 3);
+    }
+
+    #[test]
+    fn values_shorter_than_every_literal_take_no_memo_slot_and_keys_are_reused() {
+        let lit = |text: &str, field: &str| Literal {
+            text: text.into(),
+            field: Some(Symbol::intern(field)),
+        };
+        let p = Prefilter::build(&[
+            (0, vec![lit("mimikatz", "CommandLine")]),
+            (1, vec![lit("whoami", "User")]),
+        ]);
+        let held = |st: &ScanState, text: &str| {
+            st.memo
+                .slots
+                .iter()
+                .any(|s| s.automaton != 0 && s.text[..s.len as usize] == *text.as_bytes())
+        };
+        let mut st = ScanState::default();
+        // The first event allocates the memo (no prefetch yet); the second is scanned with
+        // the keys its prefetch computed. Both find the same.
+        for _ in 0..2 {
+            let mut e = Event::default();
+            e.insert("CommandLine", Value::str("x.exe mimikatz"));
+            e.insert("User", Value::str("bob"));
+            st.next_event(2);
+            p.scan(&e, &mut st);
+            assert!(st.marked(0) && !st.marked(1));
+            // `bob` is shorter than `whoami`: only the command line holds a slot.
+            assert!(held(&st, "x.exe mimikatz") && !held(&st, "bob"));
+        }
+        let mut e = Event::default();
+        e.insert("User", Value::str("corp\\whoami"));
+        st.next_event(2);
+        p.scan(&e, &mut st);
+        assert!(!st.marked(0) && st.marked(1));
+        assert!(held(&st, "corp\\whoami"));
     }
 
     #[test]
