@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod matcher;
 pub mod modifiers;
 pub mod parse;
+mod prefetch;
 pub mod prefilter;
 pub mod ruleset;
 pub mod valueset;

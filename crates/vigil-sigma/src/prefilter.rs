@@ -664,19 +664,9 @@ impl Memo {
     /// lookup answers). Nothing to do before the slots exist.
     #[inline]
     fn prefetch(&self, hash: u64) {
-        let Some(slot) = self.slots.get((hash as usize) % MEMO_SLOTS) else {
-            return;
-        };
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults and reads nothing the program sees; the address is
-        // that of a live slot anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (slot as *const MemoSlot).cast::<i8>(),
-            );
+        if let Some(slot) = self.slots.get((hash as usize) % MEMO_SLOTS) {
+            crate::prefetch::prefetch(slot);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
     }
 
     /// The slot of `hash` (the slots are allocated at the first call).
