@@ -937,22 +937,30 @@ impl Prefilter {
             }
         }
         // Keyword literals may occur in any value: one pass over all values joined by a
-        // newline costs far less than a pass per value. Every value is present intact, so no
-        // occurrence is lost; a literal spanning two values only adds a candidate, which
-        // verification then rejects.
+        // newline costs far less than a pass per value. Every value that could hold a literal
+        // is present intact, so no occurrence is lost; a literal spanning two values only adds
+        // a candidate, which verification then rejects.
         if keywords {
+            // No keyword literal fits in a value shorter than the shortest of them: such
+            // values (EventIDs, levels, flags) stay out of the text.
+            let shortest = pass
+                .iter()
+                .flatten()
+                .filter_map(|p| p.any_field.as_ref().map(|a| a.min_len))
+                .min()
+                .unwrap_or(1);
             joined.clear();
+            let mut add = |text: &str| {
+                if text.len() >= shortest {
+                    joined.push_str(text);
+                    joined.push('\n');
+                }
+            };
             for field in fields {
                 match &field.value {
                     // Most values are strings: copy them without the generic walk.
-                    Value::Str(t) => {
-                        joined.push_str(t.lower());
-                        joined.push('\n');
-                    }
-                    other => for_each_text(other, num_buf, &mut |text| {
-                        joined.push_str(text);
-                        joined.push('\n');
-                    }),
+                    Value::Str(t) => add(t.lower()),
+                    other => for_each_text(other, num_buf, &mut add),
                 }
             }
             for (k, p) in pass.iter().flatten().enumerate() {
@@ -1548,6 +1556,34 @@ mod tests {
         p.scan(&e, &mut st);
         assert!(!st.marked(0) && st.marked(1));
         assert!(held(&st, "corp\\whoami"));
+    }
+
+    #[test]
+    fn keyword_literals_are_found_in_values_of_their_length_and_longer() {
+        let kw = |text: &str| Literal {
+            text: text.into(),
+            field: None,
+        };
+        let p = Prefilter::build(&[(0, vec![kw("sekurlsa::")]), (1, vec![kw("kiwi")])]);
+        let mut st = ScanState::default();
+        let scan = |values: &[&str], st: &mut ScanState| {
+            let mut e = Event::default();
+            for (i, v) in values.iter().enumerate() {
+                e.insert(&format!("F{i}"), Value::str(*v));
+            }
+            e.insert("EventID", Value::Int(4104));
+            st.next_event(2);
+            p.scan(&e, st);
+            (st.marked(0), st.marked(1))
+        };
+        // A value exactly as long as the shortest literal, and one within a longer value.
+        assert_eq!(scan(&["1", "KIWI", "x"], &mut st), (false, true));
+        assert_eq!(
+            scan(&["run sekurlsa::logonpasswords", "ab"], &mut st),
+            (true, false)
+        );
+        // Short values around a long one do not hide it, nor make a literal of their own.
+        assert_eq!(scan(&["ki", "wi", "xsekurlsa::y"], &mut st), (true, false));
     }
 
     #[test]
