@@ -1,9 +1,9 @@
 //! A cache hint: ask the CPU to start loading a line the next steps will read.
 //!
-//! What it is for: the engine's per-event work reads a handful of lines scattered over large
-//! tables (memo slots, rule variants and their detections); requested together, their misses
-//! overlap instead of each waiting for the one before. A hint changes nothing any read
-//! returns: where the target has no such instruction it does nothing.
+//! What it is for: the literal scan probes a handful of memo slots per event, scattered over a
+//! table of about 600 KB; requested together, their misses overlap instead of each waiting for
+//! the one before. A hint changes nothing any read returns: where the target has no such
+//! instruction it does nothing.
 
 /// Starts loading the cache line holding `p` into every cache level.
 #[inline(always)]
