@@ -406,6 +406,7 @@ impl Engine {
     /// Clears `out`, then adds every (rule, variant) matching `event`, sorted. Exactly the
     /// result of [`Engine::evaluate_naive`], only faster.
     pub fn evaluate(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<RuleMatch>) {
+        let started = crate::profile::ticks();
         out.clear();
         scratch.prepare(self);
 
@@ -432,11 +433,13 @@ impl Engine {
             .into_iter()
             .chain(groups.iter().map(|&g| &self.logsource_groups[g as usize].1));
 
+        let routed = crate::profile::ticks();
         Prefilter::scan_all(
             buckets.clone().filter_map(|b| b.prefilter.as_ref()),
             event,
             scan,
         );
+        let scanned = crate::profile::ticks();
         let always = buckets.flat_map(|b| b.always.iter().copied());
         // A variant is a candidate when its first set was seen, and its second too if it has
         // one (a second set seen alone only confirms).
@@ -460,12 +463,25 @@ impl Engine {
                     continue;
                 }
             }
-            if self.detection(v).matches(event) {
+            let checked = crate::profile::ticks();
+            let matched = self.detection(v).matches(event);
+            crate::profile::verified(
+                self.variants.len(),
+                vi as usize,
+                matched,
+                crate::profile::ticks().wrapping_sub(checked),
+            );
+            if matched {
                 out.push(self.rule_match(vi));
             }
         }
         out.sort_unstable();
         out.dedup();
+        crate::profile::evaluated(
+            routed.wrapping_sub(started),
+            scanned.wrapping_sub(routed),
+            crate::profile::ticks().wrapping_sub(scanned),
+        );
     }
 
     /// The reference: every variant's routing predicate and detection, no index, no
@@ -562,6 +578,32 @@ impl Engine {
         v.detection
             .as_ref()
             .unwrap_or(&self.rules[v.rule as usize].detection)
+    }
+
+    /// The title of variant `vi`'s rule, with the variant's target when the rule has several
+    /// (for [`crate::profile::report`]).
+    #[cfg(feature = "profile")]
+    pub(crate) fn variant_title(&self, vi: usize) -> String {
+        let Some(v) = self.variants.get(vi) else {
+            return String::new();
+        };
+        let rule = &self.rules[v.rule as usize];
+        let (first, end) = (
+            self.rule_start[v.rule as usize] as usize,
+            self.rule_start
+                .get(v.rule as usize + 1)
+                .map_or(self.variants.len(), |&e| e as usize),
+        );
+        if end - first > 1 {
+            format!(
+                "{} (variant {} of {})",
+                rule.title,
+                vi - first + 1,
+                end - first
+            )
+        } else {
+            rule.title.clone()
+        }
     }
 
     fn rule_match(&self, vi: u32) -> RuleMatch {

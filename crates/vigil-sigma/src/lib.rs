@@ -16,6 +16,7 @@ pub mod modifiers;
 pub mod parse;
 mod prefetch;
 pub mod prefilter;
+pub mod profile;
 pub mod ruleset;
 pub mod valueset;
 pub mod wildcard;

@@ -143,6 +143,9 @@ pub fn hunt(
     // costs (later passes build new thread pools whose allocator arenas inflate the peak).
     let _ = run_hunt(&files, &loaded.engine, &detect_opts, &mut Discard)?;
     let hunt_peak = peak_rss_mib();
+    // With the `profile` feature, only the measured passes are counted (the first one built
+    // the lazily compiled parts of rules).
+    vigil_sigma::profile::reset();
     let Paired {
         decode,
         detect,
@@ -184,6 +187,9 @@ pub fn hunt(
     }
     if let Some(mib) = hunt_peak {
         println!("peak memory of one decode+detect pass, rules included (VmHWM): {mib:.1} MiB");
+    }
+    if let Some(profile) = vigil_sigma::profile::report(&loaded.engine, 25) {
+        print!("{profile}");
     }
     Ok(ExitCode::SUCCESS)
 }

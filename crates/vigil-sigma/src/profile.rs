@@ -1,0 +1,154 @@
+//! Where [`Engine::evaluate`](crate::Engine::evaluate)'s time goes, for the people tuning it:
+//! per phase (routing, the literal scan, verifying candidates) and per variant verified
+//! (checks, matches, time). Counted only when the crate is built with the `profile` feature
+//! (`cargo build --release -p vigil --features profile`, then `vigil bench hunt`); without it
+//! every hook is an empty inline function and [`report`] answers `None`.
+//!
+//! Times are in ticks: the x86-64 time-stamp counter (a few cycles to read, so the probes
+//! barely move what they measure), nanoseconds on other targets. Compare ticks with ticks,
+//! in one run; the per-variant table takes a lock per verification, so profile with one
+//! thread (`--threads 1`).
+
+use crate::engine::Engine;
+
+#[cfg(feature = "profile")]
+mod on {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Evaluations, then ticks spent routing, scanning and verifying.
+    static PHASES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+    /// Per variant: (checks, matches, ticks).
+    static VARIANTS: Mutex<Vec<(u64, u64, u64)>> = Mutex::new(Vec::new());
+
+    #[inline]
+    pub fn ticks() -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `rdtsc` reads the time-stamp counter; it has no preconditions and
+            // touches no memory.
+            unsafe { core::arch::x86_64::_rdtsc() }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_nanos() as u64
+        }
+    }
+
+    pub fn evaluated(route: u64, scan: u64, verify: u64) {
+        for (i, t) in [1, route, scan, verify].into_iter().enumerate() {
+            PHASES[i].fetch_add(t, Ordering::Relaxed);
+        }
+    }
+
+    pub fn verified(variants: usize, vi: usize, matched: bool, ticks: u64) {
+        let mut v = VARIANTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if v.len() < variants {
+            v.resize(variants, (0, 0, 0));
+        }
+        if let Some(c) = v.get_mut(vi) {
+            c.0 += 1;
+            c.1 += u64::from(matched);
+            c.2 += ticks;
+        }
+    }
+
+    pub fn reset() {
+        PHASES.iter().for_each(|p| p.store(0, Ordering::Relaxed));
+        VARIANTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    pub fn phases() -> [u64; 4] {
+        PHASES.each_ref().map(|p| p.load(Ordering::Relaxed))
+    }
+
+    pub fn variants() -> Vec<(u64, u64, u64)> {
+        VARIANTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A timestamp for the phase probes (0 without the `profile` feature).
+#[inline]
+pub(crate) fn ticks() -> u64 {
+    #[cfg(feature = "profile")]
+    return on::ticks();
+    #[cfg(not(feature = "profile"))]
+    0
+}
+
+/// Records one evaluation's phases, each in ticks.
+#[inline]
+pub(crate) fn evaluated(_route: u64, _scan: u64, _verify: u64) {
+    #[cfg(feature = "profile")]
+    on::evaluated(_route, _scan, _verify);
+}
+
+/// Records one verification of variant `vi` (of `variants`).
+#[inline]
+pub(crate) fn verified(_variants: usize, _vi: usize, _matched: bool, _ticks: u64) {
+    #[cfg(feature = "profile")]
+    on::verified(_variants, _vi, _matched, _ticks);
+}
+
+/// Forgets what was counted so far (say, a warm-up pass that built lazily compiled parts).
+pub fn reset() {
+    #[cfg(feature = "profile")]
+    on::reset();
+}
+
+/// The phases and the `top` costliest variants to verify since the last [`reset`], as text;
+/// `None` when the crate was built without the `profile` feature.
+pub fn report(engine: &Engine, top: usize) -> Option<String> {
+    #[cfg(feature = "profile")]
+    {
+        use std::fmt::Write;
+        let [events, route, scan, verify] = on::phases();
+        let total = (route + scan + verify).max(1);
+        let share = |t: u64| 100.0 * t as f64 / total as f64;
+        let mut out = format!(
+            "profile of Engine::evaluate: {events} evaluations, {total} ticks ({} per event): \
+             routing {:.1} %, literal scan {:.1} %, verification {:.1} %\n",
+            total / events.max(1),
+            share(route),
+            share(scan),
+            share(verify),
+        );
+        let variants = on::variants();
+        let (checks, matches) = variants.iter().fold((0, 0), |(c, m), v| (c + v.0, m + v.1));
+        let _ = writeln!(
+            out,
+            "verification: {checks} checks, {matches} matches; costliest variants:\n\
+             {:>8} {:>8} {:>12} {:>8}  rule",
+            "checks", "matches", "ticks", "/check"
+        );
+        let mut order: Vec<usize> = (0..variants.len()).filter(|&i| variants[i].0 > 0).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(variants[i].2));
+        for i in order.into_iter().take(top) {
+            let (c, m, t) = variants[i];
+            let _ = writeln!(
+                out,
+                "{c:>8} {m:>8} {t:>12} {:>8}  {}",
+                t / c.max(1),
+                engine.variant_title(i)
+            );
+        }
+        Some(out)
+    }
+    #[cfg(not(feature = "profile"))]
+    {
+        let _ = (engine, top);
+        None
+    }
+}
