@@ -211,3 +211,99 @@ fn value_sets_answer_like_the_values_one_by_one() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     assert!(tests > 100 && compared > 10_000 && hits > 100);
 }
+
+/// Every SigmaHQ `|re` test answers, on every distinct value its field takes in the corpus
+/// (and on hand-made values where Unicode and ASCII classes differ), what its Unicode build
+/// alone answers: the ASCII build `SigmaRegex::is_match` uses for ASCII values changes no
+/// result.
+#[test]
+fn regexes_answer_alike_in_ascii_and_unicode() {
+    use std::collections::{HashMap, HashSet};
+    use vigil_sigma::ast::SearchBody;
+    use vigil_sigma::matcher::{Matcher, SigmaRegex};
+    let Some(c) = compile_sigmahq() else { return };
+    let mut by_field: HashMap<vigil_core::Symbol, Vec<&SigmaRegex>> = HashMap::new();
+    for rule in c.engine.rules() {
+        for search in &rule.detection.searches {
+            if let SearchBody::Fields(groups) = &search.body {
+                for t in groups.iter().flatten() {
+                    for v in &t.values {
+                        if let Matcher::Regex(re) = v {
+                            by_field.entry(t.field).or_default().push(re);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let regexes: usize = by_field.values().map(Vec::len).sum();
+    let mut seen: HashSet<(vigil_core::Symbol, String)> = HashSet::new();
+    let (mut compared, mut hits, mut mismatches) = (0usize, 0usize, Vec::new());
+    let mut compare = |re: &SigmaRegex, value: &str| {
+        let (fast, unicode) = (re.is_match(value), re.is_match_unicode(value));
+        compared += 1;
+        hits += usize::from(unicode);
+        if fast != unicode && mismatches.len() < 10 {
+            mismatches.push(format!(
+                "{:?} on {value:?}: {fast} != {unicode}",
+                re.as_str()
+            ));
+        }
+    };
+    // Where `\w`, `\s`, `\d`, `\b`, `.` and case folding differ between the two builds: only
+    // non-ASCII text, which the Unicode build still answers.
+    let edges = [
+        "",
+        " ",
+        "\t\u{b}\u{c}\r\n",
+        "_",
+        "a-b",
+        "K",
+        "k",
+        "s",
+        "S",
+        "0x1F",
+        "-k netsvcs -p",
+        "é",
+        "\u{212a}",
+        "\u{17f}",
+        "\u{a0}",
+        "\u{85}",
+        "٣",
+        "Straße",
+        "C:\\Windows\\ſ.exe",
+    ];
+    for res in by_field.values() {
+        for re in res {
+            for e in edges {
+                compare(re, e);
+            }
+        }
+    }
+    let opts = vigil_ingest::DecodeOptions::default();
+    for file in event_files() {
+        let mut check = |ev: Event| {
+            for f in ev.fields() {
+                let (Some(res), Some(text)) = (by_field.get(&f.name), f.value.as_text()) else {
+                    continue;
+                };
+                if !seen.insert((f.name, text.as_str().to_string())) {
+                    continue;
+                }
+                for re in res {
+                    compare(re, text.as_str());
+                }
+            }
+        };
+        let _ = vigil_ingest::decode_file(&file, &opts, &mut check, &mut |_| {});
+    }
+    eprintln!(
+        "regexes: {regexes} |re tests, {} distinct field values, {compared} comparisons, {hits} matches",
+        seen.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(
+        regexes > 100 && compared > 100_000 && hits > 0,
+        "{regexes} / {compared} / {hits}"
+    );
+}
