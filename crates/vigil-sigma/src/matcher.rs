@@ -291,7 +291,14 @@ struct RegexFlags {
 impl RegexFlags {
     fn build(self, pattern: &str, unicode: bool) -> Result<regex_automata::meta::Regex, String> {
         regex_automata::meta::Builder::new()
-            .configure(regex_automata::meta::Config::new().backtrack(false))
+            // The ASCII build is made during a hunt, on first use: without a full DFA (which
+            // its small automaton would otherwise get, at about twice the build cost, for
+            // little over the lazy DFA's speed).
+            .configure(
+                regex_automata::meta::Config::new()
+                    .backtrack(false)
+                    .dfa(unicode),
+            )
             .syntax(
                 regex_automata::util::syntax::Config::new()
                     .case_insensitive(self.ignore_case)
