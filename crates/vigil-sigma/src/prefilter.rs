@@ -1523,16 +1523,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn walker_matches_overlapping_search_on_random_sets() {
-        // A small alphabet makes literals overlap, nest and share prefixes and suffixes often.
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: u64| {
+    /// A xorshift generator: `next(n)` is a number below `n` (the random tests' data).
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed % n
-        };
+        }
+    }
+
+    #[test]
+    fn walker_matches_overlapping_search_on_random_sets() {
+        // A small alphabet makes literals overlap, nest and share prefixes and suffixes often.
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut occurrences = 0;
         for round in 0..200 {
             let count = if round % 10 == 0 {
@@ -1573,13 +1577,7 @@ mod tests {
     /// away most values holding none.
     #[test]
     fn gram_gate_passes_every_value_holding_a_literal() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let hex = |next: &mut dyn FnMut(u64) -> u64, len: u64| -> Vec<u8> {
             (0..len)
                 .map(|_| b"0123456789abcdef"[next(16) as usize])
