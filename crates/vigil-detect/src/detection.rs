@@ -7,6 +7,7 @@ use vigil_core::{Entities, EntityField, Event, Level, Symbol, Timestamp, Value};
 use vigil_intel::{IntelMatch, MatchHow, Matcher};
 use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
 use vigil_sigma::eval::Evidence;
+use vigil_sigma::profile::{self, Stage};
 
 /// One rule firing on one event, with everything an analyst needs to judge it.
 #[derive(Clone, Debug, Serialize)]
@@ -299,6 +300,7 @@ pub fn detect(
     if fired.peek().is_none() {
         return;
     }
+    let started = profile::ticks();
     // The event's entities are the same for every rule that fires on it: extracted once and
     // shared.
     let entities = Arc::new(vigil_ingest::entities(event).into_owned());
@@ -310,4 +312,5 @@ pub fn detect(
             Arc::clone(&entities),
         ));
     }
+    profile::stage(Stage::Building, profile::ticks().wrapping_sub(started), 0);
 }

@@ -15,6 +15,7 @@ use vigil_core::{Event, Level, LogSource};
 use vigil_ingest::{DecodeError, DecodeOptions, IngestError, InputSpec, decode_file_as};
 use vigil_intel::Matcher;
 use vigil_sigma::engine::{Engine, Scratch};
+use vigil_sigma::profile::{self, Stage};
 
 use crate::detection::{Detection, detect, detect_intel, detect_intel_with};
 
@@ -327,10 +328,14 @@ fn hunt_file(
         // The previous file's detections are back from the sink by now (this file's first
         // batch took a while to decode): freed before new ones are built, they leave their
         // memory warm for them.
+        let started = profile::ticks();
+        let mut evaluating = 0;
         spent.free(worker);
         for event in batch.drain(..) {
             let before = detections.len();
+            let detecting = profile::ticks();
             detect(engine, &event, scratch, matches, opts.min_level, detections);
+            evaluating += profile::ticks().wrapping_sub(detecting);
             if let Some(intel) = &opts.intel {
                 // When rules fired, their detections hold the event's entities: matched as they
                 // are rather than extracted again.
@@ -347,7 +352,15 @@ fn hunt_file(
                 }
             }
         }
+        // What `detect` itself took is counted by the engine and by building.
+        let batch_ticks = profile::ticks().wrapping_sub(started);
+        profile::stage(Stage::BatchRest, batch_ticks.wrapping_sub(evaluating), 0);
+        batch_ticks
     };
+    // With vigil-sigma's `profile` feature: the file's time outside detection batches is
+    // decoding (alone in a decode-only pass, beside detection otherwise).
+    let started = profile::ticks();
+    let mut in_batches = 0;
     let result = decode_file_as(
         path,
         decode,
@@ -358,13 +371,22 @@ fn hunt_file(
             if !opts.decode_only {
                 batch.push(event);
                 if batch.len() == BATCH {
-                    run_batch(&mut batch, &mut detections);
+                    in_batches += run_batch(&mut batch, &mut detections);
                 }
             }
         },
         &mut |e| errors.push(e),
     );
-    run_batch(&mut batch, &mut detections);
+    in_batches += run_batch(&mut batch, &mut detections);
+    let decoding = profile::ticks()
+        .wrapping_sub(started)
+        .wrapping_sub(in_batches);
+    let stage = if opts.decode_only {
+        Stage::DecodingAlone
+    } else {
+        Stage::DecodingBesideDetection
+    };
+    profile::stage(stage, decoding, events);
     let (failure, format, bytes) = match result {
         Ok(stats) => (None, Some(stats.format.to_string()), stats.bytes),
         Err(e) => (Some(e), None, 0),

@@ -59,7 +59,26 @@ mod on {
         }
     }
 
+    /// Per [`super::Stage`]: ticks, events.
+    static STAGES: [[AtomicU64; 2]; 4] = [const { [const { AtomicU64::new(0) }; 2] }; 4];
+
+    pub fn stage(stage: super::Stage, ticks: u64, events: u64) {
+        let s = &STAGES[stage as usize];
+        s[0].fetch_add(ticks, Ordering::Relaxed);
+        s[1].fetch_add(events, Ordering::Relaxed);
+    }
+
+    pub fn stages() -> [[u64; 2]; 4] {
+        STAGES
+            .each_ref()
+            .map(|s| s.each_ref().map(|c| c.load(Ordering::Relaxed)))
+    }
+
     pub fn reset() {
+        STAGES
+            .iter()
+            .flatten()
+            .for_each(|c| c.store(0, Ordering::Relaxed));
         PHASES.iter().for_each(|p| p.store(0, Ordering::Relaxed));
         VARIANTS
             .lock()
@@ -79,9 +98,30 @@ mod on {
     }
 }
 
-/// A timestamp for the phase probes (0 without the `profile` feature).
+/// Stages of a hunt pass outside the engine, timed by `vigil-detect` (see [`stage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Decoding in a decode-only pass (the bench's baseline).
+    DecodingAlone,
+    /// Decoding in a decode+detect pass, between detection batches.
+    DecodingBesideDetection,
+    /// Building detections for the rules that fired (entities, evidence, copies).
+    Building,
+    /// The rest of a detection batch: freeing the previous detections, dropping the events.
+    BatchRest,
+}
+
+/// Adds `ticks` (and `events`) to a [`Stage`] (nothing without the `profile` feature).
 #[inline]
-pub(crate) fn ticks() -> u64 {
+pub fn stage(_stage: Stage, _ticks: u64, _events: u64) {
+    #[cfg(feature = "profile")]
+    on::stage(_stage, _ticks, _events);
+}
+
+/// A timestamp for the probes (0 without the `profile` feature): the x86-64 time-stamp
+/// counter, nanoseconds elsewhere.
+#[inline]
+pub fn ticks() -> u64 {
     #[cfg(feature = "profile")]
     return on::ticks();
     #[cfg(not(feature = "profile"))]
@@ -125,6 +165,23 @@ pub fn report(engine: &Engine, top: usize) -> Option<String> {
             share(scan),
             share(verify),
         );
+        let per = |[t, n]: [u64; 2]| t / n.max(1);
+        let [alone, beside, building, rest] = on::stages();
+        if alone[1] + beside[1] > 0 {
+            let _ = writeln!(
+                out,
+                "hunt passes, ticks per event: decoding alone {} ({} events), decoding beside \
+                 detection {} ({} events), evaluate {}, building detections {}, rest of the \
+                 batches {}",
+                per(alone),
+                alone[1],
+                per(beside),
+                beside[1],
+                total / events.max(1),
+                per([building[0], beside[1]]),
+                per([rest[0], beside[1]]),
+            );
+        }
         let variants = on::variants();
         let (checks, matches) = variants.iter().fold((0, 0), |(c, m), v| (c + v.0, m + v.1));
         let _ = writeln!(
