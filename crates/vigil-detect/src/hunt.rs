@@ -329,13 +329,14 @@ fn hunt_file(
         // batch took a while to decode): freed before new ones are built, they leave their
         // memory warm for them.
         let started = profile::ticks();
-        let mut evaluating = 0;
+        // Ticks inside `detect` (the engine and building, which it counts itself).
+        let mut in_detect = 0;
         spent.free(worker);
         for event in batch.drain(..) {
             let before = detections.len();
             let detecting = profile::ticks();
             detect(engine, &event, scratch, matches, opts.min_level, detections);
-            evaluating += profile::ticks().wrapping_sub(detecting);
+            in_detect += profile::ticks().wrapping_sub(detecting);
             if let Some(intel) = &opts.intel {
                 // When rules fired, their detections hold the event's entities: matched as they
                 // are rather than extracted again.
@@ -352,9 +353,8 @@ fn hunt_file(
                 }
             }
         }
-        // What `detect` itself took is counted by the engine and by building.
         let batch_ticks = profile::ticks().wrapping_sub(started);
-        profile::stage(Stage::BatchRest, batch_ticks.wrapping_sub(evaluating), 0);
+        profile::stage(Stage::BatchRest, batch_ticks.wrapping_sub(in_detect), 0);
         batch_ticks
     };
     // With vigil-sigma's `profile` feature: the file's time outside detection batches is

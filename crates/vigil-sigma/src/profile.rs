@@ -1,13 +1,15 @@
-//! Where [`Engine::evaluate`](crate::Engine::evaluate)'s time goes, for the people tuning it:
-//! per phase (routing, the literal scan, verifying candidates) and per variant verified
-//! (checks, matches, time). Counted only when the crate is built with the `profile` feature
-//! (`cargo build --release -p vigil --features profile`, then `vigil bench hunt`); without it
-//! every hook is an empty inline function and [`report`] answers `None`.
+//! Where a hunt pass's time goes, for the people tuning it: the [`Stage`]s around the engine
+//! (decoding alone or beside detection, building detections, the rest of the batches; timed
+//! by `vigil-detect`), [`Engine::evaluate`](crate::Engine::evaluate)'s phases (routing, the
+//! literal scan, verifying candidates) and, per variant verified, checks, matches and time.
+//! Counted only when the crate is built with the `profile` feature (`cargo build --release -p
+//! vigil --features profile`, then `vigil bench hunt`); without it every hook is an empty
+//! inline function and [`report`] answers `None`.
 //!
 //! Times are in ticks: the x86-64 time-stamp counter (a few cycles to read, so the probes
 //! barely move what they measure), nanoseconds on other targets. Compare ticks with ticks,
-//! in one run; the per-variant table takes a lock per verification, so profile with one
-//! thread (`--threads 1`).
+//! in one run. The per-variant table takes a lock per verification: for its figures, profile
+//! with one thread (`--threads 1`).
 
 use crate::engine::Engine;
 
@@ -107,7 +109,8 @@ pub enum Stage {
     DecodingBesideDetection,
     /// Building detections for the rules that fired (entities, evidence, copies).
     Building,
-    /// The rest of a detection batch: freeing the previous detections, dropping the events.
+    /// The rest of a detection batch: freeing the previous detections, threat-intel matching
+    /// (when a hunt has indicators), dropping the events.
     BatchRest,
 }
 
