@@ -19,6 +19,7 @@ use vigil_core::{Event, Symbol, Value};
 
 use crate::ast::{Condition, Detection, FieldTest, Keywords, Search, SearchBody};
 use crate::matcher::Matcher;
+use crate::profile::ScanKind;
 
 /// Literals shorter than this would hit nearly every event; a branch needing one of them is
 /// treated as unfilterable (two bytes are accepted when one is a rare character, see
@@ -384,6 +385,21 @@ struct Automaton {
     min_len: usize,
     /// First index of this automaton's patterns in the seen table.
     offset: usize,
+}
+
+impl Automaton {
+    /// Tells the profile (a no-op without the `profile` feature) of one value scanned since
+    /// `started`.
+    #[inline]
+    fn profile_scan(&self, kind: ScanKind, text: &str, started: u64) {
+        crate::profile::scanned(
+            Arc::as_ptr(&self.search) as usize,
+            self.items.heads.len(),
+            kind,
+            text.len(),
+            started,
+        );
+    }
 }
 
 /// Pattern id → the items listing that literal, packed for [`Hits::mark`]: most literals
@@ -1029,6 +1045,7 @@ impl Prefilter {
         // is present intact, so no occurrence is lost; a literal spanning two values only adds
         // a candidate, which verification then rejects.
         if keywords {
+            let started = crate::profile::ticks();
             // No keyword literal fits in a value shorter than the shortest of them: such
             // values (EventIDs, levels, flags) stay out of the text.
             let shortest = pass
@@ -1057,6 +1074,7 @@ impl Prefilter {
                     hits.scan_text(a, joined, &mut None);
                 }
             }
+            crate::profile::scanned(0, 0, ScanKind::KeywordText, joined.len(), started);
         }
     }
 
@@ -1145,6 +1163,7 @@ impl Hits<'_> {
         // Keyed by the shared searchers: pattern ids mean the same in every bucket using them.
         let id = Arc::as_ptr(&a.search) as usize;
         let hash = hash.unwrap_or_else(|| self.memo.hash(id, text));
+        let started = crate::profile::ticks();
         let slot = self.memo.at(hash);
         if slot.automaton == id
             && slot.hash == hash
@@ -1154,6 +1173,7 @@ impl Hits<'_> {
             for &p in &patterns[..count] {
                 self.mark(a, p as usize);
             }
+            a.profile_scan(ScanKind::MemoHit, text, started);
             return;
         }
         let mut found = Some(Found::default());
@@ -1177,12 +1197,14 @@ impl Hits<'_> {
         }
         // Most values contain no literal at all: the plain search uses the automaton's
         // prefilter and skips ahead, where an overlapping search walks every byte.
+        let started = crate::profile::ticks();
         if a.search.gate.as_ref().is_some_and(|g| !g.is_match(text))
             || a.search
                 .grams
                 .as_ref()
                 .is_some_and(|g| !g.may_match(text.as_bytes()))
         {
+            a.profile_scan(ScanKind::Refused, text, started);
             return;
         }
         a.search.ac.for_each_match(text.as_bytes(), |p| {
@@ -1196,6 +1218,7 @@ impl Hits<'_> {
             }
             self.mark(a, p);
         });
+        a.profile_scan(ScanKind::Walked, text, started);
     }
 
     /// Marks the items listing pattern `p` of `a` (once per scan).

@@ -1,15 +1,17 @@
 //! Where a hunt pass's time goes, for the people tuning it: the [`Stage`]s around the engine
 //! (decoding alone or beside detection, building detections, the rest of the batches; timed
 //! by `vigil-detect`), [`Engine::evaluate`](crate::Engine::evaluate)'s phases (routing, the
-//! literal scan, verifying candidates) and, per variant verified, checks, matches and time.
+//! literal scan, verifying candidates), the literal scan per searchers (values answered from
+//! the memo, turned away by a gate, walked; the keyword text built for every event) and, per
+//! variant verified, checks, matches and time.
 //! Counted only when the crate is built with the `profile` feature (`cargo build --release -p
 //! vigil --features profile`, then `vigil bench hunt`); without it every hook is an empty
 //! inline function and [`report`] answers `None`.
 //!
 //! Times are in ticks: the x86-64 time-stamp counter (a few cycles to read, so the probes
 //! barely move what they measure), nanoseconds on other targets. Compare ticks with ticks,
-//! in one run. The per-variant table takes a lock per verification: for its figures, profile
-//! with one thread (`--threads 1`).
+//! in one run. The per-variant and per-searchers tables take a lock per verification and per
+//! value scanned: for their figures, profile with one thread (`--threads 1`).
 
 use crate::engine::Engine;
 
@@ -39,6 +41,35 @@ mod on {
                 .elapsed()
                 .as_nanos() as u64
         }
+    }
+
+    /// Per searchers (by address): their literal count, and per [`super::ScanKind`] the
+    /// values scanned, their bytes and the ticks spent.
+    type Scans = (usize, usize, [[u64; 3]; 4]);
+    static SCANS: Mutex<Vec<Scans>> = Mutex::new(Vec::new());
+
+    pub fn scanned(id: usize, literals: usize, kind: super::ScanKind, bytes: usize, ticks: u64) {
+        let mut v = SCANS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let i = match v.iter().position(|e| e.0 == id) {
+            Some(i) => i,
+            None => {
+                v.push((id, literals, [[0; 3]; 4]));
+                v.len() - 1
+            }
+        };
+        let c = &mut v[i].2[kind as usize];
+        c[0] += 1;
+        c[1] += bytes as u64;
+        c[2] += ticks;
+    }
+
+    pub fn scans() -> Vec<Scans> {
+        SCANS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn evaluated(route: u64, scan: u64, verify: u64) {
@@ -86,6 +117,10 @@ mod on {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        SCANS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     pub fn phases() -> [u64; 4] {
@@ -129,6 +164,33 @@ pub fn ticks() -> u64 {
     return on::ticks();
     #[cfg(not(feature = "profile"))]
     0
+}
+
+/// What became of one value the literal scan looked at (see [`report`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScanKind {
+    /// Answered from the memo.
+    MemoHit,
+    /// Turned away by the searchers' gate without a walk.
+    Refused,
+    /// Walked through the automaton.
+    Walked,
+    /// An event's joined text, built and scanned for keyword literals.
+    KeywordText,
+}
+
+/// Counts one value scanned by the searchers at address `id` (over `literals` literals), of
+/// `bytes` bytes, since [`ticks`] returned `started`.
+#[inline]
+pub(crate) fn scanned(_id: usize, _literals: usize, _kind: ScanKind, _bytes: usize, _started: u64) {
+    #[cfg(feature = "profile")]
+    on::scanned(
+        _id,
+        _literals,
+        _kind,
+        _bytes,
+        on::ticks().wrapping_sub(_started),
+    );
 }
 
 /// Records one evaluation's phases, each in ticks.
@@ -184,6 +246,25 @@ pub fn report(engine: &Engine, top: usize) -> Option<String> {
                 per([building[0], beside[1]]),
                 per([rest[0], beside[1]]),
             );
+        }
+        let mut scans = on::scans();
+        scans.sort_by_key(|e| std::cmp::Reverse(e.2.iter().map(|k| k[2]).sum::<u64>()));
+        let _ = writeln!(
+            out,
+            "literal scan by searchers, values/bytes/ticks:\n{:>8}  {:>26}  {:>26}  {:>26}",
+            "literals", "memo hits", "gate refused", "walked"
+        );
+        let cell = |[n, b, t]: [u64; 3]| format!("{n}/{b}/{t}");
+        for (id, literals, k) in scans.iter().take(top) {
+            let _ = if *id == 0 {
+                writeln!(out, "keyword text of every event: {}", cell(k[3]))
+            } else {
+                let [hits, refused, walked, _] = k.map(cell);
+                writeln!(
+                    out,
+                    "{literals:>8}  {hits:>26}  {refused:>26}  {walked:>26}"
+                )
+            };
         }
         let variants = on::variants();
         let (checks, matches) = variants.iter().fold((0, 0), |(c, m), v| (c + v.0, m + v.1));
