@@ -287,8 +287,11 @@ impl<T> Spent<T> {
 /// A worker thread's engine scratch and match buffer.
 type ThreadScratch = (Scratch, Vec<vigil_sigma::engine::RuleMatch>);
 
-/// Events decoded before they are run through the engine together.
-const BATCH: usize = 128;
+/// Events decoded before they are run through the engine together. Small: a batch's events
+/// are held in memory (≈ 5 KB each, EVTX) between decoding and detection, and a batch of 128
+/// filled half of a core's L2, evicting the automata (2026-12-03: 8, 24 or 48 all measured
+/// ≈ 0.03 lower ratio than 128 on `vigil bench hunt`, crates/vigil-detect/README.md).
+const BATCH: usize = 24;
 
 /// What every file of a hunt is decoded and detected with.
 #[derive(Clone, Copy)]
