@@ -377,7 +377,7 @@ static NEXT_PREFILTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 
 #[derive(Debug)]
 struct Automaton {
-    /// The searchers, shared by every prefilter with the same literals in the same field.
+    /// The searchers, shared by every automaton with the same literals (in any field).
     search: Arc<Searchers>,
     /// Pattern id → item ids that list this literal.
     items: PatternItems,
@@ -451,8 +451,8 @@ impl PatternItems {
 }
 
 /// The automata over one field's literals. Buckets often hold the same literals (the variants
-/// a channel adds to each of its EventID buckets, keyword lists of one service): they share one
-/// `Searchers`, so the rule set keeps one copy in memory and in cache, and a value scanned for
+/// a channel adds to each of its EventID buckets, keyword lists of one service, a field renamed
+/// by the logsource mapping): they share one `Searchers`, so the rule set keeps one copy in memory and in cache, and a value scanned for
 /// one bucket is answered from the memo for the next.
 #[derive(Debug)]
 struct Searchers {
@@ -661,19 +661,19 @@ fn walk<A: aho_corasick::automaton::Automaton>(a: &A, text: &[u8], mut f: impl F
     }
 }
 
-/// A field (`None`: keywords) and its literals in pattern order.
-type SearchersKey = (Option<Symbol>, Vec<Vec<u8>>);
-
-/// Searchers already built for a rule set, by field and pattern list (see [`Searchers`]).
+/// Searchers already built for a rule set, by pattern list (see [`Searchers`]). The field is
+/// not part of the key: what a searcher finds in a value does not depend on the field it came
+/// from, so a renamed field (Sysmon's `Image`, Security 4688's `NewProcessName`) shares the
+/// automaton, its place in cache and its memo results.
 #[derive(Debug, Default)]
 pub struct SharedAutomata {
-    built: HashMap<SearchersKey, Arc<Searchers>>,
+    built: HashMap<Vec<Vec<u8>>, Arc<Searchers>>,
 }
 
 impl SharedAutomata {
-    /// The searchers over `patterns` in `field`, built on first request.
-    fn get(&mut self, field: Option<Symbol>, patterns: &[&[u8]]) -> Arc<Searchers> {
-        let key = (field, patterns.iter().map(|p| p.to_vec()).collect());
+    /// The searchers over `patterns`, built on first request.
+    fn get(&mut self, patterns: &[&[u8]]) -> Arc<Searchers> {
+        let key = patterns.iter().map(|p| p.to_vec()).collect();
         self.built
             .entry(key)
             .or_insert_with(|| {
@@ -858,7 +858,7 @@ impl Prefilter {
     }
 
     /// [`Prefilter::build`], reusing the searchers of `shared` where another prefilter has the
-    /// same literals in the same field (and adding its own there).
+    /// same literals, in whatever field (and adding its own there).
     pub fn build_shared(sets: &[(u32, Vec<Literal>)], shared: &mut SharedAutomata) -> Prefilter {
         type Patterns<'a> = (HashMap<&'a [u8], usize>, Vec<&'a [u8]>, Vec<Vec<u32>>);
         let mut groups: BTreeMap<Option<Symbol>, Patterns<'_>> = BTreeMap::new();
@@ -881,7 +881,7 @@ impl Prefilter {
         let mut any_field = None;
         for (field, (_, patterns, items)) in groups {
             let automaton = Automaton {
-                search: shared.get(field, &patterns),
+                search: shared.get(&patterns),
                 min_len: patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1),
                 items: PatternItems::new(items),
                 offset,
@@ -1766,14 +1766,20 @@ mod tests {
         let a = Prefilter::build_shared(&[(0, vec![lit("mimikatz", "CommandLine")])], &mut shared);
         // Same literal, other items: one searcher, each prefilter its own items.
         let b = Prefilter::build_shared(&[(5, vec![lit("mimikatz", "CommandLine")])], &mut shared);
+        // And in another field: what a searcher finds does not depend on the field.
         let c = Prefilter::build_shared(&[(1, vec![lit("mimikatz", "Image")])], &mut shared);
+        let d = Prefilter::build_shared(&[(2, vec![lit("mimikatz.", "Image")])], &mut shared);
         assert!(Arc::ptr_eq(
             &a.by_field[0].1.search,
             &b.by_field[0].1.search
         ));
-        assert!(!Arc::ptr_eq(
+        assert!(Arc::ptr_eq(
             &a.by_field[0].1.search,
             &c.by_field[0].1.search
+        ));
+        assert!(!Arc::ptr_eq(
+            &a.by_field[0].1.search,
+            &d.by_field[0].1.search
         ));
         let mut counted = std::collections::HashSet::new();
         let total = a.shared_memory_usage(&mut counted) + b.shared_memory_usage(&mut counted);
@@ -1789,5 +1795,11 @@ mod tests {
         st.next_event(6);
         b.scan(&e, &mut st);
         assert_eq!(st.candidates(), &[5]);
+        // The same text in `Image`, for c: the same searcher, so the same memo entry.
+        let mut e = Event::default();
+        e.insert("Image", Value::str("x MIMIKATZ y"));
+        st.next_event(6);
+        c.scan(&e, &mut st);
+        assert_eq!(st.candidates(), &[1]);
     }
 }
