@@ -45,31 +45,31 @@ mod on {
 
     /// Per searchers (by address): their literal count, and per [`super::ScanKind`] the
     /// values scanned, their bytes and the ticks spent.
-    type Scans = (usize, usize, [[u64; 3]; 4]);
-    static SCANS: Mutex<Vec<Scans>> = Mutex::new(Vec::new());
+    type Scans = (usize, [[u64; 3]; 4]);
+    static SCANS: Mutex<Option<std::collections::HashMap<usize, Scans>>> = Mutex::new(None);
 
     pub fn scanned(id: usize, literals: usize, kind: super::ScanKind, bytes: usize, ticks: u64) {
-        let mut v = SCANS
+        let mut scans = SCANS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let i = match v.iter().position(|e| e.0 == id) {
-            Some(i) => i,
-            None => {
-                v.push((id, literals, [[0; 3]; 4]));
-                v.len() - 1
-            }
-        };
-        let c = &mut v[i].2[kind as usize];
+        let entry = scans
+            .get_or_insert_default()
+            .entry(id)
+            .or_insert((literals, [[0; 3]; 4]));
+        let c = &mut entry.1[kind as usize];
         c[0] += 1;
         c[1] += bytes as u64;
         c[2] += ticks;
     }
 
-    pub fn scans() -> Vec<Scans> {
+    pub fn scans() -> Vec<(usize, Scans)> {
         SCANS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .iter()
+            .flatten()
+            .map(|(&id, s)| (id, *s))
+            .collect()
     }
 
     pub fn evaluated(route: u64, scan: u64, verify: u64) {
@@ -117,10 +117,9 @@ mod on {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
-        SCANS
+        *SCANS
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     pub fn phases() -> [u64; 4] {
@@ -248,14 +247,14 @@ pub fn report(engine: &Engine, top: usize) -> Option<String> {
             );
         }
         let mut scans = on::scans();
-        scans.sort_by_key(|e| std::cmp::Reverse(e.2.iter().map(|k| k[2]).sum::<u64>()));
+        scans.sort_by_key(|(_, (_, k))| std::cmp::Reverse(k.iter().map(|k| k[2]).sum::<u64>()));
         let _ = writeln!(
             out,
             "literal scan by searchers, values/bytes/ticks:\n{:>8}  {:>26}  {:>26}  {:>26}",
             "literals", "memo hits", "gate refused", "walked"
         );
         let cell = |[n, b, t]: [u64; 3]| format!("{n}/{b}/{t}");
-        for (id, literals, k) in scans.iter().take(top) {
+        for (id, (literals, k)) in scans.iter().take(top) {
             let _ = if *id == 0 {
                 writeln!(out, "keyword text of every event: {}", cell(k[3]))
             } else {
