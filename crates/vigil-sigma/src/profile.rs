@@ -212,8 +212,9 @@ pub fn reset() {
     on::reset();
 }
 
-/// The phases and the `top` costliest variants to verify since the last [`reset`], as text;
-/// `None` when the crate was built without the `profile` feature.
+/// The phases, the hunt stages, the `top` costliest searchers of the literal scan and the
+/// `top` costliest variants to verify since the last [`reset`], as text; `None` when the
+/// crate was built without the `profile` feature.
 pub fn report(engine: &Engine, top: usize) -> Option<String> {
     #[cfg(feature = "profile")]
     {
