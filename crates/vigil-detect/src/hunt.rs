@@ -289,9 +289,9 @@ type ThreadScratch = (Scratch, Vec<vigil_sigma::engine::RuleMatch>);
 
 /// Events decoded before they are run through the engine together. Small: a batch's events
 /// are held in memory between decoding and detection (≈ 4.4 KB each over the EVTX samples,
-/// measured as the RSS of the decoded events), and a batch of 128 filled over half of a core's L2,
-/// evicting the automata (2026-12-03: 8, 24 or 48 all measured ≈ 0.03 lower ratio than 128 on
-/// `vigil bench hunt`, crates/vigil-detect/README.md).
+/// measured as the RSS of the decoded events), and a batch of 128 filled over half of a
+/// core's L2, evicting the automata (2026-12-03: 8, 24 or 48 all measured ≈ 0.03 lower ratio
+/// than 128 on `vigil bench hunt`, crates/vigil-detect/README.md).
 const BATCH: usize = 24;
 
 /// What every file of a hunt is decoded and detected with.

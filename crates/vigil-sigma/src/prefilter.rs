@@ -452,8 +452,9 @@ impl PatternItems {
 
 /// The automata over one field's literals. Buckets often hold the same literals (the variants
 /// a channel adds to each of its EventID buckets, keyword lists of one service, a field renamed
-/// by the logsource mapping): they share one `Searchers`, so the rule set keeps one copy in memory and in cache, and a value scanned for
-/// one bucket is answered from the memo for the next.
+/// by the logsource mapping): they share one `Searchers`, so the rule set keeps one copy in
+/// memory and in cache, and a value scanned for one bucket is answered from the memo for the
+/// next.
 #[derive(Debug)]
 struct Searchers {
     /// Reports every literal occurring in a value (see [`Walker`]).
