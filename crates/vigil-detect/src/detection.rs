@@ -5,43 +5,88 @@ use std::sync::Arc;
 use serde::Serialize;
 use vigil_core::{Entities, EntityField, Event, Level, Symbol, Timestamp, Value};
 use vigil_intel::{IntelMatch, MatchHow, Matcher};
-use vigil_sigma::engine::{Engine, RuleMatch, Scratch};
+use vigil_sigma::engine::{Engine, RuleLabels, RuleMatch, Scratch};
 use vigil_sigma::eval::Evidence;
 use vigil_sigma::profile::{self, Stage};
 
 /// One rule firing on one event, with everything an analyst needs to judge it.
-#[derive(Clone, Debug, Serialize)]
+///
+/// Serialized flat, the rule's labels among the event's facts: `time`, `host`, `channel`,
+/// `event_id`, `record_id`, `file`, `rule_id`, `rule_title`, `level`, `status`, `tags`,
+/// `evidence`, then `entities` and `intel` when there are any.
+#[derive(Clone, Debug)]
 pub struct Detection {
     /// Event time from the log.
     pub time: Option<Timestamp>,
-    /// `Computer` (Windows) or the event's host name.
-    pub host: Option<String>,
-    pub channel: Option<String>,
+    /// `Computer` (Windows) or the event's host name (shared by the event's detections).
+    pub host: Option<Arc<str>>,
+    pub channel: Option<Arc<str>>,
     pub event_id: Option<i64>,
     /// EVTX `EventRecordID`, or the record index in a JSON file.
     pub record_id: Option<u64>,
     pub file: Arc<str>,
-    pub rule_id: Option<String>,
-    pub rule_title: String,
+    /// The rule's id, title and ATT&CK tags, shared with every other detection of the rule.
+    pub rule: Arc<RuleLabels>,
     /// The rule's level (`medium` when the rule gives none, as pySigma assumes).
     pub level: Level,
     pub status: Option<&'static str>,
-    /// ATT&CK tags without the `attack.` prefix (`t1059.001`, `execution`).
-    pub tags: Vec<String>,
     /// Which search, field and value made the rule fire.
     pub evidence: Vec<EvidenceItem>,
     /// The event's entities under OCSF names, nested (`{"src_endpoint": {"ip": …}}`): what
     /// intel, risk and correlation key on, the same for every source.
     /// Kept as extracted; the nested JSON is built only when the detection is written.
     /// Shared by every detection of one event (they are the event's, whichever rule fired).
-    #[serde(
-        serialize_with = "entities_as_json",
-        skip_serializing_if = "no_entities"
-    )]
     pub entities: Arc<Entities<'static>>,
     /// For a threat-intel hit: the indicator that stands in for the rule.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<IntelContext>,
+}
+
+impl Detection {
+    /// The rule's `id` (`intel:<kind>:<value>` for a threat-intel hit).
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule.id.as_deref()
+    }
+
+    pub fn rule_title(&self) -> &str {
+        &self.rule.title
+    }
+
+    /// ATT&CK tags without the `attack.` prefix (`t1059.001`, `execution`).
+    pub fn tags(&self) -> &[String] {
+        &self.rule.attack_tags
+    }
+}
+
+impl Serialize for Detection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let entities = !self.entities.is_empty();
+        let intel = self.intel.is_some();
+        let mut st = s.serialize_struct("Detection", 12 + entities as usize + intel as usize)?;
+        st.serialize_field("time", &self.time)?;
+        st.serialize_field("host", &self.host)?;
+        st.serialize_field("channel", &self.channel)?;
+        st.serialize_field("event_id", &self.event_id)?;
+        st.serialize_field("record_id", &self.record_id)?;
+        st.serialize_field("file", &self.file)?;
+        st.serialize_field("rule_id", &self.rule.id)?;
+        st.serialize_field("rule_title", &self.rule.title)?;
+        st.serialize_field("level", &self.level)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("tags", &self.rule.attack_tags)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        if entities {
+            // Kept as extracted; the nested JSON is built only now.
+            st.serialize_field("entities", &self.entities.to_json())?;
+        } else {
+            st.skip_field("entities")?;
+        }
+        match &self.intel {
+            Some(intel) => st.serialize_field("intel", intel)?,
+            None => st.skip_field("intel")?,
+        }
+        st.end()
+    }
 }
 
 /// The indicator behind a threat-intel detection: what it is, who says so, how sure they are.
@@ -58,17 +103,6 @@ pub struct IntelContext {
     pub confidence: Option<u8>,
     pub tlp: Option<&'static str>,
     pub labels: Vec<String>,
-}
-
-fn entities_as_json<S: serde::Serializer>(
-    e: &Arc<Entities<'static>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    e.to_json().serialize(s)
-}
-
-fn no_entities(e: &Arc<Entities<'static>>) -> bool {
-    e.is_empty()
 }
 
 /// One piece of evidence: a search identifier and the field/value that satisfied it.
@@ -111,12 +145,37 @@ fn names() -> &'static Names {
 
 /// The first of `names` the event has (not null), as text: a string is copied as it is
 /// (`to_string` would go through the formatting machinery for a plain copy).
-fn field_str(event: &Event, names: &[Symbol]) -> Option<String> {
+fn field_str(event: &Event, names: &[Symbol]) -> Option<Arc<str>> {
     names.iter().find_map(|n| match event.get(*n)? {
         Value::Null => None,
-        Value::Str(t) => Some(t.as_str().to_owned()),
-        v => Some(v.to_string()),
+        Value::Str(t) => Some(Arc::from(t.as_str())),
+        v => Some(Arc::from(v.to_string())),
     })
+}
+
+/// What every detection of one event reports about it, read from the event once.
+struct EventFacts {
+    host: Option<Arc<str>>,
+    channel: Option<Arc<str>>,
+    event_id: Option<i64>,
+    entities: Arc<Entities<'static>>,
+}
+
+impl EventFacts {
+    fn of(event: &Event, entities: Arc<Entities<'static>>) -> EventFacts {
+        let names = names();
+        EventFacts {
+            host: field_str(event, &names.host)
+                .or_else(|| entities.get_str(EntityField::DeviceHostname).map(Arc::from)),
+            channel: field_str(event, &[names.channel]),
+            event_id: match event.get(names.event_id) {
+                Some(Value::Int(i)) => Some(*i),
+                Some(v) => v.as_f64().map(|f| f as i64),
+                None => None,
+            },
+            entities,
+        }
+    }
 }
 
 impl Detection {
@@ -135,35 +194,30 @@ impl Detection {
         event: &Event,
         entities: Arc<Entities<'static>>,
     ) -> Detection {
-        let rule = engine.rule(m.rule);
-        let names = names();
-        let event_id = match event.get(names.event_id) {
-            Some(Value::Int(i)) => Some(*i),
-            Some(v) => v.as_f64().map(|f| f as i64),
-            None => None,
-        };
+        Detection::of_rule(engine, m, event, &EventFacts::of(event, entities))
+    }
+
+    /// The detection for `m` on `event`, with what the event's detections share.
+    fn of_rule(engine: &Engine, m: &RuleMatch, event: &Event, facts: &EventFacts) -> Detection {
+        // The rule's labels, not the rule: every field a detection copies is there, in one
+        // place, where the rule's own data is spread over memory a hunt seldom touches.
+        let rule = engine.labels(m.rule);
         Detection {
             time: event.time,
-            host: field_str(event, &names.host).or_else(|| {
-                entities
-                    .get_str(EntityField::DeviceHostname)
-                    .map(str::to_string)
-            }),
-            channel: field_str(event, &[names.channel]),
-            event_id,
+            host: facts.host.clone(),
+            channel: facts.channel.clone(),
+            event_id: facts.event_id,
             record_id: event.source.record_id,
             file: event.source.file.clone(),
-            rule_id: rule.id.clone(),
-            rule_title: rule.title.clone(),
+            rule: Arc::clone(rule),
             level: rule.level.unwrap_or(Level::Medium),
-            status: rule.status.map(|s| s.as_str()),
-            tags: rule.attack_tags().map(str::to_string).collect(),
+            status: rule.status,
             evidence: engine
                 .explain(m, event)
                 .into_iter()
                 .map(EvidenceItem::from)
                 .collect(),
-            entities,
+            entities: Arc::clone(&facts.entities),
             intel: None,
         }
     }
@@ -193,20 +247,21 @@ impl Detection {
         let names = names();
         Detection {
             time: event.time,
-            host: field_str(event, &names.host).or_else(|| {
-                entities
-                    .get_str(EntityField::DeviceHostname)
-                    .map(str::to_string)
-            }),
+            host: field_str(event, &names.host)
+                .or_else(|| entities.get_str(EntityField::DeviceHostname).map(Arc::from)),
             channel: field_str(event, &[names.channel]),
             event_id: None,
             record_id: event.source.record_id,
             file: event.source.file.clone(),
-            rule_id: Some(intel_rule_id(m)),
-            rule_title: format!("Threat intel: {} {}", ind.kind().name(), ind.value()),
+            rule: Arc::new(RuleLabels {
+                id: Some(intel_rule_id(m)),
+                title: format!("Threat intel: {} {}", ind.kind().name(), ind.value()),
+                attack_tags: tags,
+                level: Some(level),
+                status: None,
+            }),
             level,
             status: None,
-            tags,
             evidence: vec![EvidenceItem {
                 search: "intel".into(),
                 field: Some(m.field.ocsf_path().to_string()),
@@ -295,22 +350,18 @@ pub fn detect(
 ) {
     matches.clear();
     engine.evaluate(event, scratch, matches);
-    let reported = |m: &&RuleMatch| engine.rule(m.rule).level.unwrap_or(Level::Medium) >= min_level;
+    let reported =
+        |m: &&RuleMatch| engine.labels(m.rule).level.unwrap_or(Level::Medium) >= min_level;
     let mut fired = matches.iter().filter(reported).peekable();
     if fired.peek().is_none() {
         return;
     }
     let started = profile::ticks();
-    // The event's entities are the same for every rule that fires on it: extracted once and
-    // shared.
-    let entities = Arc::new(vigil_ingest::entities(event).into_owned());
+    // The event's entities, host, channel and EventID are the same for every rule that fires
+    // on it: read once and shared.
+    let facts = EventFacts::of(event, Arc::new(vigil_ingest::entities(event).into_owned()));
     for m in fired {
-        out.push(Detection::with_entities(
-            engine,
-            m,
-            event,
-            Arc::clone(&entities),
-        ));
+        out.push(Detection::of_rule(engine, m, event, &facts));
     }
     profile::stage(Stage::Building, profile::ticks().wrapping_sub(started), 0);
 }

@@ -22,8 +22,11 @@ impl HuntSink for Collect {
             !d.evidence.is_empty(),
             "a detection without evidence: {d:?}"
         );
-        self.detections
-            .push((d.file.to_string(), d.rule_id.clone(), d.record_id));
+        self.detections.push((
+            d.file.to_string(),
+            d.rule_id().map(str::to_string),
+            d.record_id,
+        ));
     }
     fn decode_error(&mut self, _: &DecodeError) {
         self.errors += 1;

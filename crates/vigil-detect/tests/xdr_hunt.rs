@@ -26,7 +26,7 @@ impl HuntSink for Collect {
         );
         *self
             .by_rule
-            .entry(d.rule_id.clone().unwrap_or_default())
+            .entry(d.rule_id().unwrap_or_default().to_string())
             .or_default() += 1;
     }
     fn decode_error(&mut self, _: &DecodeError) {}

@@ -739,7 +739,7 @@ fn auto_retro_hunt(
         if one.is_empty() {
             return;
         }
-        let mut tags: Vec<String> = d.tags.iter().map(|t| format!("attack.{t}")).collect();
+        let mut tags: Vec<String> = d.tags().iter().map(|t| format!("attack.{t}")).collect();
         tags.push(RETRO_TAG.to_string());
         alerts.push(new_alert(tags, d.clone(), event, now));
     });

@@ -660,7 +660,7 @@ impl Worker {
             let allowlist = crate::current(&pipeline.allowlist);
             crate::intel::drop_allowlisted(&allowlist, &mut found);
             for d in found {
-                let tags = d.tags.iter().map(|t| format!("attack.{t}")).collect();
+                let tags = d.tags().iter().map(|t| format!("attack.{t}")).collect();
                 alerts.push(new_alert(tags, d, event, header.received));
             }
         }
@@ -678,8 +678,8 @@ pub(crate) fn new_alert(
     let ip = |f| d.entities.get(f).and_then(|v| v.as_ip());
     NewAlert {
         rule: RuleRef {
-            id: d.rule_id.clone().unwrap_or_else(|| d.rule_title.clone()),
-            title: d.rule_title.clone(),
+            id: d.rule_id().unwrap_or(d.rule_title()).to_string(),
+            title: d.rule_title().to_string(),
             level: d.level,
             status: d.status.map(str::to_string),
             tags,
@@ -691,7 +691,7 @@ pub(crate) fn new_alert(
             time: event.time.or(Some(received)),
         },
         entities: AlertEntities {
-            host: d.host.clone(),
+            host: d.host.as_deref().map(str::to_string),
             user: text(EntityField::ActorUserName).or_else(|| text(EntityField::UserName)),
             src_ip: ip(EntityField::SrcIp),
             dst_ip: ip(EntityField::DstIp),

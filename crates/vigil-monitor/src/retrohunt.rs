@@ -251,7 +251,7 @@ pub fn retro_hunt_with(
             for d in intel_found.drain(..) {
                 sink(&d, &event);
                 report.matches_total += 1;
-                let key = d.rule_id.clone().unwrap_or_default();
+                let key = d.rule_id().unwrap_or_default().to_string();
                 *report.by_rule.entry(key).or_default() += 1;
                 if found.len() < hunt.max_matches {
                     found.push(d);

@@ -25,7 +25,7 @@ pub use ast::{
     Condition, Detection, FieldTest, Keywords, Location, Related, Rule, Search, SearchBody, Status,
 };
 pub use correlation::CorrelationRule;
-pub use engine::{Engine, EngineStats, RuleMatch, Scratch};
+pub use engine::{Engine, EngineStats, RuleLabels, RuleMatch, Scratch};
 pub use error::{ParseError, RejectReason};
 pub use eval::Evidence;
 pub use filter::FilterRule;

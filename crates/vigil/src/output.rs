@@ -62,15 +62,15 @@ impl DetectionWriter {
                 w.write_record([
                     d.time.map(|t| t.to_string()).unwrap_or_default(),
                     d.level.to_string(),
-                    d.rule_id.clone().unwrap_or_default(),
-                    d.rule_title.clone(),
+                    d.rule_id().unwrap_or_default().to_string(),
+                    d.rule_title().to_string(),
                     d.status.unwrap_or_default().to_string(),
-                    d.host.clone().unwrap_or_default(),
-                    d.channel.clone().unwrap_or_default(),
+                    d.host.as_deref().unwrap_or_default().to_string(),
+                    d.channel.as_deref().unwrap_or_default().to_string(),
                     d.event_id.map(|i| i.to_string()).unwrap_or_default(),
                     d.record_id.map(|i| i.to_string()).unwrap_or_default(),
                     d.file.to_string(),
-                    d.tags.join(" "),
+                    d.tags().join(" "),
                     evidence_line(d),
                     d.entities.to_json().to_string(),
                 ])?;
@@ -98,7 +98,7 @@ impl DetectionWriter {
                     d.record_id
                         .map(|i| i.to_string())
                         .unwrap_or_else(|| "-".into()),
-                    d.rule_title,
+                    d.rule_title(),
                 )?;
                 writeln!(self.out, "{:>66}{}", "", truncate(&evidence_line(d), 200))?;
             }

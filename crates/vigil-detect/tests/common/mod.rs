@@ -49,5 +49,7 @@ pub fn fired(event: &Event) -> Vec<String> {
         vigil_core::Level::Informational,
         &mut out,
     );
-    out.into_iter().filter_map(|d| d.rule_id).collect()
+    out.into_iter()
+        .filter_map(|d| d.rule_id().map(str::to_string))
+        .collect()
 }
