@@ -69,8 +69,9 @@ pub struct EngineStats {
 }
 
 /// What every match of one rule reports about it: built once when the engine is compiled and
-/// shared by its matches' detections (an `Arc` clone each, where copying the id, title and tags
-/// from rule data that is mostly cold, then freeing the copies, was ≈ 2 % of a hunt).
+/// shared by its matches' detections — an `Arc` clone each, where copying the id, title and tags
+/// out of rule data that is mostly cold (then freeing the copies) cost 1.2M of the 12M
+/// instructions of building the EVTX samples' 1,114 detections (vigil-detect's README).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleLabels {
     /// The rule's `id`.
