@@ -25,11 +25,9 @@ pub struct Detection {
     /// EVTX `EventRecordID`, or the record index in a JSON file.
     pub record_id: Option<u64>,
     pub file: Arc<str>,
-    /// The rule's id, title and ATT&CK tags, shared with every other detection of the rule.
+    /// The rule's id, title, ATT&CK tags, level and status, shared with every other detection
+    /// of the rule.
     pub rule: Arc<RuleLabels>,
-    /// The rule's level (`medium` when the rule gives none, as pySigma assumes).
-    pub level: Level,
-    pub status: Option<&'static str>,
     /// Which search, field and value made the rule fire.
     pub evidence: Vec<EvidenceItem>,
     /// The event's entities under OCSF names, nested (`{"src_endpoint": {"ip": …}}`): what
@@ -55,6 +53,15 @@ impl Detection {
     pub fn tags(&self) -> &[String] {
         &self.rule.attack_tags
     }
+
+    /// The rule's level (`medium` when the rule gives none, as pySigma assumes).
+    pub fn level(&self) -> Level {
+        self.rule.level.unwrap_or(Level::Medium)
+    }
+
+    pub fn status(&self) -> Option<&'static str> {
+        self.rule.status
+    }
 }
 
 impl Serialize for Detection {
@@ -71,8 +78,8 @@ impl Serialize for Detection {
         st.serialize_field("file", &self.file)?;
         st.serialize_field("rule_id", &self.rule.id)?;
         st.serialize_field("rule_title", &self.rule.title)?;
-        st.serialize_field("level", &self.level)?;
-        st.serialize_field("status", &self.status)?;
+        st.serialize_field("level", &self.level())?;
+        st.serialize_field("status", &self.status())?;
         st.serialize_field("tags", &self.rule.attack_tags)?;
         st.serialize_field("evidence", &self.evidence)?;
         if entities {
@@ -153,6 +160,12 @@ fn field_str(event: &Event, names: &[Symbol]) -> Option<Arc<str>> {
     })
 }
 
+/// `Computer` (or another host name field) of `event`, else the host its entities name.
+fn host(event: &Event, entities: &Entities<'_>) -> Option<Arc<str>> {
+    field_str(event, &names().host)
+        .or_else(|| entities.get_str(EntityField::DeviceHostname).map(Arc::from))
+}
+
 /// What every detection of one event reports about it, read from the event once.
 struct EventFacts {
     host: Option<Arc<str>>,
@@ -165,8 +178,7 @@ impl EventFacts {
     fn of(event: &Event, entities: Arc<Entities<'static>>) -> EventFacts {
         let names = names();
         EventFacts {
-            host: field_str(event, &names.host)
-                .or_else(|| entities.get_str(EntityField::DeviceHostname).map(Arc::from)),
+            host: host(event, &entities),
             channel: field_str(event, &[names.channel]),
             event_id: match event.get(names.event_id) {
                 Some(Value::Int(i)) => Some(*i),
@@ -210,8 +222,6 @@ impl Detection {
             record_id: event.source.record_id,
             file: event.source.file.clone(),
             rule: Arc::clone(rule),
-            level: rule.level.unwrap_or(Level::Medium),
-            status: rule.status,
             evidence: engine
                 .explain(m, event)
                 .into_iter()
@@ -247,8 +257,7 @@ impl Detection {
         let names = names();
         Detection {
             time: event.time,
-            host: field_str(event, &names.host)
-                .or_else(|| entities.get_str(EntityField::DeviceHostname).map(Arc::from)),
+            host: host(event, entities),
             channel: field_str(event, &[names.channel]),
             event_id: None,
             record_id: event.source.record_id,
@@ -260,8 +269,6 @@ impl Detection {
                 level: Some(level),
                 status: None,
             }),
-            level,
-            status: None,
             evidence: vec![EvidenceItem {
                 search: "intel".into(),
                 field: Some(m.field.ocsf_path().to_string()),
@@ -331,7 +338,7 @@ pub fn detect_intel_with(
             continue;
         }
         let d = Detection::from_intel(m, event, entities);
-        if d.level >= min_level {
+        if d.level() >= min_level {
             out.push(d);
         }
     }

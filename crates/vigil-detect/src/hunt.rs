@@ -227,7 +227,7 @@ pub fn hunt_with(
                 }
                 for d in &r.detections {
                     summary.detections += 1;
-                    *summary.detections_by_level.entry(d.level).or_default() += 1;
+                    *summary.detections_by_level.entry(d.level()).or_default() += 1;
                     sink.detection(d);
                 }
                 spent.give_back(r.worker, r.detections);

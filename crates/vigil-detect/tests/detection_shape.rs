@@ -97,8 +97,8 @@ fn detections_share_their_rule_labels_and_their_event_facts() {
     assert!(Arc::ptr_eq(&a7.rule, &a8.rule));
     assert_eq!(a7.rule_id(), Some("00000000-0000-4000-8000-000000000001"));
     assert_eq!(a7.tags(), ["discovery", "t1033"]);
-    assert_eq!((a7.level, a7.status), (Level::Medium, Some("test")));
-    assert_eq!((b7.level, b7.status), (Level::High, None));
+    assert_eq!((a7.level(), a7.status()), (Level::Medium, Some("test")));
+    assert_eq!((b7.level(), b7.status()), (Level::High, None));
     // One event, two rules: the same host, channel and entities.
     assert!(Arc::ptr_eq(
         a7.host.as_ref().unwrap(),

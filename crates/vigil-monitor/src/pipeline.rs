@@ -680,8 +680,8 @@ pub(crate) fn new_alert(
         rule: RuleRef {
             id: d.rule_id().unwrap_or(d.rule_title()).to_string(),
             title: d.rule_title().to_string(),
-            level: d.level,
-            status: d.status.map(str::to_string),
+            level: d.level(),
+            status: d.status().map(str::to_string),
             tags,
         },
         event: EventRef {

@@ -559,7 +559,8 @@ impl Engine {
         &self.rules[idx]
     }
 
-    /// What matches of the rule at `idx` report (id, title, ATT&CK tags), shared by all of them.
+    /// What matches of the rule at `idx` report (id, title, ATT&CK tags, level, status), shared
+    /// by all of them.
     pub fn labels(&self, idx: usize) -> &Arc<RuleLabels> {
         &self.labels[idx]
     }

@@ -61,10 +61,10 @@ impl DetectionWriter {
                 }
                 w.write_record([
                     d.time.map(|t| t.to_string()).unwrap_or_default(),
-                    d.level.to_string(),
+                    d.level().to_string(),
                     d.rule_id().unwrap_or_default().to_string(),
                     d.rule_title().to_string(),
-                    d.status.unwrap_or_default().to_string(),
+                    d.status().unwrap_or_default().to_string(),
                     d.host.as_deref().unwrap_or_default().to_string(),
                     d.channel.as_deref().unwrap_or_default().to_string(),
                     d.event_id.map(|i| i.to_string()).unwrap_or_default(),
@@ -90,7 +90,7 @@ impl DetectionWriter {
                     d.time
                         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
                         .unwrap_or_else(|| "-".into()),
-                    d.level.as_str(),
+                    d.level().as_str(),
                     truncate(d.host.as_deref().unwrap_or("-"), 15),
                     d.event_id
                         .map(|i| i.to_string())
