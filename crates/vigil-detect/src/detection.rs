@@ -357,9 +357,48 @@ pub fn detect(
 ) {
     matches.clear();
     engine.evaluate(event, scratch, matches);
+    build(engine, event, matches.iter(), min_level, out);
+}
+
+/// [`detect`] over a batch of events, evaluated together ([`Engine::evaluate_batch`]: the
+/// candidates of all of them verified rule by rule). Detections are appended in event order;
+/// after each event's, `each` is called with the event and where its detections start in
+/// `out` (for what a caller adds per event, such as threat-intel hits).
+pub fn detect_batch(
+    engine: &Engine,
+    events: &[Event],
+    scratch: &mut Scratch,
+    matches: &mut Vec<(u32, RuleMatch)>,
+    min_level: Level,
+    out: &mut Vec<Detection>,
+    mut each: impl FnMut(&Event, usize, &mut Vec<Detection>),
+) {
+    engine.evaluate_batch(events, scratch, matches);
+    let mut rest = &matches[..];
+    for (index, event) in events.iter().enumerate() {
+        let n = rest
+            .iter()
+            .take_while(|(e, _)| *e as usize == index)
+            .count();
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        let start = out.len();
+        build(engine, event, mine.iter().map(|(_, m)| m), min_level, out);
+        each(event, start, out);
+    }
+}
+
+/// Appends the detections of `matches` (of `event`) at or above `min_level`.
+fn build<'m>(
+    engine: &Engine,
+    event: &Event,
+    matches: impl IntoIterator<Item = &'m RuleMatch>,
+    min_level: Level,
+    out: &mut Vec<Detection>,
+) {
     let reported =
         |m: &&RuleMatch| engine.labels(m.rule).level.unwrap_or(Level::Medium) >= min_level;
-    let mut fired = matches.iter().filter(reported).peekable();
+    let mut fired = matches.into_iter().filter(reported).peekable();
     if fired.peek().is_none() {
         return;
     }

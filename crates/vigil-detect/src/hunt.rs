@@ -17,7 +17,7 @@ use vigil_intel::Matcher;
 use vigil_sigma::engine::{Engine, Scratch};
 use vigil_sigma::profile::{self, Stage};
 
-use crate::detection::{Detection, detect, detect_intel, detect_intel_with};
+use crate::detection::{Detection, detect_batch, detect_intel, detect_intel_with};
 
 /// How to run a hunt.
 #[derive(Clone)]
@@ -285,7 +285,7 @@ impl<T> Spent<T> {
 }
 
 /// A worker thread's engine scratch and match buffer.
-type ThreadScratch = (Scratch, Vec<vigil_sigma::engine::RuleMatch>);
+type ThreadScratch = (Scratch, Vec<(u32, vigil_sigma::engine::RuleMatch)>);
 
 /// Events decoded before they are run through the engine together. Small: a batch's events
 /// are held in memory between decoding and detection (≈ 4.4 KB each over the EVTX samples,
@@ -310,7 +310,7 @@ fn hunt_file(
     job: &Job<'_>,
     worker: usize,
     scratch: &mut Scratch,
-    matches: &mut Vec<vigil_sigma::engine::RuleMatch>,
+    matches: &mut Vec<(u32, vigil_sigma::engine::RuleMatch)>,
 ) -> FileResult {
     let Job {
         engine,
@@ -333,30 +333,37 @@ fn hunt_file(
         // batch took a while to decode): freed before new ones are built, they leave their
         // memory warm for them.
         let started = profile::ticks();
-        // Ticks inside `detect` (the engine and building, which it counts itself).
-        let mut in_detect = 0;
         spent.free(worker);
-        for event in batch.drain(..) {
-            let before = detections.len();
-            let detecting = profile::ticks();
-            detect(engine, &event, scratch, matches, opts.min_level, detections);
-            in_detect += profile::ticks().wrapping_sub(detecting);
-            if let Some(intel) = &opts.intel {
-                // When rules fired, their detections hold the event's entities: matched as they
-                // are rather than extracted again.
-                match detections.get(before).map(|d| Arc::clone(&d.entities)) {
-                    Some(e) => detect_intel_with(
-                        intel,
-                        &event,
-                        &e,
-                        &mut intel_buf,
-                        opts.min_level,
-                        detections,
-                    ),
-                    None => detect_intel(intel, &event, &mut intel_buf, opts.min_level, detections),
+        let detecting = profile::ticks();
+        detect_batch(
+            engine,
+            batch,
+            scratch,
+            matches,
+            opts.min_level,
+            detections,
+            |event, start, detections| {
+                if let Some(intel) = &opts.intel {
+                    // When rules fired, their detections hold the event's entities: matched
+                    // as they are rather than extracted again.
+                    match detections.get(start).map(|d| Arc::clone(&d.entities)) {
+                        Some(e) => detect_intel_with(
+                            intel,
+                            event,
+                            &e,
+                            &mut intel_buf,
+                            opts.min_level,
+                            detections,
+                        ),
+                        None => {
+                            detect_intel(intel, event, &mut intel_buf, opts.min_level, detections)
+                        }
+                    }
                 }
-            }
-        }
+            },
+        );
+        let in_detect = profile::ticks().wrapping_sub(detecting);
+        batch.clear();
         let batch_ticks = profile::ticks().wrapping_sub(started);
         profile::stage(Stage::BatchRest, batch_ticks.wrapping_sub(in_detect), 0);
         batch_ticks

@@ -72,8 +72,8 @@ mod on {
             .collect()
     }
 
-    pub fn evaluated(route: u64, scan: u64, verify: u64) {
-        for (i, t) in [1, route, scan, verify].into_iter().enumerate() {
+    pub fn evaluated(events: u64, route: u64, scan: u64, verify: u64) {
+        for (i, t) in [events, route, scan, verify].into_iter().enumerate() {
             PHASES[i].fetch_add(t, Ordering::Relaxed);
         }
     }
@@ -196,7 +196,14 @@ pub(crate) fn scanned(_id: usize, _literals: usize, _kind: ScanKind, _bytes: usi
 #[inline]
 pub(crate) fn evaluated(_route: u64, _scan: u64, _verify: u64) {
     #[cfg(feature = "profile")]
-    on::evaluated(_route, _scan, _verify);
+    on::evaluated(1, _route, _scan, _verify);
+}
+
+/// Records the phases of a batch of `events` evaluations, each in ticks.
+#[inline]
+pub(crate) fn evaluated_batch(_events: usize, _route: u64, _scan: u64, _verify: u64) {
+    #[cfg(feature = "profile")]
+    on::evaluated(_events as u64, _route, _scan, _verify);
 }
 
 /// Records one verification of variant `vi` (of `variants`).

@@ -5,7 +5,9 @@
 //! - `sigmahq_rules_load_and_map`: ≥ 99 % of SigmaHQ's rules load and compile; every Windows
 //!   logsource SigmaHQ uses is in the mapping (the unmapped ones are listed with counts).
 //! - `evaluate_equals_naive_on_corpus`: the differential test — for every event, the compiled
-//!   engine (routing + prefilter) returns exactly the (rule, variant) set of naive evaluation.
+//!   engine (routing + prefilter) returns exactly the (rule, variant) set of naive evaluation,
+//!   and `evaluate_batch` over batches of the same events returns what `evaluate` returned for
+//!   each of them.
 //!
 //! Skipped (saying so) when the corpus is absent outside CI; a failure in CI.
 
@@ -112,6 +114,26 @@ fn evaluate_equals_naive_on_corpus() {
     let mut rules_hit = std::collections::BTreeSet::new();
     let mut logsource_routed = 0usize;
     let mut mismatches = Vec::new();
+    // Batches for `evaluate_batch`, each event with what `evaluate` answered for it; sizes
+    // vary so that batches start and end everywhere.
+    let mut batch_scratch = Scratch::new(engine);
+    let (mut batch, mut expected, mut batched) = (Vec::new(), Vec::new(), Vec::new());
+    let mut batches = 0usize;
+    let mut compare_batch = |batch: &mut Vec<Event>,
+                             expected: &mut Vec<(u32, vigil_sigma::engine::RuleMatch)>,
+                             mismatches: &mut Vec<String>| {
+        engine.evaluate_batch(batch, &mut batch_scratch, &mut batched);
+        if batched != *expected && mismatches.len() < 10 {
+            mismatches.push(format!(
+                "batch of {} events from record {:?}: evaluate_batch {batched:?} != evaluate {expected:?}",
+                batch.len(),
+                batch.first().map(|e| e.source.record_id)
+            ));
+        }
+        batches += 1;
+        batch.clear();
+        expected.clear();
+    };
     let opts = vigil_ingest::DecodeOptions::default();
     for file in &files {
         let mut check = |mut ev: Event| {
@@ -128,6 +150,12 @@ fn evaluate_equals_naive_on_corpus() {
             }
             engine.evaluate(&ev, &mut scratch, &mut fast);
             engine.evaluate_naive(&ev, &mut naive);
+            let index = batch.len() as u32;
+            expected.extend(fast.iter().map(|m| (index, *m)));
+            batch.push(ev.clone());
+            if batch.len() == 1 + events % 37 {
+                compare_batch(&mut batch, &mut expected, &mut mismatches);
+            }
             if fast != naive {
                 if mismatches.len() < 10 {
                     mismatches.push(format!(
@@ -153,11 +181,14 @@ fn evaluate_equals_naive_on_corpus() {
         if let Err(e) = result {
             eprintln!("skipping {}: {e}", file.display());
         }
+        if !batch.is_empty() {
+            compare_batch(&mut batch, &mut expected, &mut mismatches);
+        }
     }
     eprintln!(
         "differential: {} files, {events} events ({decode_errors} undecodable records), \
          {matches} matches ({logsource_routed} routed by logsource) on {matched_events} events \
-         by {} distinct rules",
+         by {} distinct rules; {batches} batches through evaluate_batch",
         files.len(),
         rules_hit.len()
     );

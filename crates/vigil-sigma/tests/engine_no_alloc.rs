@@ -79,9 +79,22 @@ fn evaluate_allocates_nothing_once_warm() {
         engine.evaluate(e, &mut scratch, &mut out);
         matches += out.len();
     }
+    // Batches (as `vigil hunt` evaluates them) once their buffers have grown.
+    ACTIVE.with(|a| a.set(false));
+    let mut batched = Vec::with_capacity(engine.len());
+    for chunk in events.chunks(24) {
+        engine.evaluate_batch(chunk, &mut scratch, &mut batched);
+    }
+    ACTIVE.with(|a| a.set(true));
+    let mut batch_matches = 0;
+    for chunk in events.chunks(24) {
+        engine.evaluate_batch(chunk, &mut scratch, &mut batched);
+        batch_matches += batched.len();
+    }
     ACTIVE.with(|a| a.set(false));
     let allocations = COUNT.with(Cell::get);
     assert_eq!(warm, matches);
+    assert_eq!(batch_matches, matches);
     assert!(matches > 0);
     assert_eq!(
         allocations,

@@ -188,7 +188,12 @@ pub fn hunt(
     if let Some(mib) = hunt_peak {
         println!("peak memory of one decode+detect pass, rules included (VmHWM): {mib:.1} MiB");
     }
-    if let Some(profile) = vigil_sigma::profile::report(&loaded.engine, 25) {
+    // How many searchers and variants the profile lists (`VIGIL_PROFILE_TOP`, default 25).
+    let top = std::env::var("VIGIL_PROFILE_TOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
+    if let Some(profile) = vigil_sigma::profile::report(&loaded.engine, top) {
         print!("{profile}");
     }
     Ok(ExitCode::SUCCESS)
