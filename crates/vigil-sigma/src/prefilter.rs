@@ -1199,16 +1199,22 @@ impl Hits<'_> {
         // Most values contain no literal at all: the plain search uses the automaton's
         // prefilter and skips ahead, where an overlapping search walks every byte.
         let started = crate::profile::ticks();
-        if a.search.gate.as_ref().is_some_and(|g| !g.is_match(text))
-            || a.search
+        // The gate's match is the leftmost: no literal starts before it, so the overlapping
+        // walk starts there (a long value whose first literal comes late is walked from it).
+        let from = match &a.search.gate {
+            Some(g) => g.find(text).map(|m| m.start()),
+            None => Some(0),
+        };
+        let Some(from) = from.filter(|_| {
+            a.search
                 .grams
                 .as_ref()
-                .is_some_and(|g| !g.may_match(text.as_bytes()))
-        {
+                .is_none_or(|g| g.may_match(text.as_bytes()))
+        }) else {
             a.profile_scan(ScanKind::Refused, text, started);
             return;
-        }
-        a.search.ac.for_each_match(text.as_bytes(), |p| {
+        };
+        a.search.ac.for_each_match(&text.as_bytes()[from..], |p| {
             if let Some(f) = found {
                 if f.count < MEMO_PATTERNS_MAX {
                     f.patterns[f.count] = p as u32;
@@ -1690,6 +1696,45 @@ mod tests {
         p.scan(&e, &mut st);
         assert!(st.marked(0) && !st.marked(1) && st.marked(2));
         assert_eq!(p.automaton_count(), 3);
+    }
+
+    #[test]
+    fn a_gated_walk_from_the_leftmost_literal_still_finds_every_literal() {
+        // A set small enough for a gate: the walk starts where the gate's (leftmost) match
+        // starts, and must still report the literals overlapping it, inside it and after it.
+        let texts = ["abcd", "bc", "cdef", "zz", "xab"];
+        let p = Prefilter::build(
+            &texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    (
+                        i as u32,
+                        vec![Literal {
+                            text: (*t).into(),
+                            field: Some(Symbol::intern("CommandLine")),
+                        }],
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+        let mut st = ScanState::default();
+        for (value, expected) in [
+            ("----abcdefzz", vec![true, true, true, true, false]),
+            ("-xabcd", vec![true, true, false, false, true]),
+            (
+                "------------------------------------------------bc",
+                vec![false, true, false, false, false],
+            ),
+            ("nothing here", vec![false; 5]),
+        ] {
+            let mut e = Event::default();
+            e.insert("CommandLine", Value::str(value));
+            st.next_event(texts.len());
+            p.scan(&e, &mut st);
+            let marked: Vec<bool> = (0..texts.len() as u32).map(|i| st.marked(i)).collect();
+            assert_eq!(marked, expected, "{value}");
+        }
     }
 
     #[test]
