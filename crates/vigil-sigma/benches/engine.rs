@@ -91,6 +91,18 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    // As `vigil hunt` evaluates: batches of 24 events, candidates verified rule by rule.
+    let mut batched = Vec::new();
+    group.bench_function("evaluate_batch", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for batch in events.chunks(24) {
+                engine.evaluate_batch(batch, &mut scratch, &mut batched);
+                n += batched.len();
+            }
+            n
+        })
+    });
     group.bench_function("evaluate_naive", |b| {
         b.iter(|| {
             let mut n = 0;
