@@ -510,10 +510,15 @@ impl LakeFeeder {
 struct Worker {
     decode: DecodeOptions,
     spec: InputSpec,
-    matches: Vec<RuleMatch>,
+    /// A batch's matches: (event's index in the batch, match).
+    matches: Vec<(u32, RuleMatch)>,
     intel_buf: Vec<vigil_intel::IntelMatch>,
     scratch: Option<(u64, usize, Scratch)>,
 }
+
+/// Events evaluated together ([`vigil_sigma::engine::Engine::evaluate_batch`]), as `vigil hunt`
+/// does: their candidates are verified rule by rule (vigil-detect's README).
+const DETECT_BATCH: usize = 24;
 
 impl Worker {
     fn new(options: &PipelineOptions) -> Self {
@@ -605,29 +610,55 @@ impl Worker {
         progress
             .decode_errors
             .fetch_add(outcome.error_count, Ordering::Relaxed);
-        for event in &events {
-            self.detect(pipeline, rules, &header, event, alerts);
+        for batch in events.chunks(DETECT_BATCH) {
+            self.detect(pipeline, rules, &header, batch, alerts);
         }
         pipeline.sources.count(offset, &header.source, outcome);
     }
 
+    /// Evaluates `batch` together, then turns each event's matches (and indicator hits) into
+    /// alerts, in event order.
     fn detect(
         &mut self,
         pipeline: &Pipeline,
         rules: &RuleSnapshot,
         header: &UnitHeader,
-        event: &Event,
+        batch: &[Event],
         alerts: &mut Vec<NewAlert>,
     ) {
         let engine = &rules.rules.engine;
         let mut matches = std::mem::take(&mut self.matches);
-        matches.clear();
-        engine.evaluate(event, self.scratch(rules), &mut matches);
+        engine.evaluate_batch(batch, self.scratch(rules), &mut matches);
+        let mut rest = &matches[..];
+        for (index, event) in batch.iter().enumerate() {
+            let n = rest
+                .iter()
+                .take_while(|(e, _)| *e as usize == index)
+                .count();
+            let (mine, tail) = rest.split_at(n);
+            rest = tail;
+            self.alerts_of(pipeline, rules, header, event, mine, alerts);
+        }
+        self.matches = matches;
+    }
+
+    /// The alerts of one event: its rule matches `matches` (enabled rules at or above the
+    /// minimum level) and the indicators its entities hit.
+    fn alerts_of(
+        &mut self,
+        pipeline: &Pipeline,
+        rules: &RuleSnapshot,
+        header: &UnitHeader,
+        event: &Event,
+        matches: &[(u32, RuleMatch)],
+        alerts: &mut Vec<NewAlert>,
+    ) {
+        let engine = &rules.rules.engine;
         // The event's entities, extracted once for all its detections (rules and indicators),
         // and owned once for the rule detections, which share them.
         let mut entities = None;
         let mut owned = None;
-        for m in &matches {
+        for (_, m) in matches {
             if rules.is_disabled(m.rule) {
                 continue;
             }
@@ -645,7 +676,6 @@ impl Worker {
                 header.received,
             ));
         }
-        self.matches = matches;
         let intel = crate::current(&pipeline.intel);
         if !intel.is_empty() {
             let mut found = Vec::new();
