@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use vigil_core::{Entities, EntityField, Event, Level, Symbol, Timestamp, Value};
 use vigil_intel::{IntelMatch, MatchHow, Matcher};
-use vigil_sigma::engine::{Engine, RuleLabels, RuleMatch, Scratch};
+use vigil_sigma::engine::{Engine, RuleLabels, RuleMatch, Scratch, matches_by_event};
 use vigil_sigma::eval::Evidence;
 use vigil_sigma::profile::{self, Stage};
 
@@ -374,14 +374,7 @@ pub fn detect_batch(
     mut each: impl FnMut(&Event, usize, &mut Vec<Detection>),
 ) {
     engine.evaluate_batch(events, scratch, matches);
-    let mut rest = &matches[..];
-    for (index, event) in events.iter().enumerate() {
-        let n = rest
-            .iter()
-            .take_while(|(e, _)| *e as usize == index)
-            .count();
-        let (mine, tail) = rest.split_at(n);
-        rest = tail;
+    for (event, mine) in matches_by_event(events, matches) {
         let start = out.len();
         build(engine, event, mine.iter().map(|(_, m)| m), min_level, out);
         each(event, start, out);

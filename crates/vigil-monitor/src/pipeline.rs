@@ -629,14 +629,7 @@ impl Worker {
         let engine = &rules.rules.engine;
         let mut matches = std::mem::take(&mut self.matches);
         engine.evaluate_batch(batch, self.scratch(rules), &mut matches);
-        let mut rest = &matches[..];
-        for (index, event) in batch.iter().enumerate() {
-            let n = rest
-                .iter()
-                .take_while(|(e, _)| *e as usize == index)
-                .count();
-            let (mine, tail) = rest.split_at(n);
-            rest = tail;
+        for (event, mine) in vigil_sigma::engine::matches_by_event(batch, &matches) {
             self.alerts_of(pipeline, rules, header, event, mine, alerts);
         }
         self.matches = matches;

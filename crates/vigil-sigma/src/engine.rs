@@ -791,3 +791,18 @@ fn required_event_ids(detection: &Detection) -> Option<Vec<i64>> {
     }
     condition(&detection.condition, &detection.searches)
 }
+
+/// Pairs each event of a batch with its matches from [`Engine::evaluate_batch`] (`matches`,
+/// ordered by event), in event order; events without a match get an empty slice.
+pub fn matches_by_event<'e, 'm>(
+    events: &'e [Event],
+    matches: &'m [(u32, RuleMatch)],
+) -> impl Iterator<Item = (&'e Event, &'m [(u32, RuleMatch)])> {
+    let mut rest = matches;
+    events.iter().enumerate().map(move |(index, event)| {
+        let n = rest.partition_point(|(e, _)| (*e as usize) <= index);
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        (event, mine)
+    })
+}

@@ -130,6 +130,16 @@ fn evaluate_equals_naive_on_corpus() {
                 batch.first().map(|e| e.source.record_id)
             ));
         }
+        // Split per event as callers do: every event once, in order, with its own matches.
+        let mut seen = 0usize;
+        for (index, (event, mine)) in
+            vigil_sigma::engine::matches_by_event(batch, &batched).enumerate()
+        {
+            assert!(std::ptr::eq(event, &batch[index]));
+            assert!(mine.iter().all(|(e, _)| *e as usize == index));
+            seen += mine.len();
+        }
+        assert_eq!(seen, batched.len(), "matches_by_event dropped matches");
         batches += 1;
         batch.clear();
         expected.clear();
