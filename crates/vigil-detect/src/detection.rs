@@ -56,9 +56,10 @@ impl Detection {
 
     /// The rule's level (`medium` when the rule gives none, as pySigma assumes).
     pub fn level(&self) -> Level {
-        self.rule.level.unwrap_or(Level::Medium)
+        self.rule.reported_level()
     }
 
+    /// The rule's `status` (`stable`, `test`…), if it gives one.
     pub fn status(&self) -> Option<&'static str> {
         self.rule.status
     }
@@ -389,8 +390,7 @@ fn build<'m>(
     min_level: Level,
     out: &mut Vec<Detection>,
 ) {
-    let reported =
-        |m: &&RuleMatch| engine.labels(m.rule).level.unwrap_or(Level::Medium) >= min_level;
+    let reported = |m: &&RuleMatch| engine.labels(m.rule).reported_level() >= min_level;
     let mut fired = matches.into_iter().filter(reported).peekable();
     if fired.peek().is_none() {
         return;

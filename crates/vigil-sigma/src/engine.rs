@@ -86,6 +86,12 @@ pub struct RuleLabels {
 }
 
 impl RuleLabels {
+    /// The level detections of the rule report: its own, `medium` when it gives none (as
+    /// pySigma assumes).
+    pub fn reported_level(&self) -> Level {
+        self.level.unwrap_or(Level::Medium)
+    }
+
     /// The labels of `rule`.
     pub fn of(rule: &Rule) -> RuleLabels {
         RuleLabels {

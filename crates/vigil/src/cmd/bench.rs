@@ -189,10 +189,13 @@ pub fn hunt(
         println!("peak memory of one decode+detect pass, rules included (VmHWM): {mib:.1} MiB");
     }
     // How many searchers and variants the profile lists (`VIGIL_PROFILE_TOP`, default 25).
-    let top = std::env::var("VIGIL_PROFILE_TOP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(25);
+    let top = match std::env::var("VIGIL_PROFILE_TOP") {
+        Ok(v) => v.parse().unwrap_or_else(|_| {
+            eprintln!("vigil bench: VIGIL_PROFILE_TOP={v:?} is not a count; listing 25");
+            25
+        }),
+        Err(_) => 25,
+    };
     if let Some(profile) = vigil_sigma::profile::report(&loaded.engine, top) {
         print!("{profile}");
     }
